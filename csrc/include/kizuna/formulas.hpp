@@ -1,0 +1,216 @@
+// The formulas of kizuna, written once: cutoff functions, compact bump functions, activation
+// functions, the angular factor. Inline, header-only, usable from CPU code and CUDA kernels
+// (KZ_HD expands to __host__ __device__ under nvcc). Units: lengths in Å, angles in radians.
+#pragma once
+
+#include <cmath>
+
+#if defined(__CUDACC__)
+#define KZ_HD __host__ __device__ __forceinline__
+#else
+#define KZ_HD inline
+#endif
+
+namespace kizuna {
+
+// --------------------------------------------------------------------------- cutoff functions
+// Same kinds and numbering as n2p2's cutoff_type. With inner radius rci = alpha * rc and
+// x = (r - rci) / (rc - rci):  fc = 1 for r < rci, f(x) for rci <= r < rc, 0 for r >= rc.
+enum class CutoffKind : int {
+    hard = 0,   // f = 1
+    cos = 1,    // f(x) = (cos(pi x) + 1) / 2
+    tanhu = 2,  // fc(r) = tanh^3(1 - r/rc)                       (ignores alpha)
+    tanh = 3,   // fc(r) = tanh^3(1 - r/rc) / tanh^3(1), fc(0) = 1 (ignores alpha)
+    exp = 4,    // f(x) = e^(1 - 1/(1 - x^2))
+    poly1 = 5,  // f(x) = (2x - 3) x^2 + 1
+    poly2 = 6,  // f(x) = ((15 - 6x) x - 10) x^3 + 1
+    poly3 = 7,  // f(x) = (x (x (20x - 70) + 84) - 35) x^4 + 1
+    poly4 = 8,  // f(x) = (x (x ((315 - 70x) x - 540) + 420) - 126) x^5 + 1
+};
+
+// Core functions on x in [0, 1]: 1 at x = 0, 0 at x = 1 (polynomials C^n, exp C^inf).
+enum class CoreKind : int { poly1 = 0, poly2 = 1, poly3 = 2, poly4 = 3, exp = 4 };
+
+struct CutoffFunction {
+    CutoffKind kind;
+    double rc;         // outer radius (Å)
+    double rci;        // inner radius alpha * rc (Å)
+    double inv_width;  // 1 / (rc - rci)
+    double inv_rc;     // 1 / rc
+};
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kE = 2.71828182845904523536;
+// (1/tanh(1))^3, the normalisation of CutoffKind::tanh (n2p2's TANH_PRE)
+KZ_HD double tanh_norm() {
+    // 1 / tanh(1)^3 with tanh(1) = (e - 1/e) / (e + 1/e)
+    const double t = (kE - 1.0 / kE) / (kE + 1.0 / kE);
+    return 1.0 / (t * t * t);
+}
+
+// f(x) and df/dx of a core function, x in [0, 1].
+KZ_HD void core_fdf(CoreKind kind, double x, double& f, double& df) {
+    const double x2 = x * x;
+    switch (kind) {
+        case CoreKind::poly1:
+            f = (2.0 * x - 3.0) * x2 + 1.0;
+            df = x * (6.0 * x - 6.0);
+            return;
+        case CoreKind::poly2:
+            f = ((15.0 - 6.0 * x) * x - 10.0) * x * x2 + 1.0;
+            df = x2 * ((60.0 - 30.0 * x) * x - 30.0);
+            return;
+        case CoreKind::poly3:
+            f = (x * (x * (20.0 * x - 70.0) + 84.0) - 35.0) * x2 * x2 + 1.0;
+            df = x2 * x * (x * (x * (140.0 * x - 420.0) + 420.0) - 140.0);
+            return;
+        case CoreKind::poly4:
+            f = (x * (x * ((315.0 - 70.0 * x) * x - 540.0) + 420.0) - 126.0) * x * x2 * x2 + 1.0;
+            df = x2 * x2 * (x * (x * ((2520.0 - 630.0 * x) * x - 3780.0) + 2520.0) - 630.0);
+            return;
+        case CoreKind::exp: {
+            // f = e * exp(1 / (x^2 - 1)), df = -2 e x exp(1/(x^2-1)) / (x^2-1)^2
+            if (x >= 1.0) { f = 0.0; df = 0.0; return; }
+            const double t = 1.0 / (x2 - 1.0);
+            const double e = kE * std::exp(t);
+            f = e;
+            df = -2.0 * x * t * t * e;
+            return;
+        }
+    }
+    f = 0.0;
+    df = 0.0;
+}
+
+// fc(r) and dfc/dr.
+KZ_HD void cutoff_fdf(const CutoffFunction& c, double r, double& f, double& df) {
+    if (r >= c.rc) { f = 0.0; df = 0.0; return; }
+    switch (c.kind) {
+        case CutoffKind::hard: f = 1.0; df = 0.0; return;
+        case CutoffKind::tanhu:
+        case CutoffKind::tanh: {
+            const double t = std::tanh(1.0 - r * c.inv_rc);
+            const double t2 = t * t;
+            const double norm = c.kind == CutoffKind::tanh ? tanh_norm() : 1.0;
+            f = norm * t * t2;
+            df = 3.0 * norm * t2 * (t2 - 1.0) * c.inv_rc;  // d tanh(u)/du = 1 - t^2, du/dr = -1/rc
+            return;
+        }
+        default: break;
+    }
+    if (r < c.rci) { f = 1.0; df = 0.0; return; }
+    const double x = (r - c.rci) * c.inv_width;
+    if (c.kind == CutoffKind::cos) {
+        f = 0.5 * (std::cos(kPi * x) + 1.0);
+        df = -0.5 * kPi * c.inv_width * std::sin(kPi * x);
+        return;
+    }
+    const CoreKind core = c.kind == CutoffKind::exp ? CoreKind::exp
+                        : static_cast<CoreKind>(static_cast<int>(c.kind) - static_cast<int>(CutoffKind::poly1));
+    core_fdf(core, x, f, df);
+    df *= c.inv_width;
+}
+
+// ------------------------------------------------------------- compact (polynomial) functions
+// n2p2's compact functions (symmetry-function types 20-22): a bump on (left, right) with
+// a = |v - centre| / half_width, C(v) = core(a), or core(a (2 - a)) when asymmetric; 0 outside.
+struct CompactFunction {
+    CoreKind core;
+    bool asymmetric;
+    double left, right, centre, inv_half_width;
+};
+
+KZ_HD void compact_fdf(const CompactFunction& c, double v, double& f, double& df) {
+    if (v <= c.left || v >= c.right) { f = 0.0; df = 0.0; return; }
+    const double a = (v - c.centre) * c.inv_half_width;
+    const double sign = a < 0.0 ? -1.0 : 1.0;
+    const double x = a * sign;  // |a|
+    double g, dg;
+    if (c.asymmetric) {
+        core_fdf(c.core, (2.0 - x) * x, g, dg);
+        dg *= 2.0 - 2.0 * x;
+    } else {
+        core_fdf(c.core, x, g, dg);
+    }
+    f = g;
+    df = dg * sign * c.inv_half_width;
+}
+
+// ---------------------------------------------------------------------- activation functions
+enum class Activation : int {
+    linear = 0,       // y = x
+    tanh,             // y = tanh x
+    logistic,         // y = 1 / (1 + e^-x)
+    softplus,         // y = ln(1 + e^x)
+    relu,             // y = max(x, 0)
+    gaussian,         // y = exp(-x^2 / 2)
+    cos,              // y = cos x
+    revlogistic,      // y = 1 - 1 / (1 + e^-x)
+    negexp,           // y = e^-x
+    harmonic,         // y = x^2
+    silu,             // y = x / (1 + e^-x)
+    shifted_softplus  // y = ln(1 + e^x) - ln 2
+};
+
+KZ_HD void activation_fdf(Activation a, double x, double& y, double& dy) {
+    switch (a) {
+        case Activation::linear: y = x; dy = 1.0; return;
+        case Activation::tanh: { const double t = std::tanh(x); y = t; dy = 1.0 - t * t; return; }
+        case Activation::logistic: {
+            const double s = 1.0 / (1.0 + std::exp(-x));
+            y = s; dy = s * (1.0 - s); return;
+        }
+        case Activation::softplus:
+        case Activation::shifted_softplus: {
+            // stable: ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); derivative = logistic(x)
+            const double e = std::exp(-std::fabs(x));
+            y = (x > 0.0 ? x : 0.0) + std::log1p(e);
+            dy = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+            if (a == Activation::shifted_softplus) y -= 0.69314718055994530942;
+            return;
+        }
+        case Activation::relu: y = x > 0.0 ? x : 0.0; dy = x > 0.0 ? 1.0 : 0.0; return;
+        case Activation::gaussian: { const double e = std::exp(-0.5 * x * x); y = e; dy = -x * e; return; }
+        case Activation::cos: y = std::cos(x); dy = -std::sin(x); return;
+        case Activation::revlogistic: {
+            const double s = 1.0 / (1.0 + std::exp(-x));
+            y = 1.0 - s; dy = s * (s - 1.0); return;
+        }
+        case Activation::negexp: { const double e = std::exp(-x); y = e; dy = -e; return; }
+        case Activation::harmonic: y = x * x; dy = 2.0 * x; return;
+        case Activation::silu: {
+            const double s = 1.0 / (1.0 + std::exp(-x));
+            y = x * s; dy = s * (1.0 + x * (1.0 - s)); return;
+        }
+    }
+    y = 0.0;
+    dy = 0.0;
+}
+
+// ------------------------------------------------------------------------- angular factor
+// A(c) = 2^(1-zeta) (1 + lambda c)^zeta and dA/dc, c = cos(theta_ijk).
+// izeta >= 0 marks an integer zeta (evaluated by repeated multiplication).
+KZ_HD double int_pow(double b, int n) {
+    double result = 1.0;
+    while (n > 0) {
+        if (n & 1) result *= b;
+        b *= b;
+        n >>= 1;
+    }
+    return result;
+}
+
+KZ_HD void angular_factor(double c, double zeta, int izeta, double lambda, double prefactor,
+                          double& A, double& dA) {
+    const double base = 1.0 + lambda * c;
+    if (base <= 0.0) {  // only at c = -lambda exactly (|lambda| = 1): A = 0, dA = 0 for zeta > 1
+        A = 0.0;
+        dA = (zeta == 1.0) ? prefactor * lambda : 0.0;
+        return;
+    }
+    const double p = izeta >= 1 ? int_pow(base, izeta - 1) : std::pow(base, zeta - 1.0);
+    A = prefactor * p * base;
+    dA = prefactor * zeta * lambda * p;
+}
+
+}  // namespace kizuna

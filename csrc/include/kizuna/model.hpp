@@ -1,0 +1,123 @@
+// Model: immutable, validated description of a kizuna potential (docs/model-format.md).
+// Created by parsing the text format; shared read-only between threads and adapters.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kizuna/formulas.hpp"
+
+namespace kizuna {
+
+enum class SFKind : int { radial, angular_narrow, angular_wide, compact_radial, compact_angular_wide };
+enum class ScalingMode : int { none, scale, center, scale_center, scale_sigma };
+
+struct SymmetryFunction {
+    SFKind kind;
+    int e1 = -1, e2 = -1;  // neighbour element indices (e2 only for angular kinds, e1 <= e2)
+    double eta = 0.0, rs = 0.0, zeta = 1.0, lambda = 1.0, rc = 0.0, alpha = 0.0;
+    CutoffKind cutoff = CutoffKind::cos;
+    double rl = 0.0, angle_left = 0.0, angle_right = 180.0;  // compact kinds (angles in degrees)
+    CoreKind core = CoreKind::poly2;
+    bool asymmetric = false;
+
+    bool angular() const { return kind != SFKind::radial && kind != SFKind::compact_radial; }
+};
+
+struct DenseLayer {
+    int n_in = 0, n_out = 0;
+    Activation activation = Activation::linear;
+    std::vector<double> weights;  // n_out x n_in, row-major
+    std::vector<double> bias;     // n_out
+};
+
+struct Member {
+    double energy_offset = 0.0;  // eV
+    double energy_scale = 1.0;   // eV per network output unit
+    ScalingMode mode = ScalingMode::none;
+    double smin = 0.0, smax = 1.0;
+    std::vector<double> g_min, g_max, g_mean, g_sigma;  // training statistics of each feature
+    // derived: x = scale_offset + scale_factor * (G - scale_shift)
+    std::vector<double> scale_shift, scale_factor;
+    double scale_offset = 0.0;
+    std::vector<DenseLayer> layers;
+};
+
+// ------------------------------------------------------------------ descriptor evaluation plan
+// Symmetry functions of one central element regrouped for evaluation: radial functions by
+// neighbour element and cutoff (one cutoff evaluation per pair), angular functions by element
+// pair and cutoff with their distinct exponential terms (eta, rs) and distinct angular factors
+// (zeta, lambda), so each triplet evaluates each exponential and each power once.
+struct RadialGroup {
+    int neighbor = 0;
+    int cutoff = 0;  // index into ElementPlan::cutoffs
+    std::vector<int> out;
+    std::vector<double> eta, rs;
+};
+
+struct CompactRadialGroup {
+    int neighbor = 0;
+    std::vector<int> out;
+    std::vector<CompactFunction> fn;
+};
+
+struct AngularGroup {
+    int e1 = 0, e2 = 0;  // e1 <= e2
+    bool narrow = true;
+    int cutoff = 0;
+    double rc = 0.0;
+    std::vector<double> term_eta, term_rs;  // distinct (eta, rs)
+    std::vector<double> fac_zeta, fac_lambda, fac_prefactor;  // distinct (zeta, lambda), 2^(1-zeta)
+    std::vector<int> fac_izeta;              // integer zeta or -1
+    std::vector<int> out, term, fac;         // members, sorted by term
+};
+
+struct CompactAngularGroup {
+    int e1 = 0, e2 = 0;
+    double rc = 0.0;
+    std::vector<int> out;
+    std::vector<CompactFunction> radial, angular;  // angular in radians
+};
+
+struct ElementPlan {
+    std::vector<CutoffFunction> cutoffs;
+    std::vector<RadialGroup> radial;
+    std::vector<CompactRadialGroup> compact_radial;
+    std::vector<AngularGroup> angular;
+    std::vector<CompactAngularGroup> compact_angular;
+    double rc_max = 0.0;
+};
+
+struct ElementModel {
+    std::string symbol;
+    std::vector<SymmetryFunction> sfs;
+    std::vector<Member> members;
+    ElementPlan plan;
+    std::vector<double> extrapolation_min, extrapolation_max;  // union of the members' ranges
+    int max_width = 0;                                          // widest network layer
+};
+
+class Model {
+  public:
+    static std::shared_ptr<const Model> parse(const std::string& text, const std::string& source);
+    static std::shared_ptr<const Model> load(const std::string& path);
+
+    int version = 1;
+    std::map<std::string, std::string> meta;
+    std::vector<std::string> elements;
+    std::vector<ElementModel> element_models;
+    int committee_size = 1;
+    double cutoff = 0.0;   // largest rc of all symmetry functions (Å)
+    int max_features = 0;  // largest number of symmetry functions of any element
+
+    int num_elements() const { return static_cast<int>(elements.size()); }
+    // element index of a symbol, -1 if the model does not have it
+    int element_index(const std::string& symbol) const;
+};
+
+// Builds the evaluation plan and derived scaling parameters (called by the parser).
+void finalize_element(ElementModel& em, int num_elements);
+
+}  // namespace kizuna

@@ -1,0 +1,104 @@
+// Potential: the facade the adapters (Python module, LAMMPS pair style) call.
+//
+// Inputs are borrowed views of the caller's arrays; outputs are caller-owned arrays. Forces and
+// per-atom virials are accumulated (+=) so that LAMMPS can pass its force array directly.
+// Units: Å, eV, eV/Å; virial W = -sum_pairs r_ij (x) dE/dr_ij in eV, LAMMPS order
+// xx yy zz xy xz yz. Per-thread workspaces are allocated on first use and grown, never per step.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kizuna/model.hpp"
+
+namespace kizuna {
+
+struct AtomsView {
+    int num_atoms = 0;                  // atoms with positions (LAMMPS: local + ghost)
+    const double* positions = nullptr;  // num_atoms x 3 (Å)
+    const int* species = nullptr;       // model element index of each atom, -1 = not handled
+    // alternative to `species`: per-atom types and a map type -> element index (-1 = not handled)
+    const int* types = nullptr;
+    const int* type_to_species = nullptr;
+
+    int species_of(int j) const { return species ? species[j] : type_to_species[types[j]]; }
+};
+
+struct NeighborView {
+    int num_centres = 0;
+    const int* centres = nullptr;  // atom index of each centre; nullptr: centre ii is atom ii
+    const int* counts = nullptr;   // number of neighbour entries of each centre
+    // either LAMMPS style (a pointer per centre to its neighbour indices) ...
+    const int* const* lists = nullptr;
+    // ... or CSR style: entries offsets[ii] .. offsets[ii] + counts[ii] of `indices`
+    const int64_t* offsets = nullptr;
+    const int* indices = nullptr;
+    const double* shifts = nullptr;  // CSR only, optional: image shift s, r_ij = x_j + s - x_i (Å)
+    int index_mask = ~0;             // applied to every neighbour index (LAMMPS NEIGHMASK)
+
+    int centre(int ii) const { return centres ? centres[ii] : ii; }
+};
+
+struct Request {
+    bool forces = true;
+    bool virial = false;
+    bool atom_energies = false;
+    bool atom_virials = false;
+    bool member_energies = false;  // committee: energy of every member (spread of the energy)
+};
+
+struct Result {
+    double energy = 0.0;               // eV (committee: mean of the members)
+    double virial[6] = {0, 0, 0, 0, 0, 0};
+    double* forces = nullptr;          // num_atoms x 3, accumulated (+=)
+    double* atom_energies = nullptr;   // num_atoms, written for every centre
+    double* atom_virials = nullptr;    // num_atoms x 6, accumulated (+=); tallied on the neighbour
+    double* member_energies = nullptr; // committee_size, written
+    int* extrapolating = nullptr;      // num_atoms, optional: written 1/0 for every centre
+    int64_t num_extrapolating = 0;     // centres with a feature outside the training range
+};
+
+class AtomKernel;
+
+class Potential {
+  public:
+    explicit Potential(std::shared_ptr<const Model> model, int num_threads = 0);
+    ~Potential();
+    Potential(const Potential&) = delete;
+    Potential& operator=(const Potential&) = delete;
+
+    const Model& model() const { return *model_; }
+    std::shared_ptr<const Model> model_ptr() const { return model_; }
+    // 0 = OpenMP default
+    void set_num_threads(int n);
+    int num_threads() const;
+
+    // Energy, forces, virials, extrapolation count.
+    void compute(const AtomsView& atoms, const NeighborView& neighbors, const Request& request,
+                 Result& result);
+
+    // ---------------------------------------------------------------- training operators
+    // Features of centre ii are stored at G[feature_offsets[ii] ...] (its element's count).
+    void descriptors(const AtomsView& atoms, const NeighborView& neighbors,
+                     const int64_t* feature_offsets, double* G);
+    // Given beta = dE/dG (same layout as G), forces -= ... i.e. forces += -sum beta dG/dx
+    // (accumulated) and virial9 += W (3 x 3, row-major, may be null).
+    void vjp(const AtomsView& atoms, const NeighborView& neighbors, const int64_t* feature_offsets,
+             const double* beta, double* forces, double* virial9);
+    // Directional derivative of G for displacements dpos (num_atoms x 3, may be null) and a
+    // homogeneous strain dstrain (3 x 3 row-major, may be null: dr_ij = dstrain . r_ij).
+    void jvp(const AtomsView& atoms, const NeighborView& neighbors, const int64_t* feature_offsets,
+             const double* dpos, const double* dstrain9, double* dG);
+
+  private:
+    void check_inputs(const AtomsView& atoms, const NeighborView& neighbors) const;
+    AtomKernel& kernel(int thread);
+
+    std::shared_ptr<const Model> model_;
+    int num_threads_ = 0;
+    std::vector<std::unique_ptr<AtomKernel>> kernels_;
+    std::vector<std::vector<double>> thread_forces_, thread_atom_virials_;
+};
+
+}  // namespace kizuna

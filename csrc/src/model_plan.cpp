@@ -1,0 +1,181 @@
+// Derived, evaluation-ready data of a parsed element: grouped symmetry functions and the
+// per-feature scaling map.
+#include <algorithm>
+#include <cmath>
+
+#include "kizuna/model.hpp"
+
+namespace kizuna {
+namespace {
+
+constexpr double kDegree = kPi / 180.0;
+
+int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf) {
+    for (size_t c = 0; c < plan.cutoffs.size(); ++c) {
+        const CutoffFunction& f = plan.cutoffs[c];
+        if (f.kind == sf.cutoff && f.rc == sf.rc && f.rci == sf.alpha * sf.rc) return static_cast<int>(c);
+    }
+    CutoffFunction f;
+    f.kind = sf.cutoff;
+    f.rc = sf.rc;
+    f.rci = sf.alpha * sf.rc;
+    f.inv_width = 1.0 / (f.rc - f.rci);
+    f.inv_rc = 1.0 / f.rc;
+    plan.cutoffs.push_back(f);
+    return static_cast<int>(plan.cutoffs.size()) - 1;
+}
+
+CompactFunction compact(CoreKind core, bool asymmetric, double left, double right) {
+    CompactFunction c;
+    c.core = core;
+    c.asymmetric = asymmetric;
+    c.left = left;
+    c.right = right;
+    c.centre = 0.5 * (left + right);
+    c.inv_half_width = 1.0 / (0.5 * (right - left));
+    return c;
+}
+
+int add_unique(std::vector<double>& a, std::vector<double>& b, double x, double y) {
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i] == x && b[i] == y) return static_cast<int>(i);
+    a.push_back(x);
+    b.push_back(y);
+    return static_cast<int>(a.size()) - 1;
+}
+
+void build_plan(ElementModel& em) {
+    ElementPlan& plan = em.plan;
+    for (size_t s = 0; s < em.sfs.size(); ++s) {
+        const SymmetryFunction& sf = em.sfs[s];
+        const int out = static_cast<int>(s);
+        plan.rc_max = std::max(plan.rc_max, sf.rc);
+        switch (sf.kind) {
+            case SFKind::radial: {
+                const int c = cutoff_index(plan, sf);
+                auto it = std::find_if(plan.radial.begin(), plan.radial.end(), [&](const RadialGroup& g) {
+                    return g.neighbor == sf.e1 && g.cutoff == c;
+                });
+                if (it == plan.radial.end()) {
+                    plan.radial.push_back(RadialGroup{});
+                    it = plan.radial.end() - 1;
+                    it->neighbor = sf.e1;
+                    it->cutoff = c;
+                }
+                it->out.push_back(out);
+                it->eta.push_back(sf.eta);
+                it->rs.push_back(sf.rs);
+                break;
+            }
+            case SFKind::angular_narrow:
+            case SFKind::angular_wide: {
+                const bool narrow = sf.kind == SFKind::angular_narrow;
+                const int c = cutoff_index(plan, sf);
+                auto it = std::find_if(plan.angular.begin(), plan.angular.end(), [&](const AngularGroup& g) {
+                    return g.e1 == sf.e1 && g.e2 == sf.e2 && g.narrow == narrow && g.cutoff == c;
+                });
+                if (it == plan.angular.end()) {
+                    plan.angular.push_back(AngularGroup{});
+                    it = plan.angular.end() - 1;
+                    it->e1 = sf.e1;
+                    it->e2 = sf.e2;
+                    it->narrow = narrow;
+                    it->cutoff = c;
+                    it->rc = sf.rc;
+                }
+                const int term = add_unique(it->term_eta, it->term_rs, sf.eta, sf.rs);
+                const int fac = add_unique(it->fac_zeta, it->fac_lambda, sf.zeta, sf.lambda);
+                if (fac == static_cast<int>(it->fac_prefactor.size())) {
+                    it->fac_prefactor.push_back(std::pow(2.0, 1.0 - sf.zeta));
+                    const bool integer = sf.zeta == std::floor(sf.zeta) && sf.zeta <= 64.0;
+                    it->fac_izeta.push_back(integer ? static_cast<int>(sf.zeta) : -1);
+                }
+                it->out.push_back(out);
+                it->term.push_back(term);
+                it->fac.push_back(fac);
+                break;
+            }
+            case SFKind::compact_radial: {
+                auto it = std::find_if(plan.compact_radial.begin(), plan.compact_radial.end(),
+                                       [&](const CompactRadialGroup& g) { return g.neighbor == sf.e1; });
+                if (it == plan.compact_radial.end()) {
+                    plan.compact_radial.push_back(CompactRadialGroup{});
+                    it = plan.compact_radial.end() - 1;
+                    it->neighbor = sf.e1;
+                }
+                it->out.push_back(out);
+                it->fn.push_back(compact(sf.core, sf.asymmetric, sf.rl, sf.rc));
+                break;
+            }
+            case SFKind::compact_angular_wide: {
+                auto it = std::find_if(plan.compact_angular.begin(), plan.compact_angular.end(),
+                                       [&](const CompactAngularGroup& g) { return g.e1 == sf.e1 && g.e2 == sf.e2; });
+                if (it == plan.compact_angular.end()) {
+                    plan.compact_angular.push_back(CompactAngularGroup{});
+                    it = plan.compact_angular.end() - 1;
+                    it->e1 = sf.e1;
+                    it->e2 = sf.e2;
+                }
+                it->rc = std::max(it->rc, sf.rc);
+                it->out.push_back(out);
+                it->radial.push_back(compact(sf.core, sf.asymmetric, sf.rl, sf.rc));
+                it->angular.push_back(
+                    compact(sf.core, sf.asymmetric, sf.angle_left * kDegree, sf.angle_right * kDegree));
+                break;
+            }
+        }
+    }
+    // members of an angular group sorted by exponential term (contiguous per term)
+    for (AngularGroup& g : plan.angular) {
+        std::vector<size_t> idx(g.out.size());
+        for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+        std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return g.term[a] < g.term[b]; });
+        AngularGroup sorted = g;
+        for (size_t i = 0; i < idx.size(); ++i) {
+            sorted.out[i] = g.out[idx[i]];
+            sorted.term[i] = g.term[idx[i]];
+            sorted.fac[i] = g.fac[idx[i]];
+        }
+        g = sorted;
+    }
+}
+
+void derive_scaling(Member& m) {
+    const size_t n = m.g_min.size();
+    m.scale_shift.assign(n, 0.0);
+    m.scale_factor.assign(n, 1.0);
+    m.scale_offset = 0.0;
+    if (m.mode == ScalingMode::none) return;
+    if (m.mode == ScalingMode::center) {
+        m.scale_shift = m.g_mean;
+        return;
+    }
+    m.scale_offset = m.smin;
+    const double width = m.smax - m.smin;
+    for (size_t i = 0; i < n; ++i) {
+        const double denom = m.mode == ScalingMode::scale_sigma ? m.g_sigma[i] : m.g_max[i] - m.g_min[i];
+        m.scale_shift[i] = m.mode == ScalingMode::scale ? m.g_min[i] : m.g_mean[i];
+        m.scale_factor[i] = denom != 0.0 ? width / denom : 0.0;  // constant feature: no information
+    }
+}
+
+}  // namespace
+
+void finalize_element(ElementModel& em, int /*num_elements*/) {
+    build_plan(em);
+    const size_t n = em.sfs.size();
+    em.extrapolation_min.assign(n, 0.0);
+    em.extrapolation_max.assign(n, 0.0);
+    em.max_width = static_cast<int>(n);
+    for (size_t m = 0; m < em.members.size(); ++m) {
+        Member& member = em.members[m];
+        derive_scaling(member);
+        for (size_t i = 0; i < n; ++i) {
+            em.extrapolation_min[i] = m == 0 ? member.g_min[i] : std::min(em.extrapolation_min[i], member.g_min[i]);
+            em.extrapolation_max[i] = m == 0 ? member.g_max[i] : std::max(em.extrapolation_max[i], member.g_max[i]);
+        }
+        for (const DenseLayer& layer : member.layers) em.max_width = std::max(em.max_width, layer.n_out);
+    }
+}
+
+}  // namespace kizuna

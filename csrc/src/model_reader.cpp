@@ -1,0 +1,439 @@
+// Parser of the kizuna model text format, version 1 (docs/model-format.md).
+// Strict: every deviation raises ModelFormatError "<source>:<line>: expected ..., got ...".
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "kizuna/errors.hpp"
+#include "kizuna/model.hpp"
+
+namespace kizuna {
+namespace {
+
+const char* const kMagic = "kizuna-model";
+constexpr int kFormatVersion = 1;
+
+const std::vector<std::string> kCutoffNames = {"hard", "cos", "tanhu", "tanh", "exp",
+                                               "poly1", "poly2", "poly3", "poly4"};
+const std::vector<std::string> kCoreNames = {"poly1", "poly2", "poly3", "poly4", "exp"};
+const std::vector<std::string> kActivationNames = {
+    "linear", "tanh", "logistic", "softplus", "relu", "gaussian", "cos",
+    "revlogistic", "negexp", "harmonic", "silu", "shifted_softplus"};
+const std::vector<std::string> kScalingNames = {"none", "scale", "center", "scale_center",
+                                                "scale_sigma"};
+const std::vector<std::string> kSFKindNames = {"radial", "angular_narrow", "angular_wide",
+                                               "compact_radial", "compact_angular_wide"};
+const std::vector<std::vector<std::string>> kSFParameters = {
+    {"eta", "rs", "rc", "cutoff", "alpha"},
+    {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
+    {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
+    {"rl", "rc", "core", "asymmetric"},
+    {"rl", "rc", "angle_left", "angle_right", "core", "asymmetric"}};
+
+// 118 element symbols (index + 1 = atomic number)
+const char* const kSymbols[] = {
+    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
+    "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
+    "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh",
+    "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd",
+    "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re",
+    "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th",
+    "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db",
+    "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+    return s;
+}
+
+int find(const std::vector<std::string>& v, const std::string& x) {
+    for (size_t i = 0; i < v.size(); ++i)
+        if (v[i] == x) return static_cast<int>(i);
+    return -1;
+}
+
+std::string fmt(double x) {
+    std::ostringstream os;
+    os.precision(17);
+    os << x;
+    return os.str();
+}
+
+struct Line {
+    int number;
+    std::vector<std::string> tokens;
+};
+
+class Lines {
+  public:
+    Lines(const std::string& text, std::string source) : source_(std::move(source)) {
+        std::istringstream in(text);
+        std::string raw;
+        int number = 0;
+        while (std::getline(in, raw)) {
+            ++number;
+            const auto first = raw.find_first_not_of(" \t\r");
+            if (first == std::string::npos) continue;
+            std::string content = raw.substr(first);
+            if (content.compare(0, 5, "meta ") == 0 || content == "meta") {
+                // meta <key> <value>: the value is the rest of the line, '#' included
+                std::istringstream ls(content);
+                std::string kw, key;
+                ls >> kw >> key;
+                std::string value;
+                std::getline(ls, value);
+                const auto b = value.find_first_not_of(" \t");
+                const auto e = value.find_last_not_of(" \t\r");
+                value = b == std::string::npos ? "" : value.substr(b, e - b + 1);
+                items_.push_back({number, {kw, key, value}});
+                continue;
+            }
+            const auto hash = content.find('#');
+            if (hash != std::string::npos) content.resize(hash);
+            std::istringstream ls(content);
+            std::vector<std::string> tokens;
+            std::string t;
+            while (ls >> t) tokens.push_back(t);
+            if (!tokens.empty()) items_.push_back({number, tokens});
+        }
+    }
+
+    [[noreturn]] void fail(const std::string& message, int number = -1) const {
+        if (number < 0 && pos_ < items_.size()) number = items_[pos_].number;
+        throw ModelFormatError(source_ + ":" + (number < 0 ? std::string("end") : std::to_string(number)) +
+                               ": " + message);
+    }
+
+    const Line* peek() const { return pos_ < items_.size() ? &items_[pos_] : nullptr; }
+
+    const Line& next(const std::string& keyword, const std::string& expectation) {
+        if (pos_ >= items_.size())
+            throw ModelFormatError(source_ + ": unexpected end of file (truncated?): expected '" +
+                                   expectation + "'");
+        const Line& line = items_[pos_];
+        if (line.tokens[0] != keyword) {
+            std::string got = join(line.tokens, " ");
+            if (got.size() > 120) got = got.substr(0, 120);
+            fail("expected '" + expectation + "', got '" + got + "'");
+        }
+        ++pos_;
+        return line;
+    }
+
+    void count(const Line& line, size_t n, const std::string& expectation) const {
+        if (line.tokens.size() != n)
+            fail("expected '" + expectation + "' (" + std::to_string(n - 1) + " value(s) after '" +
+                     line.tokens[0] + "'), got " + std::to_string(line.tokens.size() - 1),
+                 line.number);
+    }
+
+    double number(const std::string& token, const std::string& what, int line) const {
+        const char* s = token.c_str();
+        char* end = nullptr;
+        errno = 0;
+        const double v = std::strtod(s, &end);
+        if (end == s || *end != '\0')
+            fail(what + " must be a number, got '" + token + "'", line);
+        if (!std::isfinite(v)) fail(what + " must be a finite number, got '" + token + "'", line);
+        if (errno == ERANGE && std::fabs(v) > 1.0)
+            fail(what + " is out of the range of a double: '" + token + "'", line);
+        return v;
+    }
+
+    int integer(const std::string& token, const std::string& what, int line, int minimum) const {
+        bool digits = !token.empty() && token.size() < 10;
+        for (char c : token) digits = digits && c >= '0' && c <= '9';
+        if (!digits || std::atoi(token.c_str()) < minimum)
+            fail(what + " must be an integer >= " + std::to_string(minimum) + ", got '" + token + "'",
+                 line);
+        return std::atoi(token.c_str());
+    }
+
+  private:
+    std::string source_;
+    std::vector<Line> items_;
+    size_t pos_ = 0;
+};
+
+SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
+                         const std::string& symbol) {
+    const Line& line = lines.next("sf", "sf <kind> <neighbour element(s)> <name>=<value> ...");
+    const auto& t = line.tokens;
+    const int kind = t.size() > 1 ? find(kSFKindNames, t[1]) : -1;
+    if (kind < 0)
+        lines.fail("unknown symmetry-function kind '" + (t.size() > 1 ? t[1] : std::string("nothing")) +
+                       "'; expected one of " + join(kSFKindNames),
+                   line.number);
+    SymmetryFunction sf;
+    sf.kind = static_cast<SFKind>(kind);
+    const size_t n_neigh = sf.angular() ? 2 : 1;
+    if (t.size() < 2 + n_neigh)
+        lines.fail("'" + t[1] + "' needs " + std::to_string(n_neigh) +
+                       " neighbour element(s) before the parameters", line.number);
+    int neigh[2] = {-1, -1};
+    for (size_t a = 0; a < n_neigh; ++a) {
+        const std::string& e = t[2 + a];
+        if (e.find('=') != std::string::npos)
+            lines.fail("'" + t[1] + "' needs " + std::to_string(n_neigh) +
+                           " neighbour element(s) before the parameters", line.number);
+        neigh[a] = find(elements, e);
+        if (neigh[a] < 0)
+            lines.fail("neighbour element '" + e + "' of a " + symbol +
+                           " symmetry function is not in the model's elements [" + join(elements) + "]",
+                       line.number);
+    }
+    sf.e1 = neigh[0];
+    sf.e2 = neigh[1];
+    if (n_neigh == 2 && sf.e1 > sf.e2) std::swap(sf.e1, sf.e2);
+    const auto& expected = kSFParameters[kind];
+    std::set<std::string> seen;
+    for (size_t a = 2 + n_neigh; a < t.size(); ++a) {
+        const auto eq = t[a].find('=');
+        if (eq == std::string::npos) lines.fail("expected <name>=<value>, got '" + t[a] + "'", line.number);
+        const std::string name = t[a].substr(0, eq), value = t[a].substr(eq + 1);
+        if (find(expected, name) < 0)
+            lines.fail("unknown parameter '" + name + "' for '" + t[1] + "'; expected " + join(expected),
+                       line.number);
+        if (!seen.insert(name).second) lines.fail("parameter '" + name + "' given twice", line.number);
+        if (name == "cutoff") {
+            const int c = find(kCutoffNames, value);
+            if (c < 0)
+                lines.fail("unknown cutoff '" + value + "'; expected one of " + join(kCutoffNames),
+                           line.number);
+            sf.cutoff = static_cast<CutoffKind>(c);
+        } else if (name == "core") {
+            const int c = find(kCoreNames, value);
+            if (c < 0)
+                lines.fail("unknown core '" + value + "'; expected one of " + join(kCoreNames), line.number);
+            sf.core = static_cast<CoreKind>(c);
+        } else if (name == "asymmetric") {
+            if (value != "0" && value != "1")
+                lines.fail("asymmetric must be 0 or 1, got '" + value + "'", line.number);
+            sf.asymmetric = value == "1";
+        } else {
+            const double v = lines.number(value, "parameter '" + name + "'", line.number);
+            if (name == "eta") sf.eta = v;
+            else if (name == "rs") sf.rs = v;
+            else if (name == "zeta") sf.zeta = v;
+            else if (name == "lambda") sf.lambda = v;
+            else if (name == "rc") sf.rc = v;
+            else if (name == "alpha") sf.alpha = v;
+            else if (name == "rl") sf.rl = v;
+            else if (name == "angle_left") sf.angle_left = v;
+            else if (name == "angle_right") sf.angle_right = v;
+        }
+    }
+    std::vector<std::string> missing;
+    for (const auto& name : expected)
+        if (!seen.count(name)) missing.push_back(name);
+    if (!missing.empty())
+        lines.fail("'" + t[1] + "' is missing parameter(s) " + join(missing), line.number);
+
+    if (!(sf.rc > 0.0)) lines.fail("rc must be > 0, got " + fmt(sf.rc), line.number);
+    const bool gaussian = sf.kind == SFKind::radial || sf.kind == SFKind::angular_narrow ||
+                          sf.kind == SFKind::angular_wide;
+    if (gaussian && sf.eta < 0.0) lines.fail("eta must be >= 0, got " + fmt(sf.eta), line.number);
+    if (gaussian && !(sf.alpha >= 0.0 && sf.alpha < 1.0))
+        lines.fail("alpha (inner cutoff rci = alpha*rc) must be in [0, 1), got " + fmt(sf.alpha),
+                   line.number);
+    if (sf.kind == SFKind::angular_narrow || sf.kind == SFKind::angular_wide) {
+        if (sf.zeta < 1.0) lines.fail("zeta must be >= 1, got " + fmt(sf.zeta), line.number);
+        if (!(sf.lambda >= -1.0 && sf.lambda <= 1.0))
+            lines.fail("lambda must be in [-1, 1], got " + fmt(sf.lambda), line.number);
+    }
+    if ((sf.kind == SFKind::compact_radial || sf.kind == SFKind::compact_angular_wide) && !(sf.rl < sf.rc))
+        lines.fail("rl must be < rc, got rl=" + fmt(sf.rl) + " rc=" + fmt(sf.rc), line.number);
+    if (sf.kind == SFKind::compact_angular_wide && !(sf.angle_left < sf.angle_right))
+        lines.fail("angle_left must be < angle_right, got " + fmt(sf.angle_left) + " >= " +
+                       fmt(sf.angle_right), line.number);
+    return sf;
+}
+
+Member read_member(Lines& lines, int index, int n_features) {
+    Member m;
+    const std::string idx = std::to_string(index);
+    {
+        const Line& line = lines.next("member", "member " + idx);
+        lines.count(line, 2, "member " + idx);
+        if (lines.integer(line.tokens[1], "member index", line.number, 1) != index)
+            lines.fail("expected 'member " + idx + "' (members are numbered 1, 2, ... in order), got 'member " +
+                           line.tokens[1] + "'", line.number);
+    }
+    {
+        const Line& line = lines.next("energy_offset", "energy_offset <eV>");
+        lines.count(line, 2, "energy_offset <eV>");
+        m.energy_offset = lines.number(line.tokens[1], "energy_offset", line.number);
+    }
+    {
+        const Line& line = lines.next("energy_scale", "energy_scale <eV>");
+        lines.count(line, 2, "energy_scale <eV>");
+        m.energy_scale = lines.number(line.tokens[1], "energy_scale", line.number);
+    }
+    {
+        const Line& line = lines.next("scaling", "scaling <mode> <smin> <smax>");
+        lines.count(line, 4, "scaling <mode> <smin> <smax>");
+        const int mode = find(kScalingNames, line.tokens[1]);
+        if (mode < 0)
+            lines.fail("unknown scaling mode '" + line.tokens[1] + "'; expected one of " + join(kScalingNames),
+                       line.number);
+        m.mode = static_cast<ScalingMode>(mode);
+        m.smin = lines.number(line.tokens[2], "smin", line.number);
+        m.smax = lines.number(line.tokens[3], "smax", line.number);
+        const bool scaled = m.mode == ScalingMode::scale || m.mode == ScalingMode::scale_center ||
+                            m.mode == ScalingMode::scale_sigma;
+        if (scaled && !(m.smin < m.smax))
+            lines.fail("scaling needs smin < smax, got " + fmt(m.smin) + " >= " + fmt(m.smax), line.number);
+    }
+    m.g_min.resize(n_features);
+    m.g_max.resize(n_features);
+    m.g_mean.resize(n_features);
+    m.g_sigma.resize(n_features);
+    for (int i = 0; i < n_features; ++i) {
+        const std::string k = std::to_string(i + 1);
+        const Line& line = lines.next("stat", "stat " + k + " <min> <max> <mean> <sigma> (one line per symmetry function, " +
+                                                  std::to_string(n_features) + " in all)");
+        lines.count(line, 6, "stat <feature> <min> <max> <mean> <sigma>");
+        if (lines.integer(line.tokens[1], "stat feature index", line.number, 1) != i + 1)
+            lines.fail("expected 'stat " + k + " ...', got 'stat " + line.tokens[1] + " ...'", line.number);
+        m.g_min[i] = lines.number(line.tokens[2], "min", line.number);
+        m.g_max[i] = lines.number(line.tokens[3], "max", line.number);
+        m.g_mean[i] = lines.number(line.tokens[4], "mean", line.number);
+        m.g_sigma[i] = lines.number(line.tokens[5], "sigma", line.number);
+        if (m.g_min[i] > m.g_max[i])
+            lines.fail("stat min " + fmt(m.g_min[i]) + " > max " + fmt(m.g_max[i]), line.number);
+        if (m.g_sigma[i] < 0.0) lines.fail("stat sigma must be >= 0, got " + fmt(m.g_sigma[i]), line.number);
+    }
+    {
+        const Line& line = lines.next("network", "network <number of layers>");
+        lines.count(line, 2, "network <number of layers>");
+        const int n_layers = lines.integer(line.tokens[1], "number of layers", line.number, 1);
+        int n_prev = n_features;
+        for (int ell = 0; ell < n_layers; ++ell) {
+            const Line& ll = lines.next("layer", "layer <n_in> <n_out> <activation>");
+            lines.count(ll, 4, "layer <n_in> <n_out> <activation>");
+            DenseLayer layer;
+            layer.n_in = lines.integer(ll.tokens[1], "n_in", ll.number, 1);
+            layer.n_out = lines.integer(ll.tokens[2], "n_out", ll.number, 1);
+            if (layer.n_in != n_prev)
+                lines.fail("layer " + std::to_string(ell + 1) + " has n_in=" + std::to_string(layer.n_in) +
+                               " but " + (ell == 0 ? "the number of symmetry functions" : "the previous layer's n_out") +
+                               " is " + std::to_string(n_prev), ll.number);
+            if (ell == n_layers - 1 && layer.n_out != 1)
+                lines.fail("the last layer must have n_out=1 (atomic energy), got " + std::to_string(layer.n_out),
+                           ll.number);
+            const int act = find(kActivationNames, ll.tokens[3]);
+            if (act < 0)
+                lines.fail("unknown activation '" + ll.tokens[3] + "'; expected one of " + join(kActivationNames),
+                           ll.number);
+            layer.activation = static_cast<Activation>(act);
+            layer.weights.resize(static_cast<size_t>(layer.n_in) * layer.n_out);
+            layer.bias.resize(layer.n_out);
+            for (int k = 0; k < layer.n_out; ++k) {
+                const Line& row = lines.next("row", "row <" + std::to_string(layer.n_in) + " weights> <bias> (" +
+                                                        std::to_string(layer.n_out) + " rows in layer " +
+                                                        std::to_string(ell + 1) + ")");
+                if (row.tokens.size() != static_cast<size_t>(layer.n_in) + 2)
+                    lines.fail("row " + std::to_string(k + 1) + " of layer " + std::to_string(ell + 1) + " needs " +
+                                   std::to_string(layer.n_in) + " weights and a bias (" +
+                                   std::to_string(layer.n_in + 1) + " values), got " +
+                                   std::to_string(row.tokens.size() - 1), row.number);
+                for (int c = 0; c < layer.n_in; ++c)
+                    layer.weights[static_cast<size_t>(k) * layer.n_in + c] = lines.number(
+                        row.tokens[1 + c], "weight " + std::to_string(c + 1) + " of row " + std::to_string(k + 1),
+                        row.number);
+                layer.bias[k] = lines.number(row.tokens[1 + layer.n_in], "bias of row " + std::to_string(k + 1),
+                                             row.number);
+            }
+            n_prev = layer.n_out;
+            m.layers.push_back(std::move(layer));
+        }
+    }
+    lines.next("end_member", "end_member");
+    return m;
+}
+
+}  // namespace
+
+int Model::element_index(const std::string& symbol) const { return find(elements, symbol); }
+
+std::shared_ptr<const Model> Model::parse(const std::string& text, const std::string& source) {
+    if (text.find('\0') != std::string::npos)
+        throw ModelFormatError(source + ": not a kizuna model (binary data)");
+    Lines lines(text, source);
+    auto model = std::make_shared<Model>();
+    {
+        const std::string expectation = std::string(kMagic) + " " + std::to_string(kFormatVersion) +
+                                        " (first line of a kizuna model)";
+        const Line& line = lines.next(kMagic, expectation);
+        lines.count(line, 2, std::string(kMagic) + " <version>");
+        model->version = lines.integer(line.tokens[1], "format version", line.number, 1);
+        if (model->version != kFormatVersion)
+            lines.fail("model format version " + std::to_string(model->version) +
+                           " is not supported by this kizuna (it reads version " + std::to_string(kFormatVersion) +
+                           "); " + (model->version > kFormatVersion ? "upgrade kizuna" : "re-export the model"),
+                       line.number);
+    }
+    while (lines.peek() && lines.peek()->tokens[0] == "meta") {
+        const Line& line = lines.next("meta", "meta <key> <value>");
+        if (line.tokens[1].empty()) lines.fail("expected 'meta <key> <value>'", line.number);
+        model->meta[line.tokens[1]] = line.tokens[2];
+    }
+    {
+        const Line& line = lines.next("units", "units eV angstrom");
+        if (line.tokens.size() != 3 || line.tokens[1] != "eV" || line.tokens[2] != "angstrom")
+            lines.fail("expected 'units eV angstrom' (kizuna models are in eV and Å), got '" +
+                           join(line.tokens, " ") + "'", line.number);
+    }
+    {
+        const Line& line = lines.next("elements", "elements <symbol> ...");
+        if (line.tokens.size() < 2) lines.fail("expected at least one element symbol after 'elements'", line.number);
+        for (size_t a = 1; a < line.tokens.size(); ++a) {
+            const std::string& e = line.tokens[a];
+            bool known = false;
+            for (const char* s : kSymbols) known = known || e == s;
+            if (!known) lines.fail("'" + e + "' is not a chemical element symbol", line.number);
+            if (find(model->elements, e) >= 0) lines.fail("duplicate element '" + e + "'", line.number);
+            model->elements.push_back(e);
+        }
+    }
+    {
+        const Line& line = lines.next("committee", "committee <number of members>");
+        lines.count(line, 2, "committee <number of members>");
+        model->committee_size = lines.integer(line.tokens[1], "committee size", line.number, 1);
+    }
+    for (const std::string& symbol : model->elements) {
+        ElementModel em;
+        em.symbol = symbol;
+        const Line& line = lines.next("element", "element " + symbol);
+        if (line.tokens.size() != 2 || line.tokens[1] != symbol)
+            lines.fail("expected 'element " + symbol + "' (element sections follow the order of the elements line), got '" +
+                           join(line.tokens, " ") + "'", line.number);
+        const Line& nl = lines.next("symmetry_functions", "symmetry_functions <count>");
+        lines.count(nl, 2, "symmetry_functions <count>");
+        const int n_sf = lines.integer(nl.tokens[1], "number of symmetry functions", nl.number, 1);
+        for (int s = 0; s < n_sf; ++s) em.sfs.push_back(read_sf(lines, model->elements, symbol));
+        for (int m = 0; m < model->committee_size; ++m) em.members.push_back(read_member(lines, m + 1, n_sf));
+        lines.next("end_element", "end_element");
+        finalize_element(em, model->num_elements());
+        model->cutoff = std::max(model->cutoff, em.plan.rc_max);
+        model->max_features = std::max(model->max_features, n_sf);
+        model->element_models.push_back(std::move(em));
+    }
+    lines.next("end_model", "end_model");
+    if (lines.peek()) lines.fail("unexpected content after 'end_model'");
+    return model;
+}
+
+std::shared_ptr<const Model> Model::load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ModelFormatError(path + ": cannot open the model file (does it exist and is it readable?)");
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    return parse(buffer.str(), path);
+}
+
+}  // namespace kizuna

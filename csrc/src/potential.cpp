@@ -1,0 +1,340 @@
+// Potential: OpenMP over centres; each thread owns an AtomKernel and (when several threads
+// run) private force / per-atom-virial buffers that are summed at the end.
+#include "kizuna/potential.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "atom_kernel.hpp"
+#include "kizuna/errors.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kizuna {
+
+Potential::Potential(std::shared_ptr<const Model> model, int num_threads)
+    : model_(std::move(model)), num_threads_(num_threads) {
+    if (!model_) throw InputError("Potential needs a model");
+}
+
+Potential::~Potential() = default;
+
+void Potential::set_num_threads(int n) { num_threads_ = std::max(0, n); }
+
+int Potential::num_threads() const {
+#ifdef _OPENMP
+    return num_threads_ > 0 ? num_threads_ : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+AtomKernel& Potential::kernel(int thread) { return *kernels_[thread]; }
+
+void Potential::check_inputs(const AtomsView& atoms, const NeighborView& nb) const {
+    if (atoms.num_atoms < 0 || (atoms.num_atoms > 0 && !atoms.positions))
+        throw InputError("no positions given");
+    if (!atoms.species && !(atoms.types && atoms.type_to_species))
+        throw InputError("give either species or types with a type map");
+    if (nb.num_centres > 0 && (!nb.counts || (!nb.lists && !(nb.offsets && nb.indices))))
+        throw InputError("incomplete neighbour list");
+    const int ne = model_->num_elements();
+    for (int i = 0; i < atoms.num_atoms; ++i) {
+        const double* x = atoms.positions + 3 * static_cast<size_t>(i);
+        if (!(std::isfinite(x[0]) && std::isfinite(x[1]) && std::isfinite(x[2])))
+            throw InputError("atom " + std::to_string(i) + " has a non-finite coordinate (" + std::to_string(x[0]) +
+                             ", " + std::to_string(x[1]) + ", " + std::to_string(x[2]) + ")");
+        const int s = atoms.species_of(i);
+        if (s < -1 || s >= ne)
+            throw InputError("atom " + std::to_string(i) + " has species index " + std::to_string(s) +
+                             " but the model has " + std::to_string(ne) + " elements");
+    }
+    for (int ii = 0; ii < nb.num_centres; ++ii) {
+        const int i = nb.centre(ii);
+        if (i < 0 || i >= atoms.num_atoms)
+            throw InputError("centre " + std::to_string(ii) + " refers to atom " + std::to_string(i) +
+                             " outside 0.." + std::to_string(atoms.num_atoms - 1));
+    }
+}
+
+namespace {
+
+struct ThreadBuffers {
+    double* forces;
+    double* atom_virials;
+};
+
+// Accumulate forces and virials of centre i from the kernel's per-slot gradients
+// g_j = dE_i/dr_ij: F_j -= g_j, F_i += g_j, W -= r_ij (x) g_j (tallied on atom j).
+void scatter(const AtomKernel& k, int i, double* forces, double* virial6, double* atom_virials, double* virial9) {
+    const int n = k.num_neighbors();
+    const double* grad = k.grad();
+    double fi[3] = {0.0, 0.0, 0.0};
+    for (int s = 0; s < n; ++s) {
+        const double* g = grad + 3 * s;
+        const int j = k.neighbor_atom(s);
+        if (forces) {
+            double* fj = forces + 3 * static_cast<size_t>(j);
+            fj[0] -= g[0];
+            fj[1] -= g[1];
+            fj[2] -= g[2];
+            fi[0] += g[0];
+            fi[1] += g[1];
+            fi[2] += g[2];
+        }
+        const double* r = k.rvec(s);
+        if (virial6 || atom_virials) {
+            const double v[6] = {-r[0] * g[0], -r[1] * g[1], -r[2] * g[2],
+                                 -r[0] * g[1], -r[0] * g[2], -r[1] * g[2]};
+            if (virial6)
+                for (int a = 0; a < 6; ++a) virial6[a] += v[a];
+            if (atom_virials) {
+                double* av = atom_virials + 6 * static_cast<size_t>(j);
+                for (int a = 0; a < 6; ++a) av[a] += v[a];
+            }
+        }
+        if (virial9)
+            for (int a = 0; a < 3; ++a)
+                for (int b = 0; b < 3; ++b) virial9[3 * a + b] -= r[a] * g[b];
+    }
+    if (forces) {
+        double* f = forces + 3 * static_cast<size_t>(i);
+        f[0] += fi[0];
+        f[1] += fi[1];
+        f[2] += fi[2];
+    }
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------- compute
+void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Request& request, Result& result) {
+    check_inputs(atoms, nb);
+    const Model& model = *model_;
+    const int n_threads = num_threads();
+    while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(model));
+    const bool want_forces = request.forces && result.forces;
+    const bool want_av = request.atom_virials && result.atom_virials;
+    const bool need_adjoint = want_forces || request.virial || want_av;
+    const size_t n3 = 3 * static_cast<size_t>(atoms.num_atoms), n6 = 6 * static_cast<size_t>(atoms.num_atoms);
+    thread_forces_.resize(n_threads);
+    thread_atom_virials_.resize(n_threads);
+    for (int t = 1; t < n_threads; ++t) {
+        if (want_forces) thread_forces_[t].assign(n3, 0.0);
+        if (want_av) thread_atom_virials_[t].assign(n6, 0.0);
+    }
+    const int M = model.committee_size;
+    std::vector<double> member_energy(M, 0.0);
+    double energy = 0.0;
+    double virial[6] = {0, 0, 0, 0, 0, 0};
+    int64_t n_extrapolating = 0;
+    std::string error;
+
+#pragma omp parallel num_threads(n_threads)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        AtomKernel& k = kernel(t);
+        double* F = want_forces ? (t == 0 ? result.forces : thread_forces_[t].data()) : nullptr;
+        double* AV = want_av ? (t == 0 ? result.atom_virials : thread_atom_virials_[t].data()) : nullptr;
+        double local_energy = 0.0, local_virial[6] = {0, 0, 0, 0, 0, 0};
+        std::vector<double> local_member(M, 0.0);
+        int64_t local_extra = 0;
+#pragma omp for schedule(dynamic, 8)
+        for (int ii = 0; ii < nb.num_centres; ++ii) {
+            try {
+                const int i = nb.centre(ii);
+                const int s = atoms.species_of(i);
+                if (s < 0) continue;
+                k.gather(atoms, nb, ii, s);
+                k.values();
+                const ElementModel& em = model.element_models[s];
+                const int nf = k.num_features();
+                const double* G = k.G();
+                bool extrapolating = false;
+                for (int f = 0; f < nf; ++f)
+                    extrapolating = extrapolating || G[f] < em.extrapolation_min[f] || G[f] > em.extrapolation_max[f];
+                local_extra += extrapolating;
+                if (result.extrapolating) result.extrapolating[i] = extrapolating;
+                double* x = k.scratch_x();
+                double* beta = k.scratch_beta();
+                double* dydx = k.scratch_dydx();
+                std::fill(beta, beta + nf, 0.0);
+                double Ei = 0.0;
+                for (int m = 0; m < M; ++m) {
+                    const Member& mem = em.members[m];
+                    for (int f = 0; f < nf; ++f)
+                        x[f] = mem.scale_offset + mem.scale_factor[f] * (G[f] - mem.scale_shift[f]);
+                    const double y = k.network(mem, x, dydx);
+                    const double Em = mem.energy_offset + mem.energy_scale * y;
+                    local_member[m] += Em;
+                    Ei += Em;
+                    const double w = mem.energy_scale / M;
+                    for (int f = 0; f < nf; ++f) beta[f] += w * dydx[f] * mem.scale_factor[f];
+                }
+                Ei /= M;
+                local_energy += Ei;
+                if (request.atom_energies && result.atom_energies) result.atom_energies[i] = Ei;
+                if (need_adjoint) {
+                    k.adjoint(beta);
+                    scatter(k, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
+                }
+            } catch (const std::exception& e) {
+#pragma omp critical(kizuna_error)
+                if (error.empty()) error = e.what();
+            }
+        }
+#pragma omp critical(kizuna_reduce)
+        {
+            energy += local_energy;
+            for (int a = 0; a < 6; ++a) virial[a] += local_virial[a];
+            for (int m = 0; m < M; ++m) member_energy[m] += local_member[m];
+            n_extrapolating += local_extra;
+        }
+    }
+    if (!error.empty()) throw InputError(error);
+    if (n_threads > 1) {
+        for (int t = 1; t < n_threads; ++t) {
+            if (want_forces) {
+                const double* src = thread_forces_[t].data();
+                for (size_t a = 0; a < n3; ++a) result.forces[a] += src[a];
+            }
+            if (want_av) {
+                const double* src = thread_atom_virials_[t].data();
+                for (size_t a = 0; a < n6; ++a) result.atom_virials[a] += src[a];
+            }
+        }
+    }
+    result.energy = energy;
+    if (request.virial)
+        for (int a = 0; a < 6; ++a) result.virial[a] = virial[a];
+    if (request.member_energies && result.member_energies)
+        for (int m = 0; m < M; ++m) result.member_energies[m] = member_energy[m];
+    result.num_extrapolating = n_extrapolating;
+}
+
+// -------------------------------------------------------------------------- training operators
+void Potential::descriptors(const AtomsView& atoms, const NeighborView& nb, const int64_t* offsets, double* G) {
+    check_inputs(atoms, nb);
+    const int n_threads = num_threads();
+    while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
+    std::string error;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        AtomKernel& k = kernel(t);
+#pragma omp for schedule(dynamic, 8)
+        for (int ii = 0; ii < nb.num_centres; ++ii) {
+            try {
+                const int s = atoms.species_of(nb.centre(ii));
+                if (s < 0) continue;
+                k.gather(atoms, nb, ii, s);
+                k.values();
+                std::copy(k.G(), k.G() + k.num_features(), G + offsets[ii]);
+            } catch (const std::exception& e) {
+#pragma omp critical(kizuna_error)
+                if (error.empty()) error = e.what();
+            }
+        }
+    }
+    if (!error.empty()) throw InputError(error);
+}
+
+void Potential::vjp(const AtomsView& atoms, const NeighborView& nb, const int64_t* offsets, const double* beta,
+                    double* forces, double* virial9) {
+    check_inputs(atoms, nb);
+    const int n_threads = num_threads();
+    while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
+    const size_t n3 = 3 * static_cast<size_t>(atoms.num_atoms);
+    thread_forces_.resize(n_threads);
+    for (int t = 1; t < n_threads; ++t)
+        if (forces) thread_forces_[t].assign(n3, 0.0);
+    double W[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    std::string error;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        AtomKernel& k = kernel(t);
+        double* F = forces ? (t == 0 ? forces : thread_forces_[t].data()) : nullptr;
+        double local[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+#pragma omp for schedule(dynamic, 8)
+        for (int ii = 0; ii < nb.num_centres; ++ii) {
+            try {
+                const int i = nb.centre(ii);
+                const int s = atoms.species_of(i);
+                if (s < 0) continue;
+                k.gather(atoms, nb, ii, s);
+                k.values();
+                k.adjoint(beta + offsets[ii]);
+                scatter(k, i, F, nullptr, nullptr, virial9 ? local : nullptr);
+            } catch (const std::exception& e) {
+#pragma omp critical(kizuna_error)
+                if (error.empty()) error = e.what();
+            }
+        }
+#pragma omp critical(kizuna_reduce)
+        for (int a = 0; a < 9; ++a) W[a] += local[a];
+    }
+    if (!error.empty()) throw InputError(error);
+    if (forces)
+        for (int t = 1; t < n_threads; ++t)
+            for (size_t a = 0; a < n3; ++a) forces[a] += thread_forces_[t][a];
+    if (virial9)
+        for (int a = 0; a < 9; ++a) virial9[a] += W[a];
+}
+
+void Potential::jvp(const AtomsView& atoms, const NeighborView& nb, const int64_t* offsets, const double* dpos,
+                    const double* dstrain9, double* dG) {
+    check_inputs(atoms, nb);
+    const int n_threads = num_threads();
+    while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
+    std::string error;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        AtomKernel& k = kernel(t);
+        std::vector<double> dr;
+#pragma omp for schedule(dynamic, 8)
+        for (int ii = 0; ii < nb.num_centres; ++ii) {
+            try {
+                const int i = nb.centre(ii);
+                const int s = atoms.species_of(i);
+                if (s < 0) continue;
+                k.gather(atoms, nb, ii, s);
+                k.values();
+                const int n = k.num_neighbors();
+                if (dr.size() < 3 * static_cast<size_t>(n)) dr.resize(3 * static_cast<size_t>(n) + 64);
+                for (int slot = 0; slot < n; ++slot) {
+                    const int j = k.neighbor_atom(slot);
+                    const double* r = k.rvec(slot);
+                    for (int a = 0; a < 3; ++a) {
+                        double v = dpos ? dpos[3 * static_cast<size_t>(j) + a] - dpos[3 * static_cast<size_t>(i) + a] : 0.0;
+                        if (dstrain9) v += dstrain9[3 * a] * r[0] + dstrain9[3 * a + 1] * r[1] + dstrain9[3 * a + 2] * r[2];
+                        dr[3 * slot + a] = v;
+                    }
+                }
+                k.tangent(dr.data(), dG + offsets[ii]);
+            } catch (const std::exception& e) {
+#pragma omp critical(kizuna_error)
+                if (error.empty()) error = e.what();
+            }
+        }
+    }
+    if (!error.empty()) throw InputError(error);
+}
+
+}  // namespace kizuna

@@ -1,0 +1,92 @@
+"""ASE calculator for kizuna models.
+
+Implemented properties (ASE conventions, eV and Å):
+
+* ``energy``, ``free_energy`` -- total energy (eV); the model has no electronic entropy, so both
+  are equal;
+* ``energies`` -- per-atom energies (eV), summing to ``energy``;
+* ``forces`` -- (n, 3) eV/Å, F = -dE/dx;
+* ``stress`` -- 6 components, eV/Å^3, Voigt order xx yy zz yz xz xy, sigma = (1/V) dE/d(strain)
+  = -W/V (periodic cells only);
+* ``stresses`` -- per-atom stress contributions (n, 6), same order, summing to ``stress`` * 1;
+  (each atom's virial divided by the cell volume);
+* extras in ``calc.results``: ``num_extrapolating`` (atoms whose features leave the training
+  range) and, for committees, ``energy_std`` and ``member_energies``.
+
+Extrapolation: ``extrapolation="warn"`` (default) issues a warning (at most once per
+``warn_every`` calls), ``"error"`` raises :class:`~kizuna.errors.InputError`, ``"ignore"``
+stays silent.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from ase.calculators.calculator import Calculator as ASECalculator
+from ase.calculators.calculator import PropertyNotImplementedError, all_changes
+
+from .errors import InputError
+from .potential import Potential
+
+_VIRIAL_TO_ASE = [0, 1, 2, 5, 4, 3]  # core xx yy zz xy xz yz -> ASE xx yy zz yz xz xy
+
+
+class ExtrapolationWarning(UserWarning):
+    """Atoms outside the range of the training data: the prediction is an extrapolation."""
+
+
+class Calculator(ASECalculator):
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "stresses"]
+
+    def __init__(self, model, threads: int = 0, extrapolation: str = "warn", warn_every: int = 100,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if extrapolation not in ("warn", "error", "ignore"):
+            raise ValueError(f"extrapolation must be 'warn', 'error' or 'ignore', got {extrapolation!r}")
+        self.potential = model if isinstance(model, Potential) else Potential(model, threads)
+        self.extrapolation = extrapolation
+        self.warn_every = max(1, int(warn_every))
+        self._calls_since_warning = None
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        want_stress = "stress" in properties or "stresses" in properties
+        periodic = bool(np.all(atoms.pbc))
+        if want_stress and not periodic:
+            raise PropertyNotImplementedError("stress needs a periodic cell in all three directions")
+        committee = self.potential.model.committee_size > 1
+        out = self.potential.compute_atoms(
+            atoms, forces=True, virial=periodic, atom_energies=True,
+            atom_virials="stresses" in properties, member_energies=committee,
+            extrapolation_flags=self.extrapolation != "ignore")
+        self.results["energy"] = out["energy"]
+        self.results["free_energy"] = out["energy"]
+        self.results["energies"] = out["energies"]
+        self.results["forces"] = out["forces"]
+        self.results["num_extrapolating"] = int(out["num_extrapolating"])
+        if periodic:
+            volume = atoms.get_volume()
+            self.results["stress"] = -out["virial"][_VIRIAL_TO_ASE] / volume
+            if "atom_virials" in out:
+                self.results["stresses"] = -out["atom_virials"][:, _VIRIAL_TO_ASE] / volume
+        if committee:
+            members = out["member_energies"]
+            self.results["member_energies"] = members
+            self.results["energy_std"] = float(np.std(members))
+        self._handle_extrapolation(out)
+
+    def _handle_extrapolation(self, out):
+        n = int(out["num_extrapolating"])
+        if n == 0 or self.extrapolation == "ignore":
+            return
+        atoms_out = np.flatnonzero(out["extrapolating"])
+        message = (f"{n} atom(s) have symmetry functions outside the training range of the model "
+                   f"(e.g. atoms {atoms_out[:10].tolist()}); the prediction is an extrapolation")
+        if self.extrapolation == "error":
+            raise InputError(message)
+        if self._calls_since_warning is None or self._calls_since_warning >= self.warn_every:
+            warnings.warn(message, ExtrapolationWarning, stacklevel=3)
+            self._calls_since_warning = 0
+        else:
+            self._calls_since_warning += 1

@@ -1,0 +1,25 @@
+"""Exception classes. The compiled core raises the same classes (see ``csrc/python``)."""
+
+
+class KizunaError(Exception):
+    """Base class of every error kizuna raises on purpose."""
+
+
+class ModelFormatError(KizunaError, ValueError):
+    """A model file is malformed: message names file, line, what was expected and what was found."""
+
+
+class InputError(KizunaError, ValueError):
+    """Bad input to a computation: unknown element, non-finite coordinates, bad cell."""
+
+
+class DataError(KizunaError, ValueError):
+    """Bad training data: missing forces, NaN values, overlapping atoms, inconsistent counts."""
+
+
+class ConfigError(KizunaError, ValueError):
+    """A configuration file has an unknown key or a bad value."""
+
+
+class UnsupportedError(KizunaError, NotImplementedError):
+    """A feature that this build or this importer does not support (named in the message)."""

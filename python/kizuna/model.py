@@ -1,0 +1,196 @@
+"""The kizuna model: elements, symmetry functions, feature scaling, networks.
+
+A :class:`Model` is plain data (numpy arrays and dataclasses). It is read from and written to the
+versioned text format specified in ``docs/model-format.md`` by :mod:`kizuna.model_io`; the
+compiled core parses the same text. Units are eV and Å throughout.
+
+Atomic energy of an atom of element Z, committee member m:
+
+    x   = scale(G)                       (per-feature linear map, see :class:`Scaling`)
+    E_i = energy_offset + energy_scale * NN_m(x)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+#: n2p2 ``cutoff_type`` number -> kizuna cutoff name (same functions, same numbering).
+CUTOFF_KINDS = ("hard", "cos", "tanhu", "tanh", "exp", "poly1", "poly2", "poly3", "poly4")
+#: Core functions of the compact (polynomial) symmetry functions.
+CORE_KINDS = ("poly1", "poly2", "poly3", "poly4", "exp")
+ACTIVATIONS = ("linear", "tanh", "logistic", "softplus", "relu", "gaussian", "cos",
+               "revlogistic", "negexp", "harmonic", "silu", "shifted_softplus")
+SCALING_MODES = ("none", "scale", "center", "scale_center", "scale_sigma")
+
+SF_KINDS = ("radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular_wide")
+#: parameters each symmetry-function kind carries (in file order)
+SF_PARAMETERS = {
+    "radial": ("eta", "rs", "rc", "cutoff", "alpha"),
+    "angular_narrow": ("eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
+    "angular_wide": ("eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
+    "compact_radial": ("rl", "rc", "core", "asymmetric"),
+    "compact_angular_wide": ("rl", "rc", "angle_left", "angle_right", "core", "asymmetric"),
+}
+STRING_PARAMETERS = {"cutoff": CUTOFF_KINDS, "core": CORE_KINDS}
+
+
+@dataclass
+class SymmetryFunction:
+    """One atom-centred symmetry function (n2p2 definitions, Å).
+
+    radial:          G = sum_j exp(-eta (r_ij - rs)^2) fc(r_ij)
+    angular_narrow:  G = 2^(1-zeta) sum_{j<k} (1 + lambda cos t)^zeta
+                         exp(-eta [(r_ij-rs)^2 + (r_ik-rs)^2 + (r_jk-rs)^2]) fc(r_ij) fc(r_ik) fc(r_jk)
+    angular_wide:    as narrow without the r_jk terms
+    compact_radial:  G = sum_j C_r(r_ij), C_r a polynomial bump on [rl, rc]
+    compact_angular_wide: G = sum_{j<k} C_r(r_ij) C_r(r_ik) C_a(t), C_a a bump on
+                         [angle_left, angle_right] (degrees)
+    """
+
+    kind: str
+    neighbors: tuple  # element symbols: one for radial kinds, two for angular kinds
+    eta: float = 0.0
+    rs: float = 0.0
+    zeta: float = 1.0
+    lam: float = 1.0
+    rc: float = 0.0
+    cutoff: str = "cos"
+    alpha: float = 0.0
+    rl: float = 0.0
+    angle_left: float = 0.0
+    angle_right: float = 180.0
+    core: str = "poly2"
+    asymmetric: bool = False
+
+    @property
+    def is_angular(self) -> bool:
+        return self.kind not in ("radial", "compact_radial")
+
+    def parameters(self) -> dict:
+        """The parameters of this kind, in file order, keyed by their file names."""
+        out = {}
+        for name in SF_PARAMETERS[self.kind]:
+            value = getattr(self, "lam" if name == "lambda" else name)
+            out[name] = value
+        return out
+
+
+@dataclass
+class Scaling:
+    """Per-feature linear map x = smin + factor * (G - shift), the n2p2 variants.
+
+    mode          shift   factor
+    none          0       1 (and smin = 0)
+    scale         min     (smax - smin) / (max - min)
+    center        mean    1 (and smin = 0)
+    scale_center  mean    (smax - smin) / (max - min)
+    scale_sigma   mean    (smax - smin) / sigma
+    A feature with zero range (or sigma) gets factor 0. ``minimum``/``maximum`` are also the
+    training range used for extrapolation detection.
+    """
+
+    mode: str
+    smin: float
+    smax: float
+    minimum: np.ndarray
+    maximum: np.ndarray
+    mean: np.ndarray
+    sigma: np.ndarray
+
+    def shift_factor(self):
+        lo, hi, mean, sigma = self.minimum, self.maximum, self.mean, self.sigma
+        width = self.smax - self.smin
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.mode == "none":
+                return np.zeros_like(lo), np.ones_like(lo), 0.0
+            if self.mode == "center":
+                return mean.copy(), np.ones_like(lo), 0.0
+            if self.mode == "scale":
+                shift, denom = lo, hi - lo
+            elif self.mode == "scale_center":
+                shift, denom = mean, hi - lo
+            else:  # scale_sigma
+                shift, denom = mean, sigma
+            factor = np.where(denom != 0.0, width / np.where(denom != 0.0, denom, 1.0), 0.0)
+        return shift.copy(), factor, self.smin
+
+    def apply(self, G: np.ndarray) -> np.ndarray:
+        shift, factor, offset = self.shift_factor()
+        return offset + factor * (G - shift)
+
+
+@dataclass
+class DenseLayer:
+    """y = activation(W x + b); W has shape (n_out, n_in)."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    activation: str
+
+    @property
+    def n_in(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.weights.shape[0]
+
+
+@dataclass
+class Member:
+    """One committee member's part of an element: scaling, network, energy map."""
+
+    scaling: Scaling
+    layers: list
+    energy_offset: float = 0.0  # eV
+    energy_scale: float = 1.0  # eV per network output unit
+
+
+@dataclass
+class ElementModel:
+    symbol: str
+    symmetry_functions: list
+    members: list  # one Member per committee member
+
+    @property
+    def num_features(self) -> int:
+        return len(self.symmetry_functions)
+
+
+@dataclass
+class Model:
+    elements: list  # element symbols in model order (index = species id in the core)
+    element_models: list  # ElementModel, same order as elements
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def committee_size(self) -> int:
+        return len(self.element_models[0].members)
+
+    @property
+    def cutoff(self) -> float:
+        return max(sf.rc for em in self.element_models for sf in em.symmetry_functions)
+
+    def element(self, symbol: str) -> ElementModel:
+        try:
+            return self.element_models[self.elements.index(symbol)]
+        except ValueError:
+            raise KeyError(f"element {symbol!r} is not in this model; it has {self.elements}") from None
+
+    def to_string(self) -> str:
+        from .model_io import model_to_string
+
+        return model_to_string(self)
+
+    def save(self, path) -> None:
+        from .model_io import write_model
+
+        write_model(self, path)
+
+    def summary(self) -> str:
+        from .model_io import model_summary
+
+        return model_summary(self)

@@ -1,0 +1,97 @@
+"""Python front of the compiled core: :class:`Potential` evaluates a model on a structure."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import _core
+from .errors import InputError
+from .model import Model
+from .model_io import model_to_string, read_model
+
+#: LAMMPS/core virial order -> index: xx yy zz xy xz yz
+VIRIAL_ORDER = ("xx", "yy", "zz", "xy", "xz", "yz")
+
+
+def _as_model(model) -> tuple:
+    """(python Model, model text, source name) from a path, a Model or a model text."""
+    if isinstance(model, Model):
+        return model, model_to_string(model), "<model>"
+    if isinstance(model, (str, Path)) and Path(model).is_file():
+        path = Path(model)
+        m = read_model(path)
+        return m, path.read_text(), str(path)
+    if isinstance(model, str) and model.startswith("kizuna-model"):
+        from .model_io import model_from_string
+
+        return model_from_string(model), model, "<string>"
+    raise InputError(f"model must be a kizuna model file, a Model or model text; got {model!r} "
+                     "(file not found?)")
+
+
+class Potential:
+    """A kizuna model compiled for evaluation.
+
+    >>> pot = Potential("water.kzn", threads=1)
+    >>> out = pot.compute(positions, ["O", "H", "H"], cell=None)   # open system
+    >>> out["energy"], out["forces"]
+    """
+
+    def __init__(self, model, threads: int = 0):
+        self.model, text, source = _as_model(model)
+        self._core_model = _core.Model.parse(text, source)
+        self._core = _core.Potential(self._core_model, threads)
+        self.elements = list(self.model.elements)
+        self._index = {e: i for i, e in enumerate(self.elements)}
+
+    @property
+    def cutoff(self) -> float:
+        return self.model.cutoff
+
+    @property
+    def threads(self) -> int:
+        return self._core.threads
+
+    @threads.setter
+    def threads(self, n: int):
+        self._core.threads = int(n)
+
+    def species(self, symbols) -> np.ndarray:
+        """Element symbols (or atomic numbers) -> model species indices; unknown elements raise."""
+        from ase.data import chemical_symbols
+
+        out = np.empty(len(symbols), dtype=np.int32)
+        for i, s in enumerate(symbols):
+            if not isinstance(s, str):
+                s = chemical_symbols[int(s)]
+            idx = self._index.get(s)
+            if idx is None:
+                raise InputError(f"atom {i} is {s}, which this model does not know; the model's "
+                                 f"elements are {self.elements}")
+            out[i] = idx
+        return out
+
+    def compute(self, positions, symbols, cell=None, pbc=False, *, forces=True, virial=False,
+                atom_energies=False, atom_virials=False, member_energies=False,
+                extrapolation_flags=False) -> dict:
+        """Energy (eV) and, as asked, forces (eV/Å), virial (eV, order xx yy zz xy xz yz:
+        W = -sum r_ij (x) dE/dr_ij), per-atom energies and virials, committee member energies,
+        per-atom extrapolation flags. ``num_extrapolating`` counts atoms with a feature outside
+        the training range stored in the model."""
+        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        species = self.species(symbols)
+        if cell is not None:
+            cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
+        return self._core.compute(positions, species, cell, pbc, forces, virial, atom_energies,
+                                  atom_virials, member_energies, extrapolation_flags)
+
+    def compute_atoms(self, atoms, **kwargs) -> dict:
+        """:meth:`compute` for an ``ase.Atoms``."""
+        return self.compute(atoms.positions, atoms.get_chemical_symbols(),
+                            np.asarray(atoms.cell), atoms.pbc.tolist(), **kwargs)
+
+    # training operators (see docs/design: descriptors, vjp, jvp)
+    def descriptors(self, positions, species, cell=None, pbc=False):
+        return self._core.descriptors(np.ascontiguousarray(positions, dtype=np.float64),
+                                      np.ascontiguousarray(species, dtype=np.int32), cell, pbc)
