@@ -353,6 +353,8 @@ def read_model(path) -> Model:
         text = path.read_text()
     except UnicodeDecodeError:
         raise ModelFormatError(f"{path}: not a kizuna model (binary or not UTF-8 text)") from None
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot read the model file ({exc.strerror})") from None
     return model_from_string(text, str(path))
 
 

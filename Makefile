@@ -1,0 +1,37 @@
+# kizuna developer entry points. `make test` and `make demo` do all set-up on a fresh machine:
+# they create .venv, install the dependencies (torch pinned to the local CPU build) and build
+# the C++ core, the Python module and the LAMMPS plugin.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export OMP_NUM_THREADS ?= 1
+SOURCES := $(shell find csrc lammps_plugin -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+
+.PHONY: install test test-fast demo bench clean
+
+$(VENV)/.deps: constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt torch==2.13.0
+	$(PIP) install -q -c constraints.txt numpy scipy ase pyyaml matplotlib pytest \
+	    "lammps[mpi]" scikit-build-core pybind11 cmake ninja
+	touch $@
+
+$(VENV)/.built: $(VENV)/.deps $(SOURCES)
+	$(PIP) install -q --no-build-isolation -c constraints.txt -e .
+	touch $@
+
+install: $(VENV)/.built
+
+test: install
+	$(PY) -m pytest -q tests
+
+demo: install
+	$(PY) examples/demo.py
+
+bench: install
+	$(PY) benchmarks/core_throughput.py
+
+clean:
+	rm -rf build $(VENV)/.built

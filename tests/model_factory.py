@@ -1,0 +1,81 @@
+"""Random, reproducible kizuna models covering every symmetry-function kind, cutoff function,
+activation and scaling mode (test helper)."""
+from __future__ import annotations
+
+import numpy as np
+
+from kizuna.model import (CUTOFF_KINDS, DenseLayer, ElementModel, Member, Model, Scaling,
+                          SymmetryFunction)
+
+SMOOTH_CUTOFFS = [c for c in CUTOFF_KINDS if c != "hard"]
+
+
+def make_sfs(elements, rng, rc=4.0, cutoff="cos", alpha=0.0, kinds=("radial", "angular_narrow",
+             "angular_wide", "compact_radial", "compact_angular_wide")):
+    sfs = []
+    pairs = [(a, b) for i, a in enumerate(elements) for b in elements[i:]]
+    for e in elements:
+        if "radial" in kinds:
+            for eta, rs in [(0.5, 0.0), (1.5, 1.2), (0.05, 2.0)]:
+                sfs.append(SymmetryFunction("radial", (e,), eta=eta, rs=rs, rc=rc, cutoff=cutoff,
+                                            alpha=alpha))
+        if "compact_radial" in kinds:
+            sfs.append(SymmetryFunction("compact_radial", (e,), rl=-rc, rc=rc, core="poly2",
+                                        asymmetric=True))
+            sfs.append(SymmetryFunction("compact_radial", (e,), rl=0.8, rc=rc * 0.8, core="poly3"))
+    for pair in pairs:
+        for kind in ("angular_narrow", "angular_wide"):
+            if kind not in kinds:
+                continue
+            for eta, rs, zeta, lam in [(0.1, 0.0, 1.0, 1.0), (0.3, 0.5, 4.0, -1.0),
+                                       (0.05, 0.0, 2.5, 1.0)]:
+                sfs.append(SymmetryFunction(kind, pair, eta=eta, rs=rs, zeta=zeta, lam=lam,
+                                            rc=rc, cutoff=cutoff, alpha=alpha))
+        if "compact_angular_wide" in kinds:
+            sfs.append(SymmetryFunction("compact_angular_wide", pair, rl=-rc, rc=rc,
+                                        angle_left=-60.0, angle_right=60.0, core="poly2",
+                                        asymmetric=True))
+            sfs.append(SymmetryFunction("compact_angular_wide", pair, rl=0.5, rc=rc,
+                                        angle_left=60.0, angle_right=180.0, core="poly4"))
+    return sfs
+
+
+def random_model(elements=("H", "O"), seed=0, rc=4.0, cutoff="cos", alpha=0.0,
+                 hidden=(8, 6), activations=("tanh", "softplus", "linear"), committee=1,
+                 mode="scale_center", kinds=None) -> Model:
+    rng = np.random.default_rng(seed)
+    elements = list(elements)
+    ems = []
+    for e in elements:
+        kw = {} if kinds is None else {"kinds": kinds}
+        sfs = make_sfs(elements, rng, rc=rc, cutoff=cutoff, alpha=alpha, **kw)
+        n = len(sfs)
+        members = []
+        for _ in range(committee):
+            lo = rng.uniform(0.0, 0.2, n)
+            hi = lo + rng.uniform(0.5, 3.0, n)
+            mean = 0.5 * (lo + hi)
+            sigma = rng.uniform(0.2, 1.0, n)
+            sizes = [n, *hidden, 1]
+            layers = [DenseLayer(rng.normal(0, 1 / np.sqrt(sizes[i]), (sizes[i + 1], sizes[i])),
+                                 rng.normal(0, 0.1, sizes[i + 1]), activations[i])
+                      for i in range(len(sizes) - 1)]
+            members.append(Member(Scaling(mode, -1.0, 1.0, lo, hi, mean, sigma), layers,
+                                  energy_offset=float(rng.normal(-3, 1)),
+                                  energy_scale=float(rng.uniform(0.5, 2.0))))
+        ems.append(ElementModel(e, sfs, members))
+    return Model(elements, ems, {"source": f"tests.model_factory seed {seed}"})
+
+
+def random_structure(symbols_pool=("H", "O"), n=12, seed=0, cell=None, min_distance=0.9,
+                     box=4.5):
+    """Random atoms with a minimum distance (open box of side `box` or inside `cell`)."""
+    rng = np.random.default_rng(seed)
+    pos = []
+    frac_cell = np.array(cell) if cell is not None else np.eye(3) * box
+    while len(pos) < n:
+        p = rng.uniform(0, 1, 3) @ frac_cell
+        if all(np.linalg.norm(p - q) > min_distance for q in pos):
+            pos.append(p)
+    symbols = [symbols_pool[i % len(symbols_pool)] for i in range(n)]
+    return np.array(pos), symbols
