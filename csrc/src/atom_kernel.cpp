@@ -1,8 +1,12 @@
 // Symmetry functions of one central atom: values, adjoint (forces) and tangent (JVP).
 //
-// Notation: for neighbour slot j, d_j = r_ij vector (Å), r_j = |d_j|, u_j = d_j / r_j.
-// Triplet (j, k) of centre i: c = u_j . u_k = cos(theta_jik), r_jk = |d_k - d_j|.
-// Derivatives of c: dc/dd_j = (u_k - c u_j) / r_j, dc/dd_k = (u_j - c u_k) / r_k.
+// Notation: for neighbour slot j, r_ij = (x_j, y_j, z_j) (Å), r_j = |r_ij|, u_j = r_ij / r_j.
+// Triplet (j, k) of centre i: c = u_j . u_k = cos(theta_jik), r_jk = |r_ik - r_ij|.
+// Derivatives of c: dc/dr_ij = (u_k - c u_j) / r_j, dc/dr_ik = (u_j - c u_k) / r_k.
+//
+// Angular groups are evaluated over a compacted list of contributing triplets: the scalar loop
+// that builds the list rejects pairs with r_jk >= rc before any exponential is evaluated; all
+// later loops run over triplets with uniform work and vectorise (`omp simd`).
 #include "atom_kernel.hpp"
 
 #include <algorithm>
@@ -16,42 +20,33 @@ namespace kizuna {
 namespace {
 template <class T>
 void grow(std::vector<T>& v, size_t n) {
-    if (v.size() < n) v.resize(n + n / 4 + 16);
+    if (v.size() < n) v.resize(n + n / 4 + 64);
 }
+size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 }  // namespace
 
 AtomKernel::AtomKernel(const Model& model) : model_(model) {
     const int ne = model.num_elements();
     begin_.assign(ne + 1, 0);
     count_.assign(ne, 0);
-    size_t width = 1, features = 1, layers = 1, terms = 1, facs = 1;
+    size_t width = 1, features = 1, layers = 1;
     for (const ElementModel& em : model.element_models) {
         width = std::max(width, static_cast<size_t>(em.max_width));
         features = std::max(features, em.sfs.size());
         for (const Member& m : em.members) layers = std::max(layers, m.layers.size());
-        for (const AngularGroup& g : em.plan.angular) {
-            terms = std::max(terms, g.term_eta.size());
-            facs = std::max(facs, g.fac_zeta.size());
-        }
     }
     G_.resize(features);
-    x_.resize(features);
+    x_in_.resize(features);
     beta_.resize(features);
     dydx_.resize(features);
     act_.resize(layers * width);
     dact_.resize(layers * width);
     back_.resize(2 * width);
-    fa_.resize(facs);
-    fda_.resize(facs);
-    et_.resize(terms);
-    wt_.resize(terms);
-    st_.resize(terms);
 }
 
 // ------------------------------------------------------------------------------------ gather
 void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, int species) {
     em_ = &model_.element_models[species];
-    species_ = species;
     n_features_ = static_cast<int>(em_->sfs.size());
     const ElementPlan& plan = em_->plan;
     const double rc2 = plan.rc_max * plan.rc_max;
@@ -62,7 +57,7 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     const int* list = nb.lists ? nb.lists[ii] : nb.indices + nb.offsets[ii];
     const double* shift = (!nb.lists && nb.shifts) ? nb.shifts + 3 * nb.offsets[ii] : nullptr;
 
-    grow(tmp_d_, 3 * static_cast<size_t>(m));
+    grow(tmp_, 3 * static_cast<size_t>(m));
     grow(tmp_atom_, m);
     grow(tmp_elem_, m);
     std::fill(count_.begin(), count_.end(), 0);
@@ -88,9 +83,9 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
         if (r2 < 1e-20)
             throw InputError("atoms " + std::to_string(i) + " and " + std::to_string(j) +
                              " are on top of each other (distance " + std::to_string(std::sqrt(r2)) + " Å)");
-        tmp_d_[3 * k] = dx;
-        tmp_d_[3 * k + 1] = dy;
-        tmp_d_[3 * k + 2] = dz;
+        tmp_[3 * k] = dx;
+        tmp_[3 * k + 1] = dy;
+        tmp_[3 * k + 2] = dz;
         tmp_atom_[k] = j;
         tmp_elem_[k] = s;
         ++count_[s];
@@ -99,30 +94,38 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     n_ = k;
     begin_[0] = 0;
     for (int e = 0; e < ne; ++e) begin_[e + 1] = begin_[e] + count_[e];
-    grow(d_, 3 * static_cast<size_t>(n_));
-    grow(r_, n_);
-    grow(inv_r_, n_);
+    for (auto* v : {&x_, &y_, &z_, &r_, &ir_, &ux_, &uy_, &uz_}) grow(*v, n_);
     grow(atom_, n_);
     for (int e = 0; e < ne; ++e) count_[e] = begin_[e];
     for (int a = 0; a < n_; ++a) {
-        const int slot = count_[tmp_elem_[a]]++;
-        const double dx = tmp_d_[3 * a], dy = tmp_d_[3 * a + 1], dz = tmp_d_[3 * a + 2];
-        d_[3 * slot] = dx;
-        d_[3 * slot + 1] = dy;
-        d_[3 * slot + 2] = dz;
+        const int s = count_[tmp_elem_[a]]++;
+        const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
         const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
-        r_[slot] = r;
-        inv_r_[slot] = 1.0 / r;
-        atom_[slot] = tmp_atom_[a];
+        const double ir = 1.0 / r;
+        x_[s] = dx;
+        y_[s] = dy;
+        z_[s] = dz;
+        r_[s] = r;
+        ir_[s] = ir;
+        ux_[s] = dx * ir;
+        uy_[s] = dy * ir;
+        uz_[s] = dz * ir;
+        atom_[s] = tmp_atom_[a];
     }
     const size_t nc = plan.cutoffs.size();
     grow(fc_, nc * n_);
     grow(dfc_, nc * n_);
     for (size_t c = 0; c < nc; ++c) {
-        const CutoffFunction& f = plan.cutoffs[c];
-        double* fc = fc_.data() + c * n_;
-        double* dfc = dfc_.data() + c * n_;
-        for (int s = 0; s < n_; ++s) cutoff_fdf(f, r_[s], fc[s], dfc[s]);
+        const CutoffFunction& cut = plan.cutoffs[c];
+        double* __restrict fc = fc_.data() + c * n_;
+        double* __restrict dfc = dfc_.data() + c * n_;
+        const double* __restrict r = r_.data();
+        const int n = n_;
+        dispatch_cutoff(cut.kind, [&](auto tag) {
+            constexpr CutoffKind K = decltype(tag)::value;
+#pragma omp simd
+            for (int s = 0; s < n; ++s) cutoff_fdf_t<K>(cut, r[s], fc[s], dfc[s]);
+        });
     }
 }
 
@@ -132,7 +135,6 @@ void AtomKernel::values() {
     const ElementPlan& plan = em_->plan;
     for (const RadialGroup& g : plan.radial) radial_values(g);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_values(g);
-    // exponential terms of every angular group at every neighbour distance
     pair_offset_.resize(plan.angular.size());
     size_t total = 0;
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
@@ -140,31 +142,25 @@ void AtomKernel::values() {
         total += plan.angular[gi].term_eta.size() * n_;
     }
     grow(ex_, total);
-    trip_begin_.assign(plan.angular.size() + 1, 0);
-    trip_ex_begin_.assign(plan.angular.size() + 1, 0);
-    tj_.clear();
-    tk_.clear();
-    tc_.clear();
-    trjk_.clear();
-    tfc_.clear();
-    tdfc_.clear();
-    tex_.clear();
+    regions_.resize(plan.angular.size());
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) angular_values(plan.angular[gi], static_cast<int>(gi));
     for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_values(g);
 }
 
-// G_s = sum_j exp(-eta (r_j - rs)^2) fc(r_j)
+// G_s = sum_j exp(-eta (r_j - rs)^2) fc(r_j)   (fc = 0 beyond rc: no branch needed)
 void AtomKernel::radial_values(const RadialGroup& g) {
-    const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    const double rc = em_->plan.cutoffs[g.cutoff].rc;
-    const size_t nm = g.out.size();
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j) {
-        const double r = r_[j];
-        if (r >= rc) continue;
-        for (size_t m = 0; m < nm; ++m) {
-            const double dr = r - g.rs[m];
-            G_[g.out[m]] += std::exp(-g.eta[m] * dr * dr) * fc[j];
+    const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict r = r_.data();
+    const int b0 = begin_[g.neighbor], b1 = begin_[g.neighbor + 1];
+    for (size_t m = 0; m < g.out.size(); ++m) {
+        const double eta = g.eta[m], rs = g.rs[m];
+        double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+        for (int j = b0; j < b1; ++j) {
+            const double d = r[j] - rs;
+            acc += kz_exp(-eta * d * d) * fc[j];
         }
+        G_[g.out[m]] += acc;
     }
 }
 
@@ -183,77 +179,170 @@ void AtomKernel::compact_radial_values(const CompactRadialGroup& g) {
 void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     const int nt = static_cast<int>(g.term_eta.size());
     const int nf = static_cast<int>(g.fac_zeta.size());
-    const size_t nm = g.out.size();
     const double rc = g.rc, rc2 = rc * rc;
     const CutoffFunction& cut = em_->plan.cutoffs[g.cutoff];
-    const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    double* ex = ex_.data() + pair_offset_[gi];
-    // pair terms for the slots of both elements
-    const int elems[2] = {g.e1, g.e2};
-    for (int pass = 0; pass < (g.e1 == g.e2 ? 1 : 2); ++pass) {
-        const int e = elems[pass];
-        for (int t = 0; t < nt; ++t)
-            for (int j = begin_[e]; j < begin_[e + 1]; ++j) {
-                const double dr = r_[j] - g.term_rs[t];
-                ex[static_cast<size_t>(t) * n_ + j] = std::exp(-g.term_eta[t] * dr * dr);
-            }
-    }
-    // triplet list (narrow: only r_jk < rc contributes)
-    const size_t first = tj_.size();
-    trip_begin_[gi] = first;
+    const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict r = r_.data();
+    double* __restrict ex = ex_.data() + pair_offset_[gi];
+    const int b1s = begin_[g.e1], b1e = begin_[g.e1 + 1], b2s = begin_[g.e2], b2e = begin_[g.e2 + 1];
     const bool same = g.e1 == g.e2;
-    for (int j = begin_[g.e1]; j < begin_[g.e1 + 1]; ++j) {
-        if (r_[j] >= rc) continue;
-        const double xj = d_[3 * j], yj = d_[3 * j + 1], zj = d_[3 * j + 2];
-        for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
-            if (r_[k] >= rc) continue;
-            double rjk2 = 0.0;
-            if (g.narrow) {
-                const double dx = d_[3 * k] - xj, dy = d_[3 * k + 1] - yj, dz = d_[3 * k + 2] - zj;
-                rjk2 = dx * dx + dy * dy + dz * dz;
-                if (rjk2 >= rc2) continue;
+
+    // exponential terms exp(-eta_t (r_j - rs_t)^2) of the slots of both elements
+    for (int pass = 0; pass < (same ? 1 : 2); ++pass) {
+        const int s0 = pass == 0 ? b1s : b2s, s1 = pass == 0 ? b1e : b2e;
+        for (int t = 0; t < nt; ++t) {
+            const double eta = g.term_eta[t], rs = g.term_rs[t];
+            double* __restrict e = ex + static_cast<size_t>(t) * n_;
+#pragma omp simd
+            for (int j = s0; j < s1; ++j) {
+                const double d = r[j] - rs;
+                e[j] = kz_exp(-eta * d * d);
             }
-            tj_.push_back(j);
-            tk_.push_back(k);
-            trjk_.push_back(rjk2);
         }
     }
-    const size_t last = tj_.size();
-    trip_begin_[gi + 1] = last;
-    const size_t nt_trip = last - first;
-    tc_.resize(last);
-    tfc_.resize(last, 1.0);   // wide groups: fc(r_jk) = 1, fc'(r_jk) = 0
-    tdfc_.resize(last, 0.0);
-    const size_t ex_first = tex_.size();
-    trip_ex_begin_[gi] = ex_first;
-    tex_.resize(ex_first + (g.narrow ? nt_trip * nt : 0));
-    trip_ex_begin_[gi + 1] = tex_.size();
-    for (size_t q = first; q < last; ++q) {
-        const int j = tj_[q], k = tk_[q];
-        const double c = (d_[3 * j] * d_[3 * k] + d_[3 * j + 1] * d_[3 * k + 1] + d_[3 * j + 2] * d_[3 * k + 2]) *
-                         inv_r_[j] * inv_r_[k];
-        tc_[q] = c;
-        double fc3 = fc[j] * fc[k];
-        double* exjk = nullptr;
-        if (g.narrow) {
-            const double rjk = std::sqrt(trjk_[q]);
-            trjk_[q] = rjk;
-            cutoff_fdf(cut, rjk, tfc_[q], tdfc_[q]);
-            fc3 *= tfc_[q];
-            exjk = tex_.data() + ex_first + (q - first) * nt;
-            for (int t = 0; t < nt; ++t) {
-                const double dr = rjk - g.term_rs[t];
-                exjk[t] = std::exp(-g.term_eta[t] * dr * dr);
+
+    // compacted triplet list: both legs inside rc and, for narrow groups, r_jk < rc
+    const size_t upper = static_cast<size_t>(b1e - b1s) * static_cast<size_t>(b2e - b2s);
+    grow(cand_j_, upper);
+    grow(cand_k_, upper);
+    grow(cand_r2_, upper);
+    size_t T = 0;
+    {
+        int* __restrict cj = cand_j_.data();
+        int* __restrict ck = cand_k_.data();
+        double* __restrict cr2 = cand_r2_.data();
+        for (int j = b1s; j < b1e; ++j) {
+            if (r[j] >= rc) continue;
+            const double xj = x_[j], yj = y_[j], zj = z_[j];
+            for (int k = same ? j + 1 : b2s; k < b2e; ++k) {
+                const double dx = x_[k] - xj, dy = y_[k] - yj, dz = z_[k] - zj;
+                const double rjk2 = dx * dx + dy * dy + dz * dz;
+                cj[T] = j;
+                ck[T] = k;
+                cr2[T] = rjk2;
+                T += (r[k] < rc) && (!g.narrow || rjk2 < rc2);
             }
         }
-        for (int a = 0; a < nf; ++a)
-            angular_factor(c, g.fac_zeta[a], g.fac_izeta[a], g.fac_lambda[a], g.fac_prefactor[a], fa_[a], fda_[a]);
-        for (int t = 0; t < nt; ++t) {
-            double e = ex[static_cast<size_t>(t) * n_ + j] * ex[static_cast<size_t>(t) * n_ + k] * fc3;
-            if (exjk) e *= exjk[t];
-            et_[t] = e;
+    }
+    Region& reg = regions_[gi];
+    reg.T = T;
+    reg.stride = pad8(T);
+    if (gi == 0) {
+        reg.ints = reg.doubles = 0;
+    } else {
+        const Region& prev = regions_[gi - 1];
+        const AngularGroup& pg = em_->plan.angular[gi - 1];
+        reg.ints = prev.ints + 2 * prev.stride;
+        reg.doubles = prev.doubles + (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size()) * prev.stride;
+    }
+    grow(tint_, reg.ints + 2 * reg.stride);
+    grow(tdbl_, reg.doubles + (kFixed + nt + 2 * nf) * reg.stride);
+    const size_t S = reg.stride;
+    int* __restrict tj = tint_.data() + reg.ints;
+    int* __restrict tk = tj + S;
+    double* __restrict base = tdbl_.data() + reg.doubles;
+    double* __restrict tc = base + kC * S;
+    double* __restrict trjk = base + kRjk * S;
+    double* __restrict tfc = base + kFcjk * S;
+    double* __restrict tdfc = base + kDfcjk * S;
+    double* __restrict tfc3 = base + kFc3 * S;
+    double* __restrict E = base + kFixed * S;
+    double* __restrict A = E + nt * S;
+    double* __restrict dA = A + nf * S;
+    std::copy(cand_j_.begin(), cand_j_.begin() + T, tj);
+    std::copy(cand_k_.begin(), cand_k_.begin() + T, tk);
+    const double* __restrict cr2 = cand_r2_.data();
+    const double* __restrict ux = ux_.data();
+    const double* __restrict uy = uy_.data();
+    const double* __restrict uz = uz_.data();
+    const int nT = static_cast<int>(T);
+
+    // per-triplet geometry and the r_jk cutoff
+    if (g.narrow) {
+        dispatch_cutoff(cut.kind, [&](auto tag) {
+            constexpr CutoffKind K = decltype(tag)::value;
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) {
+                const int j = tj[q], k = tk[q];
+                tc[q] = ux[j] * ux[k] + uy[j] * uy[k] + uz[j] * uz[k];
+                const double rjk = std::sqrt(cr2[q]);
+                trjk[q] = rjk;
+                double f, df;
+                cutoff_fdf_t<K>(cut, rjk, f, df);
+                tfc[q] = f;
+                tdfc[q] = df;
+                tfc3[q] = fc[j] * fc[k] * f;
+            }
+        });
+    } else {
+#pragma omp simd
+        for (int q = 0; q < nT; ++q) {
+            const int j = tj[q], k = tk[q];
+            tc[q] = ux[j] * ux[k] + uy[j] * uy[k] + uz[j] * uz[k];
+            trjk[q] = 0.0;
+            tfc[q] = 1.0;
+            tdfc[q] = 0.0;
+            tfc3[q] = fc[j] * fc[k];
         }
-        for (size_t m = 0; m < nm; ++m) G_[g.out[m]] += fa_[g.fac[m]] * et_[g.term[m]];
+    }
+    // exponential products E_t = ex_t(r_j) ex_t(r_k) [ex_t(r_jk)]
+    for (int t = 0; t < nt; ++t) {
+        const double eta = g.term_eta[t], rs = g.term_rs[t];
+        const double* __restrict e = ex + static_cast<size_t>(t) * n_;
+        double* __restrict Et = E + t * S;
+        if (g.narrow) {
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) {
+                const double d = trjk[q] - rs;
+                Et[q] = e[tj[q]] * e[tk[q]] * kz_exp(-eta * d * d);
+            }
+        } else {
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) Et[q] = e[tj[q]] * e[tk[q]];
+        }
+    }
+    // angular factors A = p 2^(1-zeta) (1 + lambda c)^zeta, dA/dc
+    for (int a = 0; a < nf; ++a) {
+        const double zeta = g.fac_zeta[a], lambda = g.fac_lambda[a], pref = g.fac_prefactor[a];
+        const int izeta = g.fac_izeta[a];
+        double* __restrict Aa = A + a * S;
+        double* __restrict dAa = dA + a * S;
+        if (izeta >= 1) {
+            // P = base^(zeta-1) by repeated squaring over whole arrays (P in Aa, powers in dAa)
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) {
+                Aa[q] = 1.0;
+                dAa[q] = 1.0 + lambda * tc[q];
+            }
+            for (int p = izeta - 1; p > 0; p >>= 1) {
+                if (p & 1) {
+#pragma omp simd
+                    for (int q = 0; q < nT; ++q) Aa[q] *= dAa[q];
+                }
+                if (p > 1) {
+#pragma omp simd
+                    for (int q = 0; q < nT; ++q) dAa[q] *= dAa[q];
+                }
+            }
+            const double dpref = pref * zeta * lambda;
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) {
+                const double P = Aa[q];
+                Aa[q] = pref * P * (1.0 + lambda * tc[q]);
+                dAa[q] = dpref * P;
+            }
+        } else {
+            for (int q = 0; q < nT; ++q) angular_factor(tc[q], zeta, -1, lambda, pref, Aa[q], dAa[q]);
+        }
+    }
+    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q]
+    for (size_t m = 0; m < g.out.size(); ++m) {
+        const double* __restrict Aa = A + g.fac[m] * S;
+        const double* __restrict Et = E + g.term[m] * S;
+        double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+        for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q];
+        G_[g.out[m]] += acc;
     }
 }
 
@@ -264,8 +353,7 @@ void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
             if (r_[k] >= g.rc) continue;
-            const double c = (d_[3 * j] * d_[3 * k] + d_[3 * j + 1] * d_[3 * k + 1] + d_[3 * j + 2] * d_[3 * k + 2]) *
-                             inv_r_[j] * inv_r_[k];
+            const double c = cosine(j, k);
             if (c <= -1.0 || c >= 1.0) continue;
             const double theta = std::acos(c);
             for (size_t m = 0; m < g.out.size(); ++m) {
@@ -282,8 +370,10 @@ void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
 
 // ----------------------------------------------------------------------------------- adjoint
 void AtomKernel::adjoint(const double* beta) {
-    grow(grad_, 3 * static_cast<size_t>(n_));
-    std::fill(grad_.begin(), grad_.begin() + 3 * static_cast<size_t>(n_), 0.0);
+    for (auto* v : {&gx_, &gy_, &gz_}) {
+        grow(*v, n_);
+        std::fill(v->begin(), v->begin() + n_, 0.0);
+    }
     const ElementPlan& plan = em_->plan;
     for (const RadialGroup& g : plan.radial) radial_adjoint(g, beta);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_adjoint(g, beta);
@@ -293,23 +383,26 @@ void AtomKernel::adjoint(const double* beta) {
 
 // dE/dr_j = sum_s beta_s E_s(r_j) (fc'(r_j) - 2 eta_s (r_j - rs_s) fc(r_j))
 void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
-    const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    const double rc = em_->plan.cutoffs[g.cutoff].rc;
-    const size_t nm = g.out.size();
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j) {
-        const double r = r_[j];
-        if (r >= rc) continue;
-        double dEdr = 0.0;
-        for (size_t m = 0; m < nm; ++m) {
-            const double dr = r - g.rs[m];
-            const double e = std::exp(-g.eta[m] * dr * dr);
-            dEdr += beta[g.out[m]] * e * (dfc[j] - 2.0 * g.eta[m] * dr * fc[j]);
+    const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict r = r_.data();
+    const int b0 = begin_[g.neighbor], b1 = begin_[g.neighbor + 1];
+    grow(dEdr_, n_);
+    double* __restrict dEdr = dEdr_.data();
+    std::fill(dEdr + b0, dEdr + b1, 0.0);
+    for (size_t m = 0; m < g.out.size(); ++m) {
+        const double b = beta[g.out[m]], eta = g.eta[m], rs = g.rs[m];
+#pragma omp simd
+        for (int j = b0; j < b1; ++j) {
+            const double d = r[j] - rs;
+            dEdr[j] += b * kz_exp(-eta * d * d) * (dfc[j] - 2.0 * eta * d * fc[j]);
         }
-        const double s = dEdr * inv_r_[j];
-        grad_[3 * j] += s * d_[3 * j];
-        grad_[3 * j + 1] += s * d_[3 * j + 1];
-        grad_[3 * j + 2] += s * d_[3 * j + 2];
+    }
+#pragma omp simd
+    for (int j = b0; j < b1; ++j) {
+        gx_[j] += dEdr[j] * ux_[j];
+        gy_[j] += dEdr[j] * uy_[j];
+        gz_[j] += dEdr[j] * uz_[j];
     }
 }
 
@@ -321,71 +414,128 @@ void AtomKernel::compact_radial_adjoint(const CompactRadialGroup& g, const doubl
             compact_fdf(g.fn[m], r_[j], f, df);
             dEdr += beta[g.out[m]] * df;
         }
-        const double s = dEdr * inv_r_[j];
-        grad_[3 * j] += s * d_[3 * j];
-        grad_[3 * j + 1] += s * d_[3 * j + 1];
-        grad_[3 * j + 2] += s * d_[3 * j + 2];
+        gx_[j] += dEdr * ux_[j];
+        gy_[j] += dEdr * uy_[j];
+        gz_[j] += dEdr * uz_[j];
     }
 }
 
 // Per triplet, with W_t = sum_{s in term t} beta_s A_s, E_t = ex_t(r_j) ex_t(r_k) [ex_t(r_jk)]:
 //   g_j  = dE/dr_j  = -fc3 sum_t W_t E_t 2 eta_t (r_j - rs_t) + fc'(r_j) fc(r_k) fc(r_jk) sum_t W_t E_t
 //   g_jk = dE/dr_jk (narrow) likewise,  g_c = dE/dc = fc3 sum_t E_t sum_{s in t} beta_s A'_s
-// and grad_j += g_j u_j + g_c (u_k - c u_j)/r_j - g_jk u_jk, grad_k += g_k u_k + g_c (u_j - c u_k)/r_k + g_jk u_jk.
+// grad_j += g_j u_j + g_c (u_k - c u_j)/r_j - g_jk u_jk, grad_k += g_k u_k + g_c (u_j - c u_k)/r_k + g_jk u_jk.
 void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* beta) {
+    const Region& reg = regions_[gi];
+    const int nT = static_cast<int>(reg.T);
+    if (nT == 0) return;
     const int nt = static_cast<int>(g.term_eta.size());
     const int nf = static_cast<int>(g.fac_zeta.size());
-    const size_t nm = g.out.size();
-    const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    const double* ex = ex_.data() + pair_offset_[gi];
-    const size_t first = trip_begin_[gi], last = trip_begin_[gi + 1];
-    for (size_t q = first; q < last; ++q) {
-        const int j = tj_[q], k = tk_[q];
-        const double c = tc_[q];
-        const double rj = r_[j], rk = r_[k];
-        const double fcjk = tfc_[q], dfcjk = tdfc_[q], rjk = trjk_[q];
-        const double* exjk = g.narrow ? tex_.data() + trip_ex_begin_[gi] + (q - first) * nt : nullptr;
-        for (int a = 0; a < nf; ++a)
-            angular_factor(c, g.fac_zeta[a], g.fac_izeta[a], g.fac_lambda[a], g.fac_prefactor[a], fa_[a], fda_[a]);
-        for (int t = 0; t < nt; ++t) wt_[t] = st_[t] = 0.0;
-        for (size_t m = 0; m < nm; ++m) {
+    const size_t S = reg.stride;
+    const int* __restrict tj = tint_.data() + reg.ints;
+    const int* __restrict tk = tj + S;
+    const double* __restrict base = tdbl_.data() + reg.doubles;
+    const double* __restrict tc = base + kC * S;
+    const double* __restrict trjk = base + kRjk * S;
+    const double* __restrict tfc = base + kFcjk * S;
+    const double* __restrict tdfc = base + kDfcjk * S;
+    const double* __restrict tfc3 = base + kFc3 * S;
+    const double* __restrict E = base + kFixed * S;
+    const double* __restrict A = E + nt * S;
+    const double* __restrict dA = A + nf * S;
+    const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict r = r_.data();
+    grow(work_, 7 * S);
+    double* __restrict S0 = work_.data();
+    double* __restrict Sj = S0 + S;
+    double* __restrict Sk = Sj + S;
+    double* __restrict Sjk = Sk + S;
+    double* __restrict Sc = Sjk + S;
+    double* __restrict W = Sc + S;
+    double* __restrict St = W + S;
+#pragma omp simd
+    for (int q = 0; q < nT; ++q) S0[q] = Sj[q] = Sk[q] = Sjk[q] = Sc[q] = 0.0;
+    for (int t = 0; t < nt; ++t) {
+        const int m0 = g.term_first[t], m1 = g.term_first[t + 1];
+        {
+            const double b = beta[g.out[m0]];
+            const double* __restrict Aa = A + g.fac[m0] * S;
+            const double* __restrict dAa = dA + g.fac[m0] * S;
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) {
+                W[q] = b * Aa[q];
+                St[q] = b * dAa[q];
+            }
+        }
+        for (int m = m0 + 1; m < m1; ++m) {
             const double b = beta[g.out[m]];
-            wt_[g.term[m]] += b * fa_[g.fac[m]];
-            st_[g.term[m]] += b * fda_[g.fac[m]];
+            const double* __restrict Aa = A + g.fac[m] * S;
+            const double* __restrict dAa = dA + g.fac[m] * S;
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) {
+                W[q] += b * Aa[q];
+                St[q] += b * dAa[q];
+            }
         }
-        double S0 = 0.0, Sj = 0.0, Sk = 0.0, Sjk = 0.0, Sc = 0.0;
-        for (int t = 0; t < nt; ++t) {
-            double e = ex[static_cast<size_t>(t) * n_ + j] * ex[static_cast<size_t>(t) * n_ + k];
-            if (exjk) e *= exjk[t];
-            const double w = wt_[t] * e;
-            const double two_eta = 2.0 * g.term_eta[t];
-            S0 += w;
-            Sj += w * two_eta * (rj - g.term_rs[t]);
-            Sk += w * two_eta * (rk - g.term_rs[t]);
-            if (exjk) Sjk += w * two_eta * (rjk - g.term_rs[t]);
-            Sc += st_[t] * e;
+        const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
+        const double* __restrict Et = E + t * S;
+#pragma omp simd
+        for (int q = 0; q < nT; ++q) {
+            const double e = Et[q];
+            const double w = W[q] * e;
+            S0[q] += w;
+            Sj[q] += w * two_eta * (r[tj[q]] - rs);
+            Sk[q] += w * two_eta * (r[tk[q]] - rs);
+            Sjk[q] += w * two_eta * (trjk[q] - rs);
+            Sc[q] += St[q] * e;
         }
+    }
+    // per-triplet gradients -> force components (stored in S0..St), then scatter to slots
+    double* __restrict Fjx = S0;
+    double* __restrict Fjy = Sj;
+    double* __restrict Fjz = Sk;
+    double* __restrict Fkx = Sjk;
+    double* __restrict Fky = Sc;
+    double* __restrict Fkz = W;
+    const double* __restrict ux = ux_.data();
+    const double* __restrict uy = uy_.data();
+    const double* __restrict uz = uz_.data();
+    const double* __restrict ir = ir_.data();
+    const double* __restrict x = x_.data();
+    const double* __restrict y = y_.data();
+    const double* __restrict z = z_.data();
+    const bool narrow = g.narrow;
+#pragma omp simd
+    for (int q = 0; q < nT; ++q) {
+        const int j = tj[q], k = tk[q];
+        const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
         const double fcj = fc[j], fck = fc[k];
-        const double fc3 = fcj * fck * fcjk;
-        const double gj = -Sj * fc3 + S0 * dfc[j] * fck * fcjk;
-        const double gk = -Sk * fc3 + S0 * fcj * dfc[k] * fcjk;
-        const double gc = Sc * fc3;
-        const double irj = inv_r_[j], irk = inv_r_[k];
-        const double uj[3] = {d_[3 * j] * irj, d_[3 * j + 1] * irj, d_[3 * j + 2] * irj};
-        const double uk[3] = {d_[3 * k] * irk, d_[3 * k + 1] * irk, d_[3 * k + 2] * irk};
-        double hj = 0.0;  // coefficient of u_jk
-        double ujk[3] = {0.0, 0.0, 0.0};
-        if (g.narrow) {
-            const double gjk = -Sjk * fc3 + S0 * fcj * fck * dfcjk;
-            const double irjk = 1.0 / rjk;
-            for (int a = 0; a < 3; ++a) ujk[a] = (d_[3 * k + a] - d_[3 * j + a]) * irjk;
-            hj = gjk;
-        }
-        for (int a = 0; a < 3; ++a) {
-            grad_[3 * j + a] += gj * uj[a] + gc * (uk[a] - c * uj[a]) * irj - hj * ujk[a];
-            grad_[3 * k + a] += gk * uk[a] + gc * (uj[a] - c * uk[a]) * irk + hj * ujk[a];
-        }
+        const double s0 = S0[q];
+        const double gj = -Sj[q] * fc3 + s0 * dfc[j] * fck * fcjk;
+        const double gk = -Sk[q] * fc3 + s0 * fcj * dfc[k] * fcjk;
+        const double gc = Sc[q] * fc3;
+        const double gjk = narrow ? (-Sjk[q] * fc3 + s0 * fcj * fck * tdfc[q]) / trjk[q] : 0.0;  // per unit r_jk vector length
+        const double uxj = ux[j], uyj = uy[j], uzj = uz[j], uxk = ux[k], uyk = uy[k], uzk = uz[k];
+        const double hj = gc * ir[j], hk = gc * ir[k];
+        const double djkx = x[k] - x[j], djky = y[k] - y[j], djkz = z[k] - z[j];
+        Fjx[q] = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
+        Fjy[q] = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
+        Fjz[q] = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
+        Fkx[q] = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
+        Fky[q] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
+        Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
+    }
+    double* __restrict gx = gx_.data();
+    double* __restrict gy = gy_.data();
+    double* __restrict gz = gz_.data();
+    for (int q = 0; q < nT; ++q) {
+        const int j = tj[q], k = tk[q];
+        gx[j] += Fjx[q];
+        gy[j] += Fjy[q];
+        gz[j] += Fjz[q];
+        gx[k] += Fkx[q];
+        gy[k] += Fky[q];
+        gz[k] += Fkz[q];
     }
 }
 
@@ -395,8 +545,7 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
             if (r_[k] >= g.rc) continue;
-            const double irj = inv_r_[j], irk = inv_r_[k];
-            const double c = (d_[3 * j] * d_[3 * k] + d_[3 * j + 1] * d_[3 * k + 1] + d_[3 * j + 2] * d_[3 * k + 2]) * irj * irk;
+            const double c = cosine(j, k);
             if (c <= -1.0 || c >= 1.0) continue;
             const double theta = std::acos(c);
             const double dtheta_dc = -1.0 / std::sqrt(1.0 - c * c);
@@ -412,98 +561,95 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
                 gk += b * fj * dfk * fa;
                 gc += b * fj * fk * dfa * dtheta_dc;
             }
-            for (int a = 0; a < 3; ++a) {
-                const double uja = d_[3 * j + a] * irj, uka = d_[3 * k + a] * irk;
-                grad_[3 * j + a] += gj * uja + gc * (uka - c * uja) * irj;
-                grad_[3 * k + a] += gk * uka + gc * (uja - c * uka) * irk;
-            }
+            const double hj = gc * ir_[j], hk = gc * ir_[k];
+            gx_[j] += gj * ux_[j] + hj * (ux_[k] - c * ux_[j]);
+            gy_[j] += gj * uy_[j] + hj * (uy_[k] - c * uy_[j]);
+            gz_[j] += gj * uz_[j] + hj * (uz_[k] - c * uz_[j]);
+            gx_[k] += gk * ux_[k] + hk * (ux_[j] - c * ux_[k]);
+            gy_[k] += gk * uy_[k] + hk * (uy_[j] - c * uy_[k]);
+            gz_[k] += gk * uz_[k] + hk * (uz_[j] - c * uz_[k]);
         }
     }
 }
 
 // ----------------------------------------------------------------------------------- tangent
-// dG_s = sum_j (dG_s/dd_j) . dr_j, dr_j = 3 numbers per slot (change of the vector r_ij)
+// dG_s = sum_j (dG_s/dr_ij) . dr_ij, dr_ij = 3 numbers per slot (change of the vector r_ij)
 void AtomKernel::tangent(const double* dr, double* dG) {
     std::fill(dG, dG + n_features_, 0.0);
+    grow(dEdr_, n_);  // radial projections dr_j = u_j . dr_ij
+    for (int j = 0; j < n_; ++j)
+        dEdr_[j] = ux_[j] * dr[3 * j] + uy_[j] * dr[3 * j + 1] + uz_[j] * dr[3 * j + 2];
     const ElementPlan& plan = em_->plan;
-    for (const RadialGroup& g : plan.radial) radial_tangent(g, dr, dG);
-    for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_tangent(g, dr, dG);
+    for (const RadialGroup& g : plan.radial) radial_tangent(g, dEdr_.data(), dG);
+    for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_tangent(g, dEdr_.data(), dG);
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) angular_tangent(plan.angular[gi], static_cast<int>(gi), dr, dG);
     for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_tangent(g, dr, dG);
 }
 
-void AtomKernel::radial_tangent(const RadialGroup& g, const double* dr, double* dG) {
+void AtomKernel::radial_tangent(const RadialGroup& g, const double* drs, double* dG) {
     const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    const double rc = em_->plan.cutoffs[g.cutoff].rc;
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j) {
-        const double r = r_[j];
-        if (r >= rc) continue;
-        const double dr_scalar = (d_[3 * j] * dr[3 * j] + d_[3 * j + 1] * dr[3 * j + 1] + d_[3 * j + 2] * dr[3 * j + 2]) * inv_r_[j];
+    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
         for (size_t m = 0; m < g.out.size(); ++m) {
-            const double x = r - g.rs[m];
-            const double e = std::exp(-g.eta[m] * x * x);
-            dG[g.out[m]] += e * (dfc[j] - 2.0 * g.eta[m] * x * fc[j]) * dr_scalar;
+            const double d = r_[j] - g.rs[m];
+            const double e = kz_exp(-g.eta[m] * d * d);
+            dG[g.out[m]] += e * (dfc[j] - 2.0 * g.eta[m] * d * fc[j]) * drs[j];
         }
-    }
 }
 
-void AtomKernel::compact_radial_tangent(const CompactRadialGroup& g, const double* dr, double* dG) {
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j) {
-        const double dr_scalar = (d_[3 * j] * dr[3 * j] + d_[3 * j + 1] * dr[3 * j + 1] + d_[3 * j + 2] * dr[3 * j + 2]) * inv_r_[j];
+void AtomKernel::compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG) {
+    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
-            dG[g.out[m]] += df * dr_scalar;
+            dG[g.out[m]] += df * drs[j];
         }
-    }
 }
 
 // dT_s = E_t [A_s P_t + A'_s fc3 dc], P_t = -2 eta_t sum_x (r_x - rs_t) dr_x fc3 + Q,
 // Q = fc'(r_j) fc(r_k) fc(r_jk) dr_j + fc(r_j) fc'(r_k) fc(r_jk) dr_k + fc(r_j) fc(r_k) fc'(r_jk) dr_jk
 void AtomKernel::angular_tangent(const AngularGroup& g, int gi, const double* dr, double* dG) {
+    const Region& reg = regions_[gi];
     const int nt = static_cast<int>(g.term_eta.size());
     const int nf = static_cast<int>(g.fac_zeta.size());
+    const size_t S = reg.stride;
+    const int* tj = tint_.data() + reg.ints;
+    const int* tk = tj + S;
+    const double* base = tdbl_.data() + reg.doubles;
+    const double* E = base + kFixed * S;
+    const double* A = E + nt * S;
+    const double* dA = A + nf * S;
     const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    const double* ex = ex_.data() + pair_offset_[gi];
-    const size_t first = trip_begin_[gi], last = trip_begin_[gi + 1];
-    for (size_t q = first; q < last; ++q) {
-        const int j = tj_[q], k = tk_[q];
-        const double c = tc_[q];
-        const double rj = r_[j], rk = r_[k], irj = inv_r_[j], irk = inv_r_[k];
-        const double fcjk = tfc_[q], dfcjk = tdfc_[q], rjk = trjk_[q];
-        const double* exjk = g.narrow ? tex_.data() + trip_ex_begin_[gi] + (q - first) * nt : nullptr;
+    std::vector<double>& P = work_;
+    grow(P, static_cast<size_t>(nt));
+    for (size_t q = 0; q < reg.T; ++q) {
+        const int j = tj[q], k = tk[q];
+        const double c = base[kC * S + q], rjk = base[kRjk * S + q];
+        const double fcjk = base[kFcjk * S + q], dfcjk = base[kDfcjk * S + q], fc3 = base[kFc3 * S + q];
         const double* dj = dr + 3 * j;
         const double* dk = dr + 3 * k;
+        const double uj[3] = {ux_[j], uy_[j], uz_[j]}, uk[3] = {ux_[k], uy_[k], uz_[k]};
         double drj = 0.0, drk = 0.0, dc = 0.0, drjk = 0.0;
         for (int a = 0; a < 3; ++a) {
-            const double uja = d_[3 * j + a] * irj, uka = d_[3 * k + a] * irk;
-            drj += uja * dj[a];
-            drk += uka * dk[a];
-            dc += (uka - c * uja) * irj * dj[a] + (uja - c * uka) * irk * dk[a];
+            drj += uj[a] * dj[a];
+            drk += uk[a] * dk[a];
+            dc += (uk[a] - c * uj[a]) * ir_[j] * dj[a] + (uj[a] - c * uk[a]) * ir_[k] * dk[a];
         }
         if (g.narrow) {
-            const double irjk = 1.0 / rjk;
-            for (int a = 0; a < 3; ++a) drjk += (d_[3 * k + a] - d_[3 * j + a]) * irjk * (dk[a] - dj[a]);
+            const double djk[3] = {x_[k] - x_[j], y_[k] - y_[j], z_[k] - z_[j]};
+            for (int a = 0; a < 3; ++a) drjk += djk[a] / rjk * (dk[a] - dj[a]);
         }
-        const double fcj = fc[j], fck = fc[k];
-        const double fc3 = fcj * fck * fcjk;
-        const double Q = dfc[j] * fck * fcjk * drj + fcj * dfc[k] * fcjk * drk + fcj * fck * dfcjk * drjk;
-        for (int a = 0; a < nf; ++a)
-            angular_factor(c, g.fac_zeta[a], g.fac_izeta[a], g.fac_lambda[a], g.fac_prefactor[a], fa_[a], fda_[a]);
+        const double Q = dfc[j] * fc[k] * fcjk * drj + fc[j] * dfc[k] * fcjk * drk + fc[j] * fc[k] * dfcjk * drjk;
         for (int t = 0; t < nt; ++t) {
-            double e = ex[static_cast<size_t>(t) * n_ + j] * ex[static_cast<size_t>(t) * n_ + k];
-            if (exjk) e *= exjk[t];
             const double rs = g.term_rs[t];
-            double sum = (rj - rs) * drj + (rk - rs) * drk;
-            if (exjk) sum += (rjk - rs) * drjk;
-            et_[t] = e;
-            wt_[t] = -2.0 * g.term_eta[t] * sum * fc3 + Q;  // P_t
+            double sum = (r_[j] - rs) * drj + (r_[k] - rs) * drk;
+            if (g.narrow) sum += (rjk - rs) * drjk;
+            P[t] = -2.0 * g.term_eta[t] * sum * fc3 + Q;
         }
         for (size_t m = 0; m < g.out.size(); ++m) {
             const int t = g.term[m], a = g.fac[m];
-            dG[g.out[m]] += et_[t] * (fa_[a] * wt_[t] + fda_[a] * fc3 * dc);
+            dG[g.out[m]] += E[t * S + q] * (A[a * S + q] * P[t] + dA[a * S + q] * fc3 * dc);
         }
     }
 }
@@ -514,19 +660,18 @@ void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const dou
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
             if (r_[k] >= g.rc) continue;
-            const double irj = inv_r_[j], irk = inv_r_[k];
-            const double c = (d_[3 * j] * d_[3 * k] + d_[3 * j + 1] * d_[3 * k + 1] + d_[3 * j + 2] * d_[3 * k + 2]) * irj * irk;
+            const double c = cosine(j, k);
             if (c <= -1.0 || c >= 1.0) continue;
             const double theta = std::acos(c);
             const double dtheta_dc = -1.0 / std::sqrt(1.0 - c * c);
             const double* dj = dr + 3 * j;
             const double* dk = dr + 3 * k;
+            const double uj[3] = {ux_[j], uy_[j], uz_[j]}, uk[3] = {ux_[k], uy_[k], uz_[k]};
             double drj = 0.0, drk = 0.0, dc = 0.0;
             for (int a = 0; a < 3; ++a) {
-                const double uja = d_[3 * j + a] * irj, uka = d_[3 * k + a] * irk;
-                drj += uja * dj[a];
-                drk += uka * dk[a];
-                dc += (uka - c * uja) * irj * dj[a] + (uja - c * uka) * irk * dk[a];
+                drj += uj[a] * dj[a];
+                drk += uk[a] * dk[a];
+                dc += (uk[a] - c * uj[a]) * ir_[j] * dj[a] + (uj[a] - c * uk[a]) * ir_[k] * dk[a];
             }
             for (size_t m = 0; m < g.out.size(); ++m) {
                 double fj, dfj, fk, dfk, fa, dfa;
@@ -551,27 +696,28 @@ double AtomKernel::network(const Member& member, const double* x, double* dydx) 
         double* dout = dact_.data() + l * stride;
         const double* W = layer.weights.data();
         for (int o = 0; o < layer.n_out; ++o) {
-            const double* w = W + static_cast<size_t>(o) * layer.n_in;
-            double z = layer.bias[o];
+            const double* __restrict w = W + static_cast<size_t>(o) * layer.n_in;
+            double z = 0.0;
+#pragma omp simd reduction(+ : z)
             for (int i = 0; i < layer.n_in; ++i) z += w[i] * in[i];
-            activation_fdf(layer.activation, z, out[o], dout[o]);
+            activation_fdf(layer.activation, z + layer.bias[o], out[o], dout[o]);
         }
         in = out;
     }
     const double y = in[0];
-    // backward
     double* g = back_.data();
     double* gp = back_.data() + stride;
     g[0] = 1.0;
     for (size_t l = L; l-- > 0;) {
         const DenseLayer& layer = member.layers[l];
         const double* dout = dact_.data() + l * stride;
-        double* target = l == 0 ? dydx : gp;
+        double* __restrict target = l == 0 ? dydx : gp;
         std::fill(target, target + layer.n_in, 0.0);
         const double* W = layer.weights.data();
         for (int o = 0; o < layer.n_out; ++o) {
             const double gz = g[o] * dout[o];
-            const double* w = W + static_cast<size_t>(o) * layer.n_in;
+            const double* __restrict w = W + static_cast<size_t>(o) * layer.n_in;
+#pragma omp simd
             for (int i = 0; i < layer.n_in; ++i) target[i] += gz * w[i];
         }
         std::swap(g, gp);

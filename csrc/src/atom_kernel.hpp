@@ -1,8 +1,10 @@
 // AtomKernel: symmetry functions of one central atom and their derivatives.
 //
 // For centre i the kernel gathers the neighbours within the element's largest cutoff, sorted
-// by element (one contiguous block per element), then:
-//   values()   G_s and, for angular groups, a cache of every contributing triplet;
+// by element (one contiguous block per element, structure-of-arrays), then:
+//   values()   G_s and, for every angular group, a compact list of the contributing triplets
+//              with their per-triplet quantities (cos, r_jk, cutoffs, exponentials, angular
+//              factors) stored as arrays over triplets, so that every loop vectorises;
 //   adjoint()  grad_j = dE_i/dr_ij = sum_s beta_s dG_s/dr_ij for every neighbour slot j
 //              (two-pass adjoint: dG/dr is never stored, only beta is contracted);
 //   tangent()  dG_s = sum_j dG_s/dr_ij . dr_ij (directional derivative, for training).
@@ -20,28 +22,40 @@ class AtomKernel {
   public:
     explicit AtomKernel(const Model& model);
 
-    // Collect neighbours of centre ii (element `species`). Returns false if the centre is not
-    // handled by the model (species < 0).
+    // Collect the neighbours of centre ii, whose element is `species`.
     void gather(const AtomsView& atoms, const NeighborView& nb, int ii, int species);
-    void values();                          // -> G()
-    void adjoint(const double* beta);       // beta over this element's features -> grad()
-    void tangent(const double* dr, double* dG);  // dr: 3 per slot; dG: this element's features
+    void values();                                // -> G()
+    void adjoint(const double* beta);             // beta over this element's features -> grad
+    void tangent(const double* dr, double* dG);   // dr: 3 per slot (x, y, z); dG: features
 
-    // Network of one member: returns NN(x) and dNN/dx (x = scaled G).
+    // Network of one member: returns NN(x) and dNN/dx.
     double network(const Member& member, const double* x, double* dydx);
 
-    int species() const { return species_; }
     int num_features() const { return n_features_; }
     int num_neighbors() const { return n_; }
     const double* G() const { return G_.data(); }
-    double* scratch_x() { return x_.data(); }
+    double* scratch_x() { return x_in_.data(); }
     double* scratch_beta() { return beta_.data(); }
     double* scratch_dydx() { return dydx_.data(); }
-    const double* grad() const { return grad_.data(); }
+    // gradient dE_i/dr_ij of slot s and the vector r_ij
+    double grad(int s, int a) const { return (a == 0 ? gx_ : a == 1 ? gy_ : gz_)[s]; }
+    const double* gx() const { return gx_.data(); }
+    const double* gy() const { return gy_.data(); }
+    const double* gz() const { return gz_.data(); }
+    const double* rx() const { return x_.data(); }
+    const double* ry() const { return y_.data(); }
+    const double* rz() const { return z_.data(); }
     int neighbor_atom(int slot) const { return atom_[slot]; }
-    const double* rvec(int slot) const { return &d_[3 * slot]; }
 
   private:
+    // per angular group: the triplet list and per-triplet arrays (each `stride` long)
+    struct Region {
+        size_t T = 0, stride = 0;
+        size_t ints = 0;     // offset in tint_: j[stride], k[stride]
+        size_t doubles = 0;  // offset in tdbl_: c, rjk, fcjk, dfcjk, fc3, E[nt], A[nf], dA[nf]
+    };
+    enum { kC = 0, kRjk, kFcjk, kDfcjk, kFc3, kFixed };
+
     void radial_values(const RadialGroup& g);
     void compact_radial_values(const CompactRadialGroup& g);
     void angular_values(const AngularGroup& g, int gi);
@@ -50,38 +64,34 @@ class AtomKernel {
     void compact_radial_adjoint(const CompactRadialGroup& g, const double* beta);
     void angular_adjoint(const AngularGroup& g, int gi, const double* beta);
     void compact_angular_adjoint(const CompactAngularGroup& g, const double* beta);
-    void radial_tangent(const RadialGroup& g, const double* dr, double* dG);
-    void compact_radial_tangent(const CompactRadialGroup& g, const double* dr, double* dG);
+    void radial_tangent(const RadialGroup& g, const double* drs, double* dG);
+    void compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG);
     void angular_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
     void compact_angular_tangent(const CompactAngularGroup& g, const double* dr, double* dG);
+    double cosine(int j, int k) const { return ux_[j] * ux_[k] + uy_[j] * uy_[k] + uz_[j] * uz_[k]; }
 
     const Model& model_;
     const ElementModel* em_ = nullptr;
-    int species_ = -1;
     int n_features_ = 0;
-    int n_ = 0;  // neighbours of the current centre
+    int n_ = 0;
 
-    // neighbours, sorted by element: relative vector d (3 per slot), r, 1/r, atom index
-    std::vector<double> d_, r_, inv_r_;
+    // neighbours sorted by element: r_ij = (x, y, z), r, 1/r, unit vector, atom index
+    std::vector<double> x_, y_, z_, r_, ir_, ux_, uy_, uz_;
     std::vector<int> atom_;
     std::vector<int> begin_;  // slots of element e: begin_[e] .. begin_[e+1]
-    // unsorted gather buffers
-    std::vector<double> tmp_d_;
+    std::vector<double> tmp_;  // unsorted gather buffer (x, y, z per entry)
     std::vector<int> tmp_atom_, tmp_elem_, count_;
-    // cutoff values per cutoff function of the element: fc_[c * n + slot]
-    std::vector<double> fc_, dfc_;
-    // per angular group: exponential terms at r_ij, ex_[pair_offset_[g] + t * n + slot]
-    std::vector<double> ex_;
+    std::vector<double> fc_, dfc_;  // per cutoff function of the element: [c * n + slot]
+    std::vector<double> ex_;        // per angular group: [pair_offset_[g] + t * n + slot]
     std::vector<size_t> pair_offset_;
-    // per angular group triplet cache: pairs (j, k) and, for narrow groups, r_jk quantities
-    std::vector<int> tj_, tk_;
-    std::vector<double> tc_, trjk_, tfc_, tdfc_, tex_;  // tex_: triplet * n_terms + t
-    std::vector<size_t> trip_begin_, trip_ex_begin_;
-    // features and network buffers
-    std::vector<double> G_, x_, beta_, dydx_, act_, dact_, back_;
-    std::vector<double> grad_;
-    // small per-triplet buffers
-    std::vector<double> fa_, fda_, et_, wt_, st_;
+    std::vector<Region> regions_;
+    std::vector<int> tint_;
+    std::vector<double> tdbl_;
+    std::vector<int> cand_j_, cand_k_;  // triplet candidates during list building
+    std::vector<double> cand_r2_;
+    std::vector<double> work_;           // adjoint temporaries (per triplet)
+    std::vector<double> G_, x_in_, beta_, dydx_, act_, dact_, back_;
+    std::vector<double> gx_, gy_, gz_, dEdr_;
 };
 
 }  // namespace kizuna

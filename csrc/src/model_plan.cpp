@@ -137,6 +137,9 @@ void build_plan(ElementModel& em) {
             sorted.fac[i] = g.fac[idx[i]];
         }
         g = sorted;
+        g.term_first.assign(g.term_eta.size() + 1, 0);
+        for (int t : g.term) ++g.term_first[t + 1];
+        for (size_t t = 0; t < g.term_eta.size(); ++t) g.term_first[t + 1] += g.term_first[t];
     }
 }
 

@@ -71,40 +71,48 @@ struct ThreadBuffers {
 // g_j = dE_i/dr_ij: F_j -= g_j, F_i += g_j, W -= r_ij (x) g_j (tallied on atom j).
 void scatter(const AtomKernel& k, int i, double* forces, double* virial6, double* atom_virials, double* virial9) {
     const int n = k.num_neighbors();
-    const double* grad = k.grad();
-    double fi[3] = {0.0, 0.0, 0.0};
-    for (int s = 0; s < n; ++s) {
-        const double* g = grad + 3 * s;
-        const int j = k.neighbor_atom(s);
-        if (forces) {
-            double* fj = forces + 3 * static_cast<size_t>(j);
-            fj[0] -= g[0];
-            fj[1] -= g[1];
-            fj[2] -= g[2];
-            fi[0] += g[0];
-            fi[1] += g[1];
-            fi[2] += g[2];
-        }
-        const double* r = k.rvec(s);
-        if (virial6 || atom_virials) {
-            const double v[6] = {-r[0] * g[0], -r[1] * g[1], -r[2] * g[2],
-                                 -r[0] * g[1], -r[0] * g[2], -r[1] * g[2]};
-            if (virial6)
-                for (int a = 0; a < 6; ++a) virial6[a] += v[a];
-            if (atom_virials) {
-                double* av = atom_virials + 6 * static_cast<size_t>(j);
-                for (int a = 0; a < 6; ++a) av[a] += v[a];
-            }
-        }
-        if (virial9)
-            for (int a = 0; a < 3; ++a)
-                for (int b = 0; b < 3; ++b) virial9[3 * a + b] -= r[a] * g[b];
-    }
+    const double* gx = k.gx();
+    const double* gy = k.gy();
+    const double* gz = k.gz();
+    const double* rx = k.rx();
+    const double* ry = k.ry();
+    const double* rz = k.rz();
     if (forces) {
+        double fi[3] = {0.0, 0.0, 0.0};
+        for (int s = 0; s < n; ++s) {
+            double* fj = forces + 3 * static_cast<size_t>(k.neighbor_atom(s));
+            fj[0] -= gx[s];
+            fj[1] -= gy[s];
+            fj[2] -= gz[s];
+            fi[0] += gx[s];
+            fi[1] += gy[s];
+            fi[2] += gz[s];
+        }
         double* f = forces + 3 * static_cast<size_t>(i);
         f[0] += fi[0];
         f[1] += fi[1];
         f[2] += fi[2];
+    }
+    if (virial6 || atom_virials) {
+        double w[6] = {0, 0, 0, 0, 0, 0};
+        for (int s = 0; s < n; ++s) {
+            const double v[6] = {-rx[s] * gx[s], -ry[s] * gy[s], -rz[s] * gz[s],
+                                 -rx[s] * gy[s], -rx[s] * gz[s], -ry[s] * gz[s]};
+            for (int a = 0; a < 6; ++a) w[a] += v[a];
+            if (atom_virials) {
+                double* av = atom_virials + 6 * static_cast<size_t>(k.neighbor_atom(s));
+                for (int a = 0; a < 6; ++a) av[a] += v[a];
+            }
+        }
+        if (virial6)
+            for (int a = 0; a < 6; ++a) virial6[a] += w[a];
+    }
+    if (virial9) {
+        for (int s = 0; s < n; ++s) {
+            const double r[3] = {rx[s], ry[s], rz[s]}, g[3] = {gx[s], gy[s], gz[s]};
+            for (int a = 0; a < 3; ++a)
+                for (int b = 0; b < 3; ++b) virial9[3 * a + b] -= r[a] * g[b];
+        }
     }
 }
 
@@ -320,7 +328,7 @@ void Potential::jvp(const AtomsView& atoms, const NeighborView& nb, const int64_
                 if (dr.size() < 3 * static_cast<size_t>(n)) dr.resize(3 * static_cast<size_t>(n) + 64);
                 for (int slot = 0; slot < n; ++slot) {
                     const int j = k.neighbor_atom(slot);
-                    const double* r = k.rvec(slot);
+                    const double r[3] = {k.rx()[slot], k.ry()[slot], k.rz()[slot]};
                     for (int a = 0; a < 3; ++a) {
                         double v = dpos ? dpos[3 * static_cast<size_t>(j) + a] - dpos[3 * static_cast<size_t>(i) + a] : 0.0;
                         if (dstrain9) v += dstrain9[3 * a] * r[0] + dstrain9[3 * a + 1] * r[1] + dstrain9[3 * a + 2] * r[2];

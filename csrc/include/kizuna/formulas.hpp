@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define KZ_HD __host__ __device__ __forceinline__
@@ -12,6 +15,68 @@
 #endif
 
 namespace kizuna {
+
+// --------------------------------------------------------------------- elementary functions
+// exp(x) in a form compilers vectorise (no branches, no calls); |error| <= 1 ulp.
+// x = n ln2 + r with |r| <= ln2/2 (Cody-Waite with FMA), exp(r) by its Taylor series to r^13
+// (remainder < 5e-18), then scaled by 2^n built in the exponent bits. exp(x < -708) = 0.
+KZ_HD double kz_exp(double x) {
+#if defined(__CUDA_ARCH__)
+    return ::exp(x);
+#else
+    const double xc = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
+    const double n = std::floor(xc * 1.4426950408889634 + 0.5);
+    double r = std::fma(-n, 0.6931471805599453, xc);
+    r = std::fma(-n, 2.3190468138462996e-17, r);
+    double p = 1.0 / 6227020800.0;
+    p = std::fma(p, r, 1.0 / 479001600.0);
+    p = std::fma(p, r, 1.0 / 39916800.0);
+    p = std::fma(p, r, 1.0 / 3628800.0);
+    p = std::fma(p, r, 1.0 / 362880.0);
+    p = std::fma(p, r, 1.0 / 40320.0);
+    p = std::fma(p, r, 1.0 / 5040.0);
+    p = std::fma(p, r, 1.0 / 720.0);
+    p = std::fma(p, r, 1.0 / 120.0);
+    p = std::fma(p, r, 1.0 / 24.0);
+    p = std::fma(p, r, 1.0 / 6.0);
+    p = std::fma(p, r, 0.5);
+    p = std::fma(p, r, 1.0);
+    p = std::fma(p, r, 1.0);
+    const int64_t bits = (static_cast<int64_t>(n) + 1023) << 52;
+    double scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return x < -708.0 ? 0.0 : p * scale;
+#endif
+}
+
+// sin(y) and cos(y) for |y| <= pi/2 (Taylor series to y^23 / y^22, error < 1e-19).
+KZ_HD void kz_sincos_half(double y, double& s, double& c) {
+    const double y2 = y * y;
+    double ps = -1.0 / 25852016738884976640000.0;           // -1/23!
+    ps = std::fma(ps, y2, 1.0 / 51090942171709440000.0);     //  1/21!
+    ps = std::fma(ps, y2, -1.0 / 121645100408832000.0);      // -1/19!
+    ps = std::fma(ps, y2, 1.0 / 355687428096000.0);          //  1/17!
+    ps = std::fma(ps, y2, -1.0 / 1307674368000.0);           // -1/15!
+    ps = std::fma(ps, y2, 1.0 / 6227020800.0);               //  1/13!
+    ps = std::fma(ps, y2, -1.0 / 39916800.0);                // -1/11!
+    ps = std::fma(ps, y2, 1.0 / 362880.0);                   //  1/9!
+    ps = std::fma(ps, y2, -1.0 / 5040.0);                    // -1/7!
+    ps = std::fma(ps, y2, 1.0 / 120.0);                      //  1/5!
+    ps = std::fma(ps, y2, -1.0 / 6.0);                       // -1/3!
+    s = std::fma(ps * y2, y, y);
+    double pc = -1.0 / 1124000727777607680000.0;             // -1/22!
+    pc = std::fma(pc, y2, 1.0 / 2432902008176640000.0);      //  1/20!
+    pc = std::fma(pc, y2, -1.0 / 6402373705728000.0);        // -1/18!
+    pc = std::fma(pc, y2, 1.0 / 20922789888000.0);           //  1/16!
+    pc = std::fma(pc, y2, -1.0 / 87178291200.0);             // -1/14!
+    pc = std::fma(pc, y2, 1.0 / 479001600.0);                //  1/12!
+    pc = std::fma(pc, y2, -1.0 / 3628800.0);                 // -1/10!
+    pc = std::fma(pc, y2, 1.0 / 40320.0);                    //  1/8!
+    pc = std::fma(pc, y2, -1.0 / 720.0);                     // -1/6!
+    pc = std::fma(pc, y2, 1.0 / 24.0);                       //  1/4!
+    pc = std::fma(pc, y2, -0.5);                             // -1/2!
+    c = std::fma(pc, y2, 1.0);
+}
 
 // --------------------------------------------------------------------------- cutoff functions
 // Same kinds and numbering as n2p2's cutoff_type. With inner radius rci = alpha * rc and
@@ -48,67 +113,117 @@ KZ_HD double tanh_norm() {
     return 1.0 / (t * t * t);
 }
 
-// f(x) and df/dx of a core function, x in [0, 1].
-KZ_HD void core_fdf(CoreKind kind, double x, double& f, double& df) {
+// f(x) and df/dx of a core function, x in [0, 1]; K known at compile time (vectorisable).
+template <CoreKind K>
+KZ_HD void core_fdf_t(double x, double& f, double& df) {
     const double x2 = x * x;
+    if (K == CoreKind::poly1) {
+        f = (2.0 * x - 3.0) * x2 + 1.0;
+        df = x * (6.0 * x - 6.0);
+    } else if (K == CoreKind::poly2) {
+        f = ((15.0 - 6.0 * x) * x - 10.0) * x * x2 + 1.0;
+        df = x2 * ((60.0 - 30.0 * x) * x - 30.0);
+    } else if (K == CoreKind::poly3) {
+        f = (x * (x * (20.0 * x - 70.0) + 84.0) - 35.0) * x2 * x2 + 1.0;
+        df = x2 * x * (x * (x * (140.0 * x - 420.0) + 420.0) - 140.0);
+    } else if (K == CoreKind::poly4) {
+        f = (x * (x * ((315.0 - 70.0 * x) * x - 540.0) + 420.0) - 126.0) * x * x2 * x2 + 1.0;
+        df = x2 * x2 * (x * (x * ((2520.0 - 630.0 * x) * x - 3780.0) + 2520.0) - 630.0);
+    } else {  // exp: f = e exp(1/(x^2 - 1)), df = -2 x f / (x^2 - 1)^2; f(1) = 0
+        const double t = 1.0 / (x2 - 1.0);
+        const double e = kE * kz_exp(t);
+        const bool inside = x < 1.0;
+        f = inside ? e : 0.0;
+        df = inside ? -2.0 * x * t * t * e : 0.0;
+    }
+}
+
+KZ_HD void core_fdf(CoreKind kind, double x, double& f, double& df) {
     switch (kind) {
-        case CoreKind::poly1:
-            f = (2.0 * x - 3.0) * x2 + 1.0;
-            df = x * (6.0 * x - 6.0);
-            return;
-        case CoreKind::poly2:
-            f = ((15.0 - 6.0 * x) * x - 10.0) * x * x2 + 1.0;
-            df = x2 * ((60.0 - 30.0 * x) * x - 30.0);
-            return;
-        case CoreKind::poly3:
-            f = (x * (x * (20.0 * x - 70.0) + 84.0) - 35.0) * x2 * x2 + 1.0;
-            df = x2 * x * (x * (x * (140.0 * x - 420.0) + 420.0) - 140.0);
-            return;
-        case CoreKind::poly4:
-            f = (x * (x * ((315.0 - 70.0 * x) * x - 540.0) + 420.0) - 126.0) * x * x2 * x2 + 1.0;
-            df = x2 * x2 * (x * (x * ((2520.0 - 630.0 * x) * x - 3780.0) + 2520.0) - 630.0);
-            return;
-        case CoreKind::exp: {
-            // f = e * exp(1 / (x^2 - 1)), df = -2 e x exp(1/(x^2-1)) / (x^2-1)^2
-            if (x >= 1.0) { f = 0.0; df = 0.0; return; }
-            const double t = 1.0 / (x2 - 1.0);
-            const double e = kE * std::exp(t);
-            f = e;
-            df = -2.0 * x * t * t * e;
-            return;
-        }
+        case CoreKind::poly1: core_fdf_t<CoreKind::poly1>(x, f, df); return;
+        case CoreKind::poly2: core_fdf_t<CoreKind::poly2>(x, f, df); return;
+        case CoreKind::poly3: core_fdf_t<CoreKind::poly3>(x, f, df); return;
+        case CoreKind::poly4: core_fdf_t<CoreKind::poly4>(x, f, df); return;
+        case CoreKind::exp: core_fdf_t<CoreKind::exp>(x, f, df); return;
     }
     f = 0.0;
     df = 0.0;
 }
 
-// fc(r) and dfc/dr.
-KZ_HD void cutoff_fdf(const CutoffFunction& c, double r, double& f, double& df) {
-    if (r >= c.rc) { f = 0.0; df = 0.0; return; }
-    switch (c.kind) {
-        case CutoffKind::hard: f = 1.0; df = 0.0; return;
-        case CutoffKind::tanhu:
-        case CutoffKind::tanh: {
-            const double t = std::tanh(1.0 - r * c.inv_rc);
-            const double t2 = t * t;
-            const double norm = c.kind == CutoffKind::tanh ? tanh_norm() : 1.0;
-            f = norm * t * t2;
-            df = 3.0 * norm * t2 * (t2 - 1.0) * c.inv_rc;  // d tanh(u)/du = 1 - t^2, du/dr = -1/rc
-            return;
+// fc(r) and dfc/dr; K known at compile time. Written with selects only, so that loops over
+// many distances vectorise.
+template <CutoffKind K>
+KZ_HD void cutoff_fdf_t(const CutoffFunction& c, double r, double& f, double& df) {
+    double g, dg;
+    if (K == CutoffKind::hard) {
+        g = 1.0;
+        dg = 0.0;
+    } else if (K == CutoffKind::tanhu || K == CutoffKind::tanh) {
+        // tanh(u) = (1 - e^-2u) / (1 + e^-2u), u = 1 - r/rc in [0, 1]
+        const double e = kz_exp(-2.0 * (1.0 - r * c.inv_rc));
+        const double t = (1.0 - e) / (1.0 + e);
+        const double t2 = t * t;
+        const double norm = K == CutoffKind::tanh ? tanh_norm() : 1.0;
+        g = norm * t * t2;
+        dg = 3.0 * norm * t2 * (t2 - 1.0) * c.inv_rc;
+    } else {
+        const double x = (r - c.rci) * c.inv_width;
+        const double xc = x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
+        if (K == CutoffKind::cos) {
+            // cos(pi x) = -sin(y), sin(pi x) = cos(y), y = pi (x - 1/2)
+            double s, co;
+            kz_sincos_half(kPi * (xc - 0.5), s, co);
+            g = 0.5 * (1.0 - s);
+            dg = -0.5 * kPi * c.inv_width * co;
+        } else {
+            constexpr CoreKind core = K == CutoffKind::exp ? CoreKind::exp
+                                    : K == CutoffKind::poly1 ? CoreKind::poly1
+                                    : K == CutoffKind::poly2 ? CoreKind::poly2
+                                    : K == CutoffKind::poly3 ? CoreKind::poly3
+                                                             : CoreKind::poly4;
+            core_fdf_t<core>(xc, g, dg);
+            dg *= c.inv_width;
         }
-        default: break;
+        const bool inner = r < c.rci;
+        g = inner ? 1.0 : g;
+        dg = inner ? 0.0 : dg;
     }
-    if (r < c.rci) { f = 1.0; df = 0.0; return; }
-    const double x = (r - c.rci) * c.inv_width;
-    if (c.kind == CutoffKind::cos) {
-        f = 0.5 * (std::cos(kPi * x) + 1.0);
-        df = -0.5 * kPi * c.inv_width * std::sin(kPi * x);
-        return;
+    const bool outside = r >= c.rc;
+    f = outside ? 0.0 : g;
+    df = outside ? 0.0 : dg;
+}
+
+// Calls f(std::integral_constant<CutoffKind, K>{}): the kind becomes a compile-time constant
+// inside a generic lambda (constexpr CutoffKind K = decltype(tag)::value).
+template <class F>
+KZ_HD void dispatch_cutoff(CutoffKind kind, F&& f) {
+    switch (kind) {
+        case CutoffKind::hard: f(std::integral_constant<CutoffKind, CutoffKind::hard>{}); return;
+        case CutoffKind::cos: f(std::integral_constant<CutoffKind, CutoffKind::cos>{}); return;
+        case CutoffKind::tanhu: f(std::integral_constant<CutoffKind, CutoffKind::tanhu>{}); return;
+        case CutoffKind::tanh: f(std::integral_constant<CutoffKind, CutoffKind::tanh>{}); return;
+        case CutoffKind::exp: f(std::integral_constant<CutoffKind, CutoffKind::exp>{}); return;
+        case CutoffKind::poly1: f(std::integral_constant<CutoffKind, CutoffKind::poly1>{}); return;
+        case CutoffKind::poly2: f(std::integral_constant<CutoffKind, CutoffKind::poly2>{}); return;
+        case CutoffKind::poly3: f(std::integral_constant<CutoffKind, CutoffKind::poly3>{}); return;
+        case CutoffKind::poly4: f(std::integral_constant<CutoffKind, CutoffKind::poly4>{}); return;
     }
-    const CoreKind core = c.kind == CutoffKind::exp ? CoreKind::exp
-                        : static_cast<CoreKind>(static_cast<int>(c.kind) - static_cast<int>(CutoffKind::poly1));
-    core_fdf(core, x, f, df);
-    df *= c.inv_width;
+}
+
+KZ_HD void cutoff_fdf(const CutoffFunction& c, double r, double& f, double& df) {
+    switch (c.kind) {
+        case CutoffKind::hard: cutoff_fdf_t<CutoffKind::hard>(c, r, f, df); return;
+        case CutoffKind::cos: cutoff_fdf_t<CutoffKind::cos>(c, r, f, df); return;
+        case CutoffKind::tanhu: cutoff_fdf_t<CutoffKind::tanhu>(c, r, f, df); return;
+        case CutoffKind::tanh: cutoff_fdf_t<CutoffKind::tanh>(c, r, f, df); return;
+        case CutoffKind::exp: cutoff_fdf_t<CutoffKind::exp>(c, r, f, df); return;
+        case CutoffKind::poly1: cutoff_fdf_t<CutoffKind::poly1>(c, r, f, df); return;
+        case CutoffKind::poly2: cutoff_fdf_t<CutoffKind::poly2>(c, r, f, df); return;
+        case CutoffKind::poly3: cutoff_fdf_t<CutoffKind::poly3>(c, r, f, df); return;
+        case CutoffKind::poly4: cutoff_fdf_t<CutoffKind::poly4>(c, r, f, df); return;
+    }
+    f = 0.0;
+    df = 0.0;
 }
 
 // ------------------------------------------------------------- compact (polynomial) functions

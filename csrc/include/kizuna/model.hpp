@@ -72,6 +72,7 @@ struct AngularGroup {
     std::vector<double> fac_zeta, fac_lambda, fac_prefactor;  // distinct (zeta, lambda), 2^(1-zeta)
     std::vector<int> fac_izeta;              // integer zeta or -1
     std::vector<int> out, term, fac;         // members, sorted by term
+    std::vector<int> term_first;             // members of term t: term_first[t] .. term_first[t+1]
 };
 
 struct CompactAngularGroup {
