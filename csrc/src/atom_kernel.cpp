@@ -453,8 +453,6 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     double* __restrict Sc = Sjk + S;
     double* __restrict W = Sc + S;
     double* __restrict St = W + S;
-#pragma omp simd
-    for (int q = 0; q < nT; ++q) S0[q] = Sj[q] = Sk[q] = Sjk[q] = Sc[q] = 0.0;
     for (int t = 0; t < nt; ++t) {
         const int m0 = g.term_first[t], m1 = g.term_first[t + 1];
         {
@@ -479,15 +477,28 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
         }
         const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
         const double* __restrict Et = E + t * S;
+        if (t == 0) {  // the first term initialises the sums
 #pragma omp simd
-        for (int q = 0; q < nT; ++q) {
-            const double e = Et[q];
-            const double w = W[q] * e;
-            S0[q] += w;
-            Sj[q] += w * two_eta * (r[tj[q]] - rs);
-            Sk[q] += w * two_eta * (r[tk[q]] - rs);
-            Sjk[q] += w * two_eta * (trjk[q] - rs);
-            Sc[q] += St[q] * e;
+            for (int q = 0; q < nT; ++q) {
+                const double e = Et[q];
+                const double w = W[q] * e;
+                S0[q] = w;
+                Sj[q] = w * two_eta * (r[tj[q]] - rs);
+                Sk[q] = w * two_eta * (r[tk[q]] - rs);
+                Sjk[q] = w * two_eta * (trjk[q] - rs);
+                Sc[q] = St[q] * e;
+            }
+        } else {
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) {
+                const double e = Et[q];
+                const double w = W[q] * e;
+                S0[q] += w;
+                Sj[q] += w * two_eta * (r[tj[q]] - rs);
+                Sk[q] += w * two_eta * (r[tk[q]] - rs);
+                Sjk[q] += w * two_eta * (trjk[q] - rs);
+                Sc[q] += St[q] * e;
+            }
         }
     }
     // per-triplet gradients -> force components (stored in S0..St), then scatter to slots
