@@ -65,13 +65,18 @@ class PyPotential {
 
     py::dict compute(const Array& positions, const IntArray& species, const py::object& cell, const py::object& pbc,
                      bool forces, bool virial, bool atom_energies, bool atom_virials, bool member_energies,
-                     bool extrapolation_flags) {
+                     bool extrapolation_flags, bool member_forces) {
         System s = make_system(positions, species, cell, pbc);
         Array F({s.n, 3});
         Array E_atoms(s.n);
         Array V_atoms({s.n, 6});
         Array E_members(pot_.model().committee_size);
         py::array_t<int> flags(s.n);
+        const int M = pot_.model().committee_size;
+        member_forces = member_forces && M > 1;
+        Array MF = member_forces ? Array({M, s.n, 3}) : Array(0);
+        Array Fstd(member_forces ? s.n : 0);
+        if (member_forces) std::fill(MF.mutable_data(), MF.mutable_data() + MF.size(), 0.0);
         std::fill(F.mutable_data(), F.mutable_data() + 3 * s.n, 0.0);
         std::fill(E_atoms.mutable_data(), E_atoms.mutable_data() + s.n, 0.0);
         std::fill(V_atoms.mutable_data(), V_atoms.mutable_data() + 6 * s.n, 0.0);
@@ -82,15 +87,19 @@ class PyPotential {
         req.atom_energies = atom_energies;
         req.atom_virials = atom_virials;
         req.member_energies = member_energies;
+        req.member_forces = member_forces;
         Result res;
         res.forces = F.mutable_data();
         res.atom_energies = E_atoms.mutable_data();
         res.atom_virials = V_atoms.mutable_data();
         res.member_energies = E_members.mutable_data();
         res.extrapolating = extrapolation_flags ? flags.mutable_data() : nullptr;
+        res.member_forces = member_forces ? MF.mutable_data() : nullptr;
+        double max_dev = 0.0;
         {
             py::gil_scoped_release release;
             run(s, [&](const AtomsView& a, const NeighborView& nb) { pot_.compute(a, nb, req, res); });
+            if (member_forces) max_dev = force_deviation(MF.data(), M, s.n, Fstd.mutable_data());
         }
         py::dict out;
         out["energy"] = res.energy;
@@ -105,6 +114,11 @@ class PyPotential {
         if (atom_virials) out["atom_virials"] = V_atoms;
         if (member_energies) out["member_energies"] = E_members;
         if (extrapolation_flags) out["extrapolating"] = flags;
+        if (member_forces) {
+            out["member_forces"] = MF;
+            out["force_std"] = Fstd;
+            out["max_force_deviation"] = max_dev;
+        }
         return out;
     }
 
@@ -271,7 +285,7 @@ PYBIND11_MODULE(_core, m) {
         .def("compute", &PyPotential::compute, py::arg("positions"), py::arg("species"), py::arg("cell") = py::none(),
              py::arg("pbc") = py::none(), py::arg("forces") = true, py::arg("virial") = false,
              py::arg("atom_energies") = false, py::arg("atom_virials") = false, py::arg("member_energies") = false,
-             py::arg("extrapolation_flags") = false)
+             py::arg("extrapolation_flags") = false, py::arg("member_forces") = false)
         .def("descriptors", &PyPotential::descriptors, py::arg("positions"), py::arg("species"),
              py::arg("cell") = py::none(), py::arg("pbc") = py::none())
         .def("vjp", &PyPotential::vjp, py::arg("positions"), py::arg("species"), py::arg("cell"), py::arg("pbc"),

@@ -369,16 +369,33 @@ void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
 }
 
 // ----------------------------------------------------------------------------------- adjoint
-void AtomKernel::adjoint(const double* beta) {
+void AtomKernel::adjoint(const double* beta, int channel) {
+    const size_t need = static_cast<size_t>(channel + 1) * n_;
     for (auto* v : {&gx_, &gy_, &gz_}) {
-        grow(*v, n_);
-        std::fill(v->begin(), v->begin() + n_, 0.0);
+        if (v->size() < need) v->resize(need + need / 4 + 64);  // keeps earlier blocks
+        std::fill(v->begin() + static_cast<size_t>(channel) * n_, v->begin() + need, 0.0);
     }
+    out_x_ = gx_.data() + static_cast<size_t>(channel) * n_;
+    out_y_ = gy_.data() + static_cast<size_t>(channel) * n_;
+    out_z_ = gz_.data() + static_cast<size_t>(channel) * n_;
     const ElementPlan& plan = em_->plan;
     for (const RadialGroup& g : plan.radial) radial_adjoint(g, beta);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_adjoint(g, beta);
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) angular_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
     for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_adjoint(g, beta);
+}
+
+void AtomKernel::average_channels(int channels, int target) {
+    const size_t n = n_, need = static_cast<size_t>(target + 1) * n;
+    for (auto* v : {&gx_, &gy_, &gz_}) {
+        if (v->size() < need) v->resize(need + need / 4 + 64);
+        double* g = v->data();
+        for (size_t s = 0; s < n; ++s) {
+            double sum = 0.0;
+            for (int c = 0; c < channels; ++c) sum += g[c * n + s];
+            g[target * n + s] = sum / channels;
+        }
+    }
 }
 
 // dE/dr_j = sum_s beta_s E_s(r_j) (fc'(r_j) - 2 eta_s (r_j - rs_s) fc(r_j))
@@ -400,9 +417,9 @@ void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
     }
 #pragma omp simd
     for (int j = b0; j < b1; ++j) {
-        gx_[j] += dEdr[j] * ux_[j];
-        gy_[j] += dEdr[j] * uy_[j];
-        gz_[j] += dEdr[j] * uz_[j];
+        out_x_[j] += dEdr[j] * ux_[j];
+        out_y_[j] += dEdr[j] * uy_[j];
+        out_z_[j] += dEdr[j] * uz_[j];
     }
 }
 
@@ -414,9 +431,9 @@ void AtomKernel::compact_radial_adjoint(const CompactRadialGroup& g, const doubl
             compact_fdf(g.fn[m], r_[j], f, df);
             dEdr += beta[g.out[m]] * df;
         }
-        gx_[j] += dEdr * ux_[j];
-        gy_[j] += dEdr * uy_[j];
-        gz_[j] += dEdr * uz_[j];
+        out_x_[j] += dEdr * ux_[j];
+        out_y_[j] += dEdr * uy_[j];
+        out_z_[j] += dEdr * uz_[j];
     }
 }
 
@@ -536,9 +553,9 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
         Fky[q] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
         Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
     }
-    double* __restrict gx = gx_.data();
-    double* __restrict gy = gy_.data();
-    double* __restrict gz = gz_.data();
+    double* __restrict gx = out_x_;
+    double* __restrict gy = out_y_;
+    double* __restrict gz = out_z_;
     for (int q = 0; q < nT; ++q) {
         const int j = tj[q], k = tk[q];
         gx[j] += Fjx[q];
@@ -573,12 +590,12 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
                 gc += b * fj * fk * dfa * dtheta_dc;
             }
             const double hj = gc * ir_[j], hk = gc * ir_[k];
-            gx_[j] += gj * ux_[j] + hj * (ux_[k] - c * ux_[j]);
-            gy_[j] += gj * uy_[j] + hj * (uy_[k] - c * uy_[j]);
-            gz_[j] += gj * uz_[j] + hj * (uz_[k] - c * uz_[j]);
-            gx_[k] += gk * ux_[k] + hk * (ux_[j] - c * ux_[k]);
-            gy_[k] += gk * uy_[k] + hk * (uy_[j] - c * uy_[k]);
-            gz_[k] += gk * uz_[k] + hk * (uz_[j] - c * uz_[k]);
+            out_x_[j] += gj * ux_[j] + hj * (ux_[k] - c * ux_[j]);
+            out_y_[j] += gj * uy_[j] + hj * (uy_[k] - c * uy_[j]);
+            out_z_[j] += gj * uz_[j] + hj * (uz_[k] - c * uz_[j]);
+            out_x_[k] += gk * ux_[k] + hk * (ux_[j] - c * ux_[k]);
+            out_y_[k] += gk * uy_[k] + hk * (uy_[j] - c * uy_[k]);
+            out_z_[k] += gk * uz_[k] + hk * (uz_[j] - c * uz_[k]);
         }
     }
 }

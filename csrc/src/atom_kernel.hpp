@@ -25,8 +25,12 @@ class AtomKernel {
     // Collect the neighbours of centre ii, whose element is `species`.
     void gather(const AtomsView& atoms, const NeighborView& nb, int ii, int species);
     void values();                                // -> G()
-    void adjoint(const double* beta);             // beta over this element's features -> grad
+    // beta over this element's features -> grad of output block `channel` (committee members
+    // get one block each; blocks of earlier calls are kept)
+    void adjoint(const double* beta, int channel = 0);
     void tangent(const double* dr, double* dG);   // dr: 3 per slot (x, y, z); dG: features
+    // block `target` = mean of blocks 0 .. channels-1 (committee mean of the member gradients)
+    void average_channels(int channels, int target);
 
     // Network of one member: returns NN(x) and dNN/dx.
     double network(const Member& member, const double* x, double* dydx);
@@ -37,11 +41,10 @@ class AtomKernel {
     double* scratch_x() { return x_in_.data(); }
     double* scratch_beta() { return beta_.data(); }
     double* scratch_dydx() { return dydx_.data(); }
-    // gradient dE_i/dr_ij of slot s and the vector r_ij
-    double grad(int s, int a) const { return (a == 0 ? gx_ : a == 1 ? gy_ : gz_)[s]; }
-    const double* gx() const { return gx_.data(); }
-    const double* gy() const { return gy_.data(); }
-    const double* gz() const { return gz_.data(); }
+    // gradient dE_i/dr_ij of every slot (block `channel`) and the vectors r_ij
+    const double* gx(int channel = 0) const { return gx_.data() + static_cast<size_t>(channel) * n_; }
+    const double* gy(int channel = 0) const { return gy_.data() + static_cast<size_t>(channel) * n_; }
+    const double* gz(int channel = 0) const { return gz_.data() + static_cast<size_t>(channel) * n_; }
     const double* rx() const { return x_.data(); }
     const double* ry() const { return y_.data(); }
     const double* rz() const { return z_.data(); }
@@ -64,6 +67,9 @@ class AtomKernel {
     void compact_radial_adjoint(const CompactRadialGroup& g, const double* beta);
     void angular_adjoint(const AngularGroup& g, int gi, const double* beta);
     void compact_angular_adjoint(const CompactAngularGroup& g, const double* beta);
+    double* out_x_ = nullptr;  // output block of the adjoint in progress
+    double* out_y_ = nullptr;
+    double* out_z_ = nullptr;
     void radial_tangent(const RadialGroup& g, const double* drs, double* dG);
     void compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG);
     void angular_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);

@@ -69,11 +69,12 @@ struct ThreadBuffers {
 
 // Accumulate forces and virials of centre i from the kernel's per-slot gradients
 // g_j = dE_i/dr_ij: F_j -= g_j, F_i += g_j, W -= r_ij (x) g_j (tallied on atom j).
-void scatter(const AtomKernel& k, int i, double* forces, double* virial6, double* atom_virials, double* virial9) {
+void scatter(const AtomKernel& k, int channel, int i, double* forces, double* virial6, double* atom_virials,
+             double* virial9) {
     const int n = k.num_neighbors();
-    const double* gx = k.gx();
-    const double* gy = k.gy();
-    const double* gz = k.gz();
+    const double* gx = k.gx(channel);
+    const double* gy = k.gy(channel);
+    const double* gz = k.gz(channel);
     const double* rx = k.rx();
     const double* ry = k.ry();
     const double* rz = k.rz();
@@ -126,15 +127,18 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
     while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(model));
     const bool want_forces = request.forces && result.forces;
     const bool want_av = request.atom_virials && result.atom_virials;
-    const bool need_adjoint = want_forces || request.virial || want_av;
+    const int M = model.committee_size;
+    const bool want_mf = request.member_forces && result.member_forces && M > 1;
+    const bool need_adjoint = want_forces || request.virial || want_av || want_mf;
     const size_t n3 = 3 * static_cast<size_t>(atoms.num_atoms), n6 = 6 * static_cast<size_t>(atoms.num_atoms);
     thread_forces_.resize(n_threads);
     thread_atom_virials_.resize(n_threads);
+    thread_member_forces_.resize(n_threads);
     for (int t = 1; t < n_threads; ++t) {
         if (want_forces) thread_forces_[t].assign(n3, 0.0);
         if (want_av) thread_atom_virials_[t].assign(n6, 0.0);
+        if (want_mf) thread_member_forces_[t].assign(M * n3, 0.0);
     }
-    const int M = model.committee_size;
     std::vector<double> member_energy(M, 0.0);
     double energy = 0.0;
     double virial[6] = {0, 0, 0, 0, 0, 0};
@@ -150,6 +154,8 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
         AtomKernel& k = kernel(t);
         double* F = want_forces ? (t == 0 ? result.forces : thread_forces_[t].data()) : nullptr;
         double* AV = want_av ? (t == 0 ? result.atom_virials : thread_atom_virials_[t].data()) : nullptr;
+        double* MF = want_mf ? (t == 0 ? result.member_forces : thread_member_forces_[t].data()) : nullptr;
+        std::vector<double> member_beta(want_mf ? static_cast<size_t>(M) * model.max_features : 0);
         double local_energy = 0.0, local_virial[6] = {0, 0, 0, 0, 0, 0};
         std::vector<double> local_member(M, 0.0);
         int64_t local_extra = 0;
@@ -184,13 +190,25 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
                     Ei += Em;
                     const double w = mem.energy_scale / M;
                     for (int f = 0; f < nf; ++f) beta[f] += w * dydx[f] * mem.scale_factor[f];
+                    if (want_mf) {
+                        double* bm = member_beta.data() + static_cast<size_t>(m) * nf;
+                        for (int f = 0; f < nf; ++f) bm[f] = mem.energy_scale * dydx[f] * mem.scale_factor[f];
+                    }
                 }
                 Ei /= M;
                 local_energy += Ei;
                 if (request.atom_energies && result.atom_energies) result.atom_energies[i] = Ei;
-                if (need_adjoint) {
+                if (want_mf) {
+                    // one force pass per member; the mean force is their average
+                    for (int m = 0; m < M; ++m) {
+                        k.adjoint(member_beta.data() + static_cast<size_t>(m) * nf, m);
+                        scatter(k, m, i, MF + m * n3, nullptr, nullptr, nullptr);
+                    }
+                    k.average_channels(M, M);
+                    scatter(k, M, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
+                } else if (need_adjoint) {
                     k.adjoint(beta);
-                    scatter(k, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
+                    scatter(k, 0, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
                 }
             } catch (const std::exception& e) {
 #pragma omp critical(kizuna_error)
@@ -216,6 +234,10 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
                 const double* src = thread_atom_virials_[t].data();
                 for (size_t a = 0; a < n6; ++a) result.atom_virials[a] += src[a];
             }
+            if (want_mf) {
+                const double* src = thread_member_forces_[t].data();
+                for (size_t a = 0; a < M * n3; ++a) result.member_forces[a] += src[a];
+            }
         }
     }
     result.energy = energy;
@@ -224,6 +246,26 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
     if (request.member_energies && result.member_energies)
         for (int m = 0; m < M; ++m) result.member_energies[m] = member_energy[m];
     result.num_extrapolating = n_extrapolating;
+}
+
+double force_deviation(const double* member_forces, int members, int n, double* std) {
+    double worst = 0.0;
+    const size_t n3 = 3 * static_cast<size_t>(n);
+    for (int i = 0; i < n; ++i) {
+        double mean[3] = {0.0, 0.0, 0.0};
+        for (int m = 0; m < members; ++m)
+            for (int a = 0; a < 3; ++a) mean[a] += member_forces[m * n3 + 3 * i + a] / members;
+        double var = 0.0;
+        for (int m = 0; m < members; ++m)
+            for (int a = 0; a < 3; ++a) {
+                const double d = member_forces[m * n3 + 3 * i + a] - mean[a];
+                var += d * d / members;
+            }
+        const double s = std::sqrt(var);
+        if (std) std[i] = s;
+        worst = std::max(worst, s);
+    }
+    return worst;
 }
 
 // -------------------------------------------------------------------------- training operators
@@ -285,7 +327,7 @@ void Potential::vjp(const AtomsView& atoms, const NeighborView& nb, const int64_
                 k.gather(atoms, nb, ii, s);
                 k.values();
                 k.adjoint(beta + offsets[ii]);
-                scatter(k, i, F, nullptr, nullptr, virial9 ? local : nullptr);
+                scatter(k, 0, i, F, nullptr, nullptr, virial9 ? local : nullptr);
             } catch (const std::exception& e) {
 #pragma omp critical(kizuna_error)
                 if (error.empty()) error = e.what();

@@ -8,10 +8,14 @@ Implemented properties (ASE conventions, eV and Å):
 * ``forces`` -- (n, 3) eV/Å, F = -dE/dx;
 * ``stress`` -- 6 components, eV/Å^3, Voigt order xx yy zz yz xz xy, sigma = (1/V) dE/d(strain)
   = -W/V (periodic cells only);
-* ``stresses`` -- per-atom stress contributions (n, 6), same order, summing to ``stress`` * 1;
-  (each atom's virial divided by the cell volume);
+* ``stresses`` -- per-atom stress contributions (n, 6), same order (each atom's virial divided
+  by the cell volume), summing to ``stress``;
 * extras in ``calc.results``: ``num_extrapolating`` (atoms whose features leave the training
-  range) and, for committees, ``energy_std`` and ``member_energies``.
+  range) and, for committee models (the prediction is the members' mean):
+  ``member_energies`` (eV), ``energy_std`` (eV, spread of the total energy),
+  ``force_std`` (n,) eV/Å per atom = sqrt(mean_m |F_m - <F>|^2), ``max_force_deviation``
+  (eV/Å, the largest ``force_std``; the usual active-learning trigger). The force spread costs
+  one force pass per member; ``committee_forces=False`` skips it.
 
 Extrapolation: ``extrapolation="warn"`` (default) issues a warning (at most once per
 ``warn_every`` calls), ``"error"`` raises :class:`~kizuna.errors.InputError`, ``"ignore"``
@@ -39,13 +43,14 @@ class Calculator(ASECalculator):
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "stresses"]
 
     def __init__(self, model, threads: int = 0, extrapolation: str = "warn", warn_every: int = 100,
-                 **kwargs):
+                 committee_forces: bool = True, **kwargs):
         super().__init__(**kwargs)
         if extrapolation not in ("warn", "error", "ignore"):
             raise ValueError(f"extrapolation must be 'warn', 'error' or 'ignore', got {extrapolation!r}")
         self.potential = model if isinstance(model, Potential) else Potential(model, threads)
         self.extrapolation = extrapolation
         self.warn_every = max(1, int(warn_every))
+        self.committee_forces = bool(committee_forces)
         self._calls_since_warning = None
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -59,7 +64,8 @@ class Calculator(ASECalculator):
         out = self.potential.compute_atoms(
             atoms, forces=True, virial=periodic, atom_energies=True,
             atom_virials="stresses" in properties, member_energies=committee,
-            extrapolation_flags=self.extrapolation != "ignore")
+            extrapolation_flags=self.extrapolation != "ignore",
+            member_forces=committee and self.committee_forces)
         self.results["energy"] = out["energy"]
         self.results["free_energy"] = out["energy"]
         self.results["energies"] = out["energies"]
@@ -74,6 +80,9 @@ class Calculator(ASECalculator):
             members = out["member_energies"]
             self.results["member_energies"] = members
             self.results["energy_std"] = float(np.std(members))
+            if "force_std" in out:
+                self.results["force_std"] = out["force_std"]
+                self.results["max_force_deviation"] = float(out["max_force_deviation"])
         self._handle_extrapolation(out)
 
     def _handle_extrapolation(self, out):

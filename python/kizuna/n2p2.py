@@ -353,9 +353,40 @@ def n2p2_sf_line_numbers(directory) -> dict:
     return {e: [number for _, number, _ in sfs[e]] for e in order}
 
 
+def read_n2p2_committee(directories, **kwargs) -> Model:
+    """Several n2p2 potentials with the same elements and symmetry functions (a committee, e.g.
+    Schran et al. 2020) -> one kizuna committee model; member m keeps its own scaling data,
+    weights and energy normalisation. Keyword arguments as for :func:`read_n2p2`."""
+    directories = list(directories)
+    if not directories:
+        raise ModelFormatError("a committee needs at least one n2p2 directory")
+    models = [read_n2p2(d, **kwargs) for d in directories]
+    first = models[0]
+    for d, m in zip(directories[1:], models[1:]):
+        if m.elements != first.elements:
+            raise ModelFormatError(f"{d}: elements {m.elements} differ from {first.elements} "
+                                   f"of {directories[0]}")
+        for a, b in zip(first.element_models, m.element_models):
+            if a.symmetry_functions != b.symmetry_functions:
+                raise ModelFormatError(f"{d}: the symmetry functions of {b.symbol} differ from "
+                                       f"those of {directories[0]}; committee members must share "
+                                       "them")
+    for m in models[1:]:
+        for a, b in zip(first.element_models, m.element_models):
+            a.members.extend(b.members)
+    first.meta["source"] = "n2p2 committee import of " + ", ".join(
+        str(Path(d).resolve()) for d in directories)
+    return first
+
+
 def import_n2p2(directory, output=None, **kwargs) -> Model:
-    """Read an n2p2 potential (see :func:`read_n2p2`) and optionally write it to ``output``."""
-    model = read_n2p2(directory, **kwargs)
+    """Read an n2p2 potential (see :func:`read_n2p2`) -- or a committee, when ``directory`` is a
+    list of directories -- and optionally write it to ``output``."""
+    if isinstance(directory, (list, tuple)):
+        model = (read_n2p2_committee(directory, **kwargs) if len(directory) > 1
+                 else read_n2p2(directory[0], **kwargs))
+    else:
+        model = read_n2p2(directory, **kwargs)
     if output is not None:
         model.save(output)
     return model

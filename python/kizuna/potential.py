@@ -74,17 +74,20 @@ class Potential:
 
     def compute(self, positions, symbols, cell=None, pbc=False, *, forces=True, virial=False,
                 atom_energies=False, atom_virials=False, member_energies=False,
-                extrapolation_flags=False) -> dict:
+                extrapolation_flags=False, member_forces=False) -> dict:
         """Energy (eV) and, as asked, forces (eV/Å), virial (eV, order xx yy zz xy xz yz:
         W = -sum r_ij (x) dE/dr_ij), per-atom energies and virials, committee member energies,
         per-atom extrapolation flags. ``num_extrapolating`` counts atoms with a feature outside
-        the training range stored in the model."""
+        the training range stored in the model. For committees, ``member_forces=True`` adds
+        ``member_forces`` (M, n, 3), ``force_std`` (n,) = sqrt(mean_m |F_m - <F>|^2) and
+        ``max_force_deviation`` (eV/Å); the forces are then the members' mean."""
         positions = np.ascontiguousarray(positions, dtype=np.float64)
         species = self.species(symbols)
         if cell is not None:
             cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
         return self._core.compute(positions, species, cell, pbc, forces, virial, atom_energies,
-                                  atom_virials, member_energies, extrapolation_flags)
+                                  atom_virials, member_energies, extrapolation_flags,
+                                  member_forces)
 
     def compute_atoms(self, atoms, **kwargs) -> dict:
         """:meth:`compute` for an ``ase.Atoms``."""

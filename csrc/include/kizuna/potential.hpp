@@ -46,6 +46,8 @@ struct Request {
     bool atom_energies = false;
     bool atom_virials = false;
     bool member_energies = false;  // committee: energy of every member (spread of the energy)
+    bool member_forces = false;    // committee: forces of every member (spread of the forces);
+                                   // costs one force pass per member instead of one in all
 };
 
 struct Result {
@@ -55,11 +57,16 @@ struct Result {
     double* atom_energies = nullptr;   // num_atoms, written for every centre
     double* atom_virials = nullptr;    // num_atoms x 6, accumulated (+=); tallied on the neighbour
     double* member_energies = nullptr; // committee_size, written
+    double* member_forces = nullptr;   // committee_size x num_atoms x 3, accumulated (+=)
     int* extrapolating = nullptr;      // num_atoms, optional: written 1/0 for every centre
     int64_t num_extrapolating = 0;     // centres with a feature outside the training range
 };
 
 class AtomKernel;
+
+// Committee force spread from member forces (M x n x 3): std[i] = sqrt(mean_m |F_m,i - <F_i>|^2)
+// for i < n; returns max_i std[i]. `std` may be null.
+double force_deviation(const double* member_forces, int members, int n, double* std);
 
 class Potential {
   public:
@@ -98,7 +105,7 @@ class Potential {
     std::shared_ptr<const Model> model_;
     int num_threads_ = 0;
     std::vector<std::unique_ptr<AtomKernel>> kernels_;
-    std::vector<std::vector<double>> thread_forces_, thread_atom_virials_;
+    std::vector<std::vector<double>> thread_forces_, thread_atom_virials_, thread_member_forces_;
 };
 
 }  // namespace kizuna

@@ -4,7 +4,8 @@ HELP = "convert an n2p2 potential (input.nn, scaling.data, weights.*.data) to a 
 
 
 def add_arguments(parser):
-    parser.add_argument("directory", help="n2p2 potential directory")
+    parser.add_argument("directory", nargs="+", help="n2p2 potential directory; several "
+                        "directories (same symmetry functions) make one committee model")
     parser.add_argument("-o", "--output", required=True, help="kizuna model file to write")
     parser.add_argument("--length-unit", choices=["bohr", "angstrom"],
                         help="length unit of the potential (default: from input.nn comments)")
