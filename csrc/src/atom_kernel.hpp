@@ -35,6 +35,16 @@ class AtomKernel {
     // Network of one member: returns NN(x) and dNN/dx.
     double network(const Member& member, const double* x, double* dydx);
 
+    // per-thread scratch owned by the kernel (grown, never shrunk): member betas, energies
+    std::vector<double>& member_scratch(size_t n) {
+        if (member_scratch_.size() < n) member_scratch_.resize(n);
+        return member_scratch_;
+    }
+    std::vector<double>& energy_scratch(size_t n) {
+        energy_scratch_.assign(n, 0.0);
+        return energy_scratch_;
+    }
+
     int num_features() const { return n_features_; }
     int num_neighbors() const { return n_; }
     const double* G() const { return G_.data(); }
@@ -98,6 +108,7 @@ class AtomKernel {
     std::vector<double> work_;           // adjoint temporaries (per triplet)
     std::vector<double> G_, x_in_, beta_, dydx_, act_, dact_, back_;
     std::vector<double> gx_, gy_, gz_, dEdr_;
+    std::vector<double> member_scratch_, energy_scratch_;
 };
 
 }  // namespace kizuna

@@ -139,7 +139,8 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
         if (want_av) thread_atom_virials_[t].assign(n6, 0.0);
         if (want_mf) thread_member_forces_[t].assign(M * n3, 0.0);
     }
-    std::vector<double> member_energy(M, 0.0);
+    member_energy_.assign(M, 0.0);  // keeps its capacity: no allocation after the first call
+    std::vector<double>& member_energy = member_energy_;
     double energy = 0.0;
     double virial[6] = {0, 0, 0, 0, 0, 0};
     int64_t n_extrapolating = 0;
@@ -155,9 +156,9 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
         double* F = want_forces ? (t == 0 ? result.forces : thread_forces_[t].data()) : nullptr;
         double* AV = want_av ? (t == 0 ? result.atom_virials : thread_atom_virials_[t].data()) : nullptr;
         double* MF = want_mf ? (t == 0 ? result.member_forces : thread_member_forces_[t].data()) : nullptr;
-        std::vector<double> member_beta(want_mf ? static_cast<size_t>(M) * model.max_features : 0);
+        std::vector<double>& member_beta = k.member_scratch(want_mf ? static_cast<size_t>(M) * model.max_features : 0);
         double local_energy = 0.0, local_virial[6] = {0, 0, 0, 0, 0, 0};
-        std::vector<double> local_member(M, 0.0);
+        std::vector<double>& local_member = k.energy_scratch(M);
         int64_t local_extra = 0;
 #pragma omp for schedule(dynamic, 8)
         for (int ii = 0; ii < nb.num_centres; ++ii) {
@@ -357,7 +358,7 @@ void Potential::jvp(const AtomsView& atoms, const NeighborView& nb, const int64_
         t = omp_get_thread_num();
 #endif
         AtomKernel& k = kernel(t);
-        std::vector<double> dr;
+        std::vector<double>& dr = k.member_scratch(0);
 #pragma omp for schedule(dynamic, 8)
         for (int ii = 0; ii < nb.num_centres; ++ii) {
             try {

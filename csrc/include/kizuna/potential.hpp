@@ -106,6 +106,7 @@ class Potential {
     int num_threads_ = 0;
     std::vector<std::unique_ptr<AtomKernel>> kernels_;
     std::vector<std::vector<double>> thread_forces_, thread_atom_virials_, thread_member_forces_;
+    std::vector<double> member_energy_;
 };
 
 }  // namespace kizuna
