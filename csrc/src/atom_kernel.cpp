@@ -353,8 +353,7 @@ void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
             if (r_[k] >= g.rc) continue;
-            const double c = cosine(j, k);
-            if (c <= -1.0 || c >= 1.0) continue;
+            const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
             const double theta = std::acos(c);
             for (size_t m = 0; m < g.out.size(); ++m) {
                 double fj, dfj, fk, dfk, fa, dfa;
@@ -573,10 +572,11 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
             if (r_[k] >= g.rc) continue;
-            const double c = cosine(j, k);
-            if (c <= -1.0 || c >= 1.0) continue;
+            // collinear triplets (|c| = 1) contribute their value; their angular derivative term
+            // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)
+            const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
             const double theta = std::acos(c);
-            const double dtheta_dc = -1.0 / std::sqrt(1.0 - c * c);
+            const double dtheta_dc = std::fabs(c) < 1.0 ? -1.0 / std::sqrt(1.0 - c * c) : 0.0;
             double gj = 0.0, gk = 0.0, gc = 0.0;
             for (size_t m = 0; m < g.out.size(); ++m) {
                 double fj, dfj, fk, dfk, fa, dfa;
@@ -688,10 +688,11 @@ void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const dou
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
             if (r_[k] >= g.rc) continue;
-            const double c = cosine(j, k);
-            if (c <= -1.0 || c >= 1.0) continue;
+            // collinear triplets (|c| = 1) contribute their value; their angular derivative term
+            // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)
+            const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
             const double theta = std::acos(c);
-            const double dtheta_dc = -1.0 / std::sqrt(1.0 - c * c);
+            const double dtheta_dc = std::fabs(c) < 1.0 ? -1.0 / std::sqrt(1.0 - c * c) : 0.0;
             const double* dj = dr + 3 * j;
             const double* dk = dr + 3 * k;
             const double uj[3] = {ux_[j], uy_[j], uz_[j]}, uk[3] = {ux_[k], uy_[k], uz_[k]};

@@ -183,15 +183,13 @@ void build_neighbor_list(int n, const double* positions, const double* cell, con
     std::vector<std::vector<int>> t_idx(n_threads);
     std::vector<std::vector<double>> t_shift(n_threads);
     std::vector<int64_t> count(static_cast<size_t>(n) + 1, 0);
+    // contiguous chunks of atoms, one per chunk index; chunks are distributed over whatever
+    // number of threads OpenMP provides, and concatenated in chunk order afterwards
     std::vector<int> chunk_begin(n_threads + 1);
     for (int t = 0; t <= n_threads; ++t) chunk_begin[t] = static_cast<int>(static_cast<int64_t>(n) * t / n_threads);
 
-#pragma omp parallel num_threads(n_threads)
-    {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
+#pragma omp parallel for schedule(static, 1) num_threads(n_threads)
+    for (int t = 0; t < n_threads; ++t) {
         auto& idx = t_idx[t];
         auto& sh = t_shift[t];
         for (int i = chunk_begin[t]; i < chunk_begin[t + 1]; ++i) {
