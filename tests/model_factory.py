@@ -159,3 +159,21 @@ def random_periodic_structure(cell, n=12, seed=0, pbc=True, symbols_pool=("H", "
         raise ValueError(f"could not place {n} atoms {min_distance} Å apart")
     symbols = [symbols_pool[i % len(symbols_pool)] for i in range(n)]
     return np.array(pos), symbols
+
+
+def fit_scaling(model, samples, margin=0.1):
+    """Set every member's feature statistics from sample G values so that the networks work
+    in their sensitive range: samples maps element -> (n_samples, n_features). The range is
+    widened by `margin` of its width plus 5 % of the feature's size (so that features which
+    barely vary do not get huge scaling factors)."""
+    for symbol, em in zip(model.elements, model.element_models):
+        G = np.asarray(samples.get(symbol, np.zeros((0, em.num_features))), dtype=float)
+        if len(G) == 0:
+            continue
+        lo, hi = G.min(axis=0), G.max(axis=0)
+        pad = margin * (hi - lo) + 0.05 * (np.abs(G).max(axis=0) + 0.01)
+        for member in em.members:
+            s = member.scaling
+            s.minimum, s.maximum = lo - pad, hi + pad
+            s.mean, s.sigma = G.mean(axis=0), G.std(axis=0) + pad
+    return model
