@@ -5,10 +5,15 @@ without duplicates and with correct Cartesian image shifts (r_ij = x_j + shift -
 systems, periodic cubic and skewed triclinic cells, cells smaller than the cutoff (several
 images of one neighbour and of the atom itself), mixed boundary conditions with zero cell
 vectors along the open directions, unwrapped coordinates, sparse open systems and a single
-atom in a tiny cell; and that NaN coordinates and degenerate periodic cells raise InputError.
+atom in a tiny cell, also when OpenMP gives fewer threads than requested; and that NaN
+coordinates and degenerate periodic cells raise InputError.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from itertools import product
 
@@ -178,6 +183,28 @@ def test_many_bins_triclinic():
 def test_single_atom_tiny_cell(cell):
     pairs = check(np.array([[0.3, -0.2, 5.0]]), cell, True, 3.1)
     assert len(pairs) > 50 and all(i == j == 0 for i, j, *_ in pairs)
+
+
+@pytest.mark.parametrize("env", [{"OMP_NUM_THREADS": "4", "OMP_THREAD_LIMIT": "1"},
+                                 {"OMP_NUM_THREADS": "4", "OMP_DYNAMIC": "true"}],
+                         ids=["thread_limit", "dynamic"])
+def test_fewer_threads_than_requested(env):
+    """The OpenMP runtime may give a parallel region fewer threads than omp_get_max_threads()
+    (OMP_DYNAMIC, OMP_THREAD_LIMIT, nested regions); the list must still be complete.
+    Core bug: build_neighbor_list splits the atoms into omp_get_max_threads() fixed chunks and
+    chunks without a thread are silently skipped (atoms without neighbours)."""
+    script = ("import json, sys, numpy as np; from kizuna import _core; "
+              "p = np.array(json.loads(sys.argv[1])); "
+              "o, i, s = _core.neighbor_list(p, np.eye(3) * 8.0, True, 3.0); "
+              "print(json.dumps([o.tolist(), i.tolist(), s.tolist()]))")
+    positions = random_positions(40, np.eye(3) * 8.0, seed=13)
+    run = subprocess.run([sys.executable, "-c", script, json.dumps(positions.tolist())],
+                         env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    offsets, indices, shifts = (np.array(a) for a in json.loads(run.stdout))
+    expected = brute_force_pairs(positions, np.eye(3) * 8.0, [True] * 3, 3.0)
+    assert offsets[-1] == sum(expected.values()), (
+        f"{offsets[-1]} entries instead of {sum(expected.values())}; "
+        f"{int(np.sum(np.diff(offsets) == 0))} atoms have no neighbours")
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
