@@ -101,6 +101,29 @@ def test_open_molecule():
     compare(mf.random_model(seed=6), positions, symbols)
 
 
+def test_isolated_atom_and_far_cluster():
+    """An atom with no neighbour at all (G = 0) next to a small cluster."""
+    positions, symbols = water_cluster()
+    positions = np.vstack([positions, [[40.0, -30.0, 25.0]]])
+    expected, _ = compare(mf.random_model(seed=6), positions, symbols + ["O"])
+    assert len(expected.neighbors[-1].index) == 0
+
+
+def test_collinear_gaussian_angular():
+    """Linear chains: cos(theta) = +-1 exactly, where (1 + lambda cos)^zeta has base 0 for
+    lambda = -+1 (zeta = 1, integer and non-integer zeta)."""
+    sfs = [SymmetryFunction(kind, ("O", "O"), eta=0.2, rs=0.0, zeta=zeta, lam=lam, rc=RC,
+                            cutoff="cos")
+           for kind in ("angular_narrow", "angular_wide")
+           for zeta in (1.0, 2.5, 4.0) for lam in (1.0, -1.0)]
+    sfs.append(SymmetryFunction("radial", ("O",), eta=0.1, rs=0.0, rc=RC))
+    model = mf.model_from_sfs(["O"], sfs, seed=20)
+    line = np.array([[0.0, 0.0, 0.0], [1.25, 0.0, 0.0], [2.5, 0.0, 0.0], [3.5, 0.0, 0.0]])
+    compare(model, line, ["O"] * 4)
+    compare(model, line @ np.linalg.qr(np.random.default_rng(20).normal(size=(3, 3)))[0],
+            ["O"] * 4)
+
+
 def test_periodic_orthorhombic():
     cell = np.diag([6.5, 7.0, 6.0])
     positions, symbols = mf.random_periodic_structure(cell, n=16, seed=7)
@@ -166,6 +189,15 @@ def test_committee_of_three():
     expected, out = compare(mf.random_model(seed=13, committee=3), positions, symbols,
                             TRICLINIC, True)
     assert np.ptp(expected.member_energies) > 1e-3  # the members differ
+
+
+def test_committee_members_with_different_scaling_modes():
+    model = mf.random_model(seed=21, committee=len(SCALING_MODES))
+    for em in model.element_models:
+        for member, mode in zip(em.members, SCALING_MODES):
+            member.scaling.mode = mode
+    positions, symbols = triclinic_structure(n=10, seed=21)
+    compare(model, positions, symbols, TRICLINIC, True)
 
 
 @pytest.mark.parametrize("where", ["hidden", "output"])
