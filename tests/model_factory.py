@@ -50,21 +50,75 @@ def random_model(elements=("H", "O"), seed=0, rc=4.0, cutoff="cos", alpha=0.0,
         kw = {} if kinds is None else {"kinds": kinds}
         sfs = make_sfs(elements, rng, rc=rc, cutoff=cutoff, alpha=alpha, **kw)
         n = len(sfs)
-        members = []
-        for _ in range(committee):
-            lo = rng.uniform(0.0, 0.2, n)
-            hi = lo + rng.uniform(0.5, 3.0, n)
-            mean = 0.5 * (lo + hi)
-            sigma = rng.uniform(0.2, 1.0, n)
-            sizes = [n, *hidden, 1]
-            layers = [DenseLayer(rng.normal(0, 1 / np.sqrt(sizes[i]), (sizes[i + 1], sizes[i])),
-                                 rng.normal(0, 0.1, sizes[i + 1]), activations[i])
-                      for i in range(len(sizes) - 1)]
-            members.append(Member(Scaling(mode, -1.0, 1.0, lo, hi, mean, sigma), layers,
-                                  energy_offset=float(rng.normal(-3, 1)),
-                                  energy_scale=float(rng.uniform(0.5, 2.0))))
+        members = [random_member(rng, n, hidden, activations, mode) for _ in range(committee)]
         ems.append(ElementModel(e, sfs, members))
     return Model(elements, ems, {"source": f"tests.model_factory seed {seed}"})
+
+
+def random_member(rng, n, hidden=(8, 6), activations=("tanh", "softplus", "linear"),
+                  mode="scale_center") -> Member:
+    """One committee member for n features: random statistics, network and energy map."""
+    lo = rng.uniform(0.0, 0.2, n)
+    hi = lo + rng.uniform(0.5, 3.0, n)
+    mean = 0.5 * (lo + hi)
+    sigma = rng.uniform(0.2, 1.0, n)
+    sizes = [n, *hidden, 1]
+    layers = [DenseLayer(rng.normal(0, 1 / np.sqrt(sizes[i]), (sizes[i + 1], sizes[i])),
+                         rng.normal(0, 0.1, sizes[i + 1]), activations[i])
+              for i in range(len(sizes) - 1)]
+    return Member(Scaling(mode, -1.0, 1.0, lo, hi, mean, sigma), layers,
+                  energy_offset=float(rng.normal(-3, 1)),
+                  energy_scale=float(rng.uniform(0.5, 2.0)))
+
+
+def single_kind_sfs(elements, kind, rc=4.0, cutoff="cos", alpha=0.0, core="poly2",
+                    asymmetric=False):
+    """A few symmetry functions of one kind for every neighbour element (pair), with one
+    cutoff function (cutoff-based kinds) or one core function (compact kinds)."""
+    elements = list(elements)
+    pairs = [(a, b) for i, a in enumerate(elements) for b in elements[i:]]
+    sfs = []
+    if kind == "radial":
+        for e in elements:
+            for eta, rs in [(0.3, 0.0), (1.2, 1.5), (0.05, 2.5)]:
+                sfs.append(SymmetryFunction("radial", (e,), eta=eta, rs=rs, rc=rc, cutoff=cutoff,
+                                            alpha=alpha))
+    elif kind in ("angular_narrow", "angular_wide"):
+        for pair in pairs:
+            for eta, rs, zeta, lam in [(0.1, 0.0, 1.0, 1.0), (0.3, 0.8, 4.0, -1.0),
+                                       (0.05, 0.0, 2.5, 1.0), (0.2, 0.0, 1.0, -1.0)]:
+                sfs.append(SymmetryFunction(kind, pair, eta=eta, rs=rs, zeta=zeta, lam=lam, rc=rc,
+                                            cutoff=cutoff, alpha=alpha))
+    elif kind == "compact_radial":
+        for e in elements:
+            for rl, right in [(-rc, rc), (0.8, 0.8 * rc), (1.5, 0.95 * rc)]:
+                sfs.append(SymmetryFunction("compact_radial", (e,), rl=rl, rc=right, core=core,
+                                            asymmetric=asymmetric))
+    elif kind == "compact_angular_wide":
+        for pair in pairs:
+            for rl, right, left, top in [(-rc, rc, -60.0, 60.0), (0.5, rc, 60.0, 180.0),
+                                         (0.2, 0.9 * rc, 30.0, 150.0)]:
+                sfs.append(SymmetryFunction("compact_angular_wide", pair, rl=rl, rc=right,
+                                            angle_left=left, angle_right=top, core=core,
+                                            asymmetric=asymmetric))
+    else:
+        raise ValueError(f"unknown symmetry-function kind {kind!r}")
+    return sfs
+
+
+def model_from_sfs(elements, sfs, seed=0, hidden=(8, 6), activations=("tanh", "softplus", "linear"),
+                   committee=1, mode="scale_center") -> Model:
+    """A random model whose every element uses the symmetry functions `sfs` (a list, or a
+    function element -> list)."""
+    rng = np.random.default_rng(seed)
+    elements = list(elements)
+    ems = []
+    for e in elements:
+        element_sfs = sfs(e) if callable(sfs) else list(sfs)
+        members = [random_member(rng, len(element_sfs), hidden, activations, mode)
+                   for _ in range(committee)]
+        ems.append(ElementModel(e, element_sfs, members))
+    return Model(elements, ems, {"source": f"tests.model_factory.model_from_sfs seed {seed}"})
 
 
 def random_structure(symbols_pool=("H", "O"), n=12, seed=0, cell=None, min_distance=0.9,
@@ -79,3 +133,47 @@ def random_structure(symbols_pool=("H", "O"), n=12, seed=0, cell=None, min_dista
             pos.append(p)
     symbols = [symbols_pool[i % len(symbols_pool)] for i in range(n)]
     return np.array(pos), symbols
+
+
+def random_periodic_structure(cell, n=12, seed=0, pbc=True, symbols_pool=("H", "O"),
+                              min_distance=0.9):
+    """Random atoms in `cell` (rows = lattice vectors), at least `min_distance` from every other
+    atom and from every periodic image (periodic directions as in `pbc`), their own included."""
+    rng = np.random.default_rng(seed)
+    cell = np.asarray(cell, dtype=float)
+    pbc = np.broadcast_to(pbc, 3)
+    reach = [range(-2, 3) if p else range(1) for p in pbc]
+    images = np.array([np.array([a, b, c], dtype=float) @ cell
+                       for a in reach[0] for b in reach[1] for c in reach[2]])
+    lengths = np.linalg.norm(images, axis=1)
+    if np.any((lengths > 0) & (lengths <= min_distance)):
+        raise ValueError("cell too small for this minimum distance")
+    pos = []
+    for _ in range(100000):
+        p = rng.uniform(0, 1, 3) @ cell
+        if all(np.linalg.norm(q + images - p, axis=1).min() > min_distance for q in pos):
+            pos.append(p)
+            if len(pos) == n:
+                break
+    if len(pos) < n:
+        raise ValueError(f"could not place {n} atoms {min_distance} Å apart")
+    symbols = [symbols_pool[i % len(symbols_pool)] for i in range(n)]
+    return np.array(pos), symbols
+
+
+def fit_scaling(model, samples, margin=0.1):
+    """Set every member's feature statistics from sample G values so that the networks work
+    in their sensitive range: samples maps element -> (n_samples, n_features). The range is
+    widened by `margin` of its width plus 5 % of the feature's size (so that features which
+    barely vary do not get huge scaling factors)."""
+    for symbol, em in zip(model.elements, model.element_models):
+        G = np.asarray(samples.get(symbol, np.zeros((0, em.num_features))), dtype=float)
+        if len(G) == 0:
+            continue
+        lo, hi = G.min(axis=0), G.max(axis=0)
+        pad = margin * (hi - lo) + 0.05 * (np.abs(G).max(axis=0) + 0.01)
+        for member in em.members:
+            s = member.scaling
+            s.minimum, s.maximum = lo - pad, hi + pad
+            s.mean, s.sigma = G.mean(axis=0), G.std(axis=0) + pad
+    return model
