@@ -192,16 +192,17 @@ def test_fewer_threads_than_requested(env):
     """The OpenMP runtime may give a parallel region fewer threads than omp_get_max_threads()
     (OMP_DYNAMIC, OMP_THREAD_LIMIT, nested regions); the list must still be complete.
     Core bug: build_neighbor_list splits the atoms into omp_get_max_threads() fixed chunks and
-    chunks without a thread are silently skipped (atoms without neighbours)."""
+    chunks without a thread are silently skipped (atoms without neighbours). 600 atoms: the
+    threaded path is used (small systems are searched by one thread)."""
     script = ("import json, sys, numpy as np; from kizuna import _core; "
               "p = np.array(json.loads(sys.argv[1])); "
-              "o, i, s = _core.neighbor_list(p, np.eye(3) * 8.0, True, 3.0); "
+              "o, i, s = _core.neighbor_list(p, np.eye(3) * 20.0, True, 3.0); "
               "print(json.dumps([o.tolist(), i.tolist(), s.tolist()]))")
-    positions = random_positions(40, np.eye(3) * 8.0, seed=13)
+    positions = random_positions(600, np.eye(3) * 20.0, seed=13)
     run = subprocess.run([sys.executable, "-c", script, json.dumps(positions.tolist())],
                          env={**os.environ, **env}, capture_output=True, text=True, check=True)
     offsets, indices, shifts = (np.array(a) for a in json.loads(run.stdout))
-    expected = brute_force_pairs(positions, np.eye(3) * 8.0, [True] * 3, 3.0)
+    expected = brute_force_pairs(positions, np.eye(3) * 20.0, [True] * 3, 3.0)
     assert offsets[-1] == sum(expected.values()), (
         f"{offsets[-1]} entries instead of {sum(expected.values())}; "
         f"{int(np.sum(np.diff(offsets) == 0))} atoms have no neighbours")

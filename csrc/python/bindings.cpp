@@ -204,7 +204,7 @@ class PyPotential {
     template <class F>
     void run(const System& s, F&& f) {
         build_neighbor_list(s.n, s.positions.data(), s.has_cell ? s.cell.data() : nullptr, s.pbc,
-                            pot_.model().cutoff, nl_);
+                            pot_.model().cutoff, nl_, pot_.num_threads());
         counts_.resize(s.n);
         for (int i = 0; i < s.n; ++i) counts_[i] = static_cast<int>(nl_.offsets[i + 1] - nl_.offsets[i]);
         AtomsView atoms;

@@ -83,7 +83,7 @@ std::array<Vec, 3> complete_cell(const double* cell, const bool pbc[3]) {
 }  // namespace
 
 void build_neighbor_list(int n, const double* positions, const double* cell, const bool pbc[3],
-                         double cutoff, NeighborList& out) {
+                         double cutoff, NeighborList& out, int threads) {
     if (!(cutoff > 0.0) || !std::isfinite(cutoff)) throw InputError("neighbour-list cutoff must be > 0");
     for (int i = 0; i < n; ++i)
         for (int k = 0; k < 3; ++k)
@@ -178,8 +178,9 @@ void build_neighbor_list(int n, const double* positions, const double* cell, con
     const double rc2 = cutoff * cutoff;
     int n_threads = 1;
 #ifdef _OPENMP
-    n_threads = omp_get_max_threads();
+    n_threads = threads > 0 ? threads : omp_get_max_threads();
 #endif
+    if (n < 512) n_threads = 1;  // thread start-up costs more than the search
     std::vector<std::vector<int>> t_idx(n_threads);
     std::vector<std::vector<double>> t_shift(n_threads);
     std::vector<int64_t> count(static_cast<size_t>(n) + 1, 0);

@@ -94,7 +94,27 @@ class Potential:
         return self.compute(atoms.positions, atoms.get_chemical_symbols(),
                             np.asarray(atoms.cell), atoms.pbc.tolist(), **kwargs)
 
-    # training operators (see docs/design: descriptors, vjp, jvp)
+    # ------------------------------------------------------------------ training operators
+    # Features of atom i are G[offsets[i]:offsets[i+1]] (its element's symmetry functions).
     def descriptors(self, positions, species, cell=None, pbc=False):
-        return self._core.descriptors(np.ascontiguousarray(positions, dtype=np.float64),
-                                      np.ascontiguousarray(species, dtype=np.int32), cell, pbc)
+        """(G, offsets): the symmetry functions of every atom, concatenated."""
+        return self._core.descriptors(*self._args(positions, species, cell), pbc)
+
+    def vjp(self, positions, species, cell, pbc, beta):
+        """(forces, virial 3x3) for a given beta = dE/dG (laid out like G):
+        forces = -sum_i beta_i . dG_i/dx, virial W = -sum r_ij (x) dE/dr_ij."""
+        return self._core.vjp(*self._args(positions, species, cell), pbc,
+                              np.ascontiguousarray(beta, dtype=np.float64))
+
+    def jvp(self, positions, species, cell, pbc, dpos=None, dstrain=None):
+        """dG along atom displacements dpos (n, 3) and/or a strain dstrain (3x3,
+        dr_ij = dstrain . r_ij)."""
+        return self._core.jvp(*self._args(positions, species, cell), pbc, dpos, dstrain)
+
+    @staticmethod
+    def _args(positions, species, cell):
+        positions = np.ascontiguousarray(positions, dtype=np.float64)
+        species = np.ascontiguousarray(species, dtype=np.int32)
+        if cell is not None:
+            cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
+        return positions, species, cell

@@ -18,8 +18,9 @@ struct NeighborList {
 
 // positions: n x 3 (Å); cell: 3 x 3, rows are the lattice vectors a, b, c (may be null or
 // degenerate along non-periodic directions); pbc: periodicity per lattice direction.
+// threads: OpenMP threads to use (0 = OpenMP default); small systems use one.
 // Throws InputError for non-finite positions, a degenerate periodic cell or a bad cutoff.
 void build_neighbor_list(int n, const double* positions, const double* cell, const bool pbc[3],
-                         double cutoff, NeighborList& out);
+                         double cutoff, NeighborList& out, int threads = 0);
 
 }  // namespace kizuna
