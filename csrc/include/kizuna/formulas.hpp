@@ -24,8 +24,13 @@ KZ_HD double kz_exp(double x) {
 #if defined(__CUDA_ARCH__)
     return ::exp(x);
 #else
-    const double xc = x < -708.0 ? -708.0 : (x > 709.0 ? 709.0 : x);
-    const double n = std::floor(xc * 1.4426950408889634 + 0.5);
+    // n = round(x / ln2) with the 1.5 * 2^52 shifter (no call to floor: vectorises); the low
+    // bits of t then hold n as an integer.
+    constexpr double shifter = 6755399441055744.0;
+    double xc = x < -708.0 ? -708.0 : x;
+    xc = xc > 709.0 ? 709.0 : xc;
+    const double t = xc * 1.4426950408889634 + shifter;
+    const double n = t - shifter;
     double r = std::fma(-n, 0.6931471805599453, xc);
     r = std::fma(-n, 2.3190468138462996e-17, r);
     double p = 1.0 / 6227020800.0;
@@ -42,10 +47,19 @@ KZ_HD double kz_exp(double x) {
     p = std::fma(p, r, 0.5);
     p = std::fma(p, r, 1.0);
     p = std::fma(p, r, 1.0);
-    const int64_t bits = (static_cast<int64_t>(n) + 1023) << 52;
+#if defined(__GNUC__)
+    const int64_t ni = __builtin_bit_cast(int64_t, t) - __builtin_bit_cast(int64_t, shifter);
+    const double scale = __builtin_bit_cast(double, (ni + 1023) << 52);  // 2^n
+#else
+    int64_t tb, sb;
+    std::memcpy(&tb, &t, sizeof t);
+    std::memcpy(&sb, &shifter, sizeof shifter);
+    const int64_t bits = (tb - sb + 1023) << 52;
     double scale;
     std::memcpy(&scale, &bits, sizeof scale);
-    return x < -708.0 ? 0.0 : p * scale;
+#endif
+    const double value = x > 709.0 ? HUGE_VAL : p * scale;
+    return x < -708.0 ? 0.0 : value;
 #endif
 }
 
