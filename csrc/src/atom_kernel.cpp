@@ -15,6 +15,11 @@
 
 #include "kizuna/errors.hpp"
 
+#if defined(__AVX512F__) && defined(__AVX512VL__) && !defined(KIZUNA_NO_AVX512_COMPRESS)
+#include <immintrin.h>
+#define KIZUNA_AVX512_COMPRESS 1
+#endif
+
 namespace kizuna {
 
 namespace {
@@ -202,7 +207,7 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     }
 
     // compacted triplet list: both legs inside rc and, for narrow groups, r_jk < rc
-    const size_t upper = static_cast<size_t>(b1e - b1s) * static_cast<size_t>(b2e - b2s);
+    const size_t upper = static_cast<size_t>(b1e - b1s) * static_cast<size_t>(b2e - b2s) + 16;
     grow(cand_j_, upper);
     grow(cand_k_, upper);
     grow(cand_r2_, upper);
@@ -211,16 +216,38 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         int* __restrict cj = cand_j_.data();
         int* __restrict ck = cand_k_.data();
         double* __restrict cr2 = cand_r2_.data();
+        const double rjk_limit = g.narrow ? rc2 : HUGE_VAL;
         for (int j = b1s; j < b1e; ++j) {
             if (r[j] >= rc) continue;
             const double xj = x_[j], yj = y_[j], zj = z_[j];
-            for (int k = same ? j + 1 : b2s; k < b2e; ++k) {
+            int k = same ? j + 1 : b2s;
+#ifdef KIZUNA_AVX512_COMPRESS
+            // 8 candidates at a time: compress the accepted ones in registers (compress to
+            // memory is slow on some CPUs), store full vectors; the buffers have 16 spare slots
+            const __m512d vxj = _mm512_set1_pd(xj), vyj = _mm512_set1_pd(yj), vzj = _mm512_set1_pd(zj);
+            const __m512d vrc = _mm512_set1_pd(rc), vlim = _mm512_set1_pd(rjk_limit);
+            const __m256i vj = _mm256_set1_epi32(j), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            for (; k + 8 <= b2e; k += 8) {
+                const __m512d dx = _mm512_sub_pd(_mm512_loadu_pd(x_.data() + k), vxj);
+                const __m512d dy = _mm512_sub_pd(_mm512_loadu_pd(y_.data() + k), vyj);
+                const __m512d dz = _mm512_sub_pd(_mm512_loadu_pd(z_.data() + k), vzj);
+                const __m512d d2 = _mm512_fmadd_pd(dz, dz, _mm512_fmadd_pd(dy, dy, _mm512_mul_pd(dx, dx)));
+                const __mmask8 keep = _mm512_cmp_pd_mask(_mm512_loadu_pd(r + k), vrc, _CMP_LT_OQ) &
+                                      _mm512_cmp_pd_mask(d2, vlim, _CMP_LT_OQ);
+                const __m256i vk = _mm256_add_epi32(_mm256_set1_epi32(k), lane);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(ck + T), _mm256_maskz_compress_epi32(keep, vk));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(cj + T), vj);
+                _mm512_storeu_pd(cr2 + T, _mm512_maskz_compress_pd(keep, d2));
+                T += static_cast<size_t>(__builtin_popcount(keep));
+            }
+#endif
+            for (; k < b2e; ++k) {
                 const double dx = x_[k] - xj, dy = y_[k] - yj, dz = z_[k] - zj;
                 const double rjk2 = dx * dx + dy * dy + dz * dz;
                 cj[T] = j;
                 ck[T] = k;
                 cr2[T] = rjk2;
-                T += (r[k] < rc) && (!g.narrow || rjk2 < rc2);
+                T += (r[k] < rc) && (rjk2 < rjk_limit);
             }
         }
     }
