@@ -1,6 +1,7 @@
 """pair_style kizuna under MPI: 1, 2 and 4 ranks (oversubscribed on small machines) give the same
 energy, forces, per-atom energies and virial to 1e-10 relative, and per-atom sums equal the
-globals on every decomposition. Orthogonal liquid water and a triclinic Cu2S cell."""
+globals on every decomposition. Orthogonal liquid water and a triclinic Cu2S cell. The core's
+OpenMP threads (pair_style keyword threads) agree as well."""
 from __future__ import annotations
 
 import numpy as np
@@ -58,3 +59,16 @@ def test_per_atom_sums_equal_globals(runs, n):
     d = runs[n][1]
     total = np.array([d[k].sum() for k in ("fx", "fy", "fz")])
     assert np.abs(total).max() < 1e-9 * len(d["id"]) * np.abs(d["fx"]).max()
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_openmp_threads_agree(lammps_models, tmp_path, threads):  # noqa: F811
+    config = "cfg6_ice384_triclinic"
+    one, d1 = run0(config, lammps_models, tmp_path / "t1", keywords="threads 1")
+    many, dn = run0(config, lammps_models, tmp_path / "tn", keywords=f"threads {threads}")
+    pe1, pen = printed(one, "PE")[0], printed(many, "PE")[0]
+    assert abs(pen - pe1) <= 1e-10 * abs(pe1)
+    for key in ("fx", "fy", "fz", "c_peatom", "c_satom[1]", "c_satom[6]"):
+        assert np.abs(dn[key] - d1[key]).max() <= 1e-10 * np.abs(d1[key]).max(), key
+    w1, wn = np.array(printed(one, "W")), np.array(printed(many, "W"))
+    assert np.abs(wn - w1).max() <= 1e-10 * np.abs(w1).max()

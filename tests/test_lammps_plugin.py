@@ -27,6 +27,8 @@ def test_cli_prints_the_plugin_path(capsys):
     assert path.endswith("kizuna/lammps_plugin/kizunaplugin.so")
     assert main(["lammps-plugin", "--dir"]) == 0
     assert capsys.readouterr().out.strip() == str(plugin_path().parent)
+    assert main(["lammps-plugin", "--check"]) == 0
+    assert f"LAMMPS {lammps_version()}: pair_style kizuna loads" in capsys.readouterr().out
 
 
 def test_plugin_load_registers_pair_style(tmp_path):

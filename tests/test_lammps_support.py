@@ -107,11 +107,13 @@ $(c_ssum[5]:%.17g) $(c_ssum[6]:%.17g)"
 """.replace("{nktv2p}", repr(NKTV2P))
 
 
-def run0(config: str, models: dict, workdir, nprocs: int = 1):
+def run0(config: str, models: dict, workdir, nprocs: int = 1, keywords: str = "",
+         threads: int = 1):
     """`run 0` of a reference configuration; returns (LammpsRun, dump dict)."""
     from kizuna.lammps import read_dump, run
 
-    result = run(setup_script(config, models) + RUN0_OUTPUT, workdir, nprocs=nprocs).check()
+    result = run(setup_script(config, models, keywords) + RUN0_OUTPUT, workdir, nprocs=nprocs,
+                 threads=threads).check()
     return result, read_dump(workdir / "forces.dump")
 
 
