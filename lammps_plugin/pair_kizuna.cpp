@@ -219,6 +219,18 @@ void PairKizuna::init_style() {
                           "forces on ghost atoms and lets LAMMPS sum them back. Remove "
                           "'newton off' from the input (or 'newton off on': the first flag is "
                           "for pair interactions).");
+    // LAMMPS drops bonded pairs whose special_bonds factors are both 0 from neighbour lists;
+    // a many-body model needs every neighbour (factors in (0,1) keep the pair: its mask bits
+    // are stripped and the pair counts fully)
+    if (atom->molecular != Atom::ATOMIC)
+        for (int k = 1; k <= 3; ++k)
+            if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
+                error->all(FLERR, "pair_style kizuna needs every neighbour, but special_bonds "
+                                  "removes 1-{} neighbours (lj and coul factors 0) from the "
+                                  "neighbour lists. Use 'special_bonds lj/coul 1.0 1.0 1.0' or, "
+                                  "if another pair style must not see bonded pairs, tiny "
+                                  "non-zero factors ('special_bonds lj/coul 1e-50 1e-50 "
+                                  "1e-50'): kizuna ignores the factors.", k + 1);
     if (!potential_) error->all(FLERR, "pair_style kizuna: no model loaded");
     potential_->set_num_threads(threads_);
     // always a full list: the core visits every neighbour j of each local atom i

@@ -1,11 +1,15 @@
 """pair_style kizuna refuses what it cannot do with a clear LAMMPS error (exit status != 0, the
 message names the problem and the fix), never a crash: newton off, units other than metal,
-unknown elements, bad pair_coeff/pair_style lines, unreadable or malformed model files, core
-errors during compute. And the neighbour list it asks for is always a full list."""
+special_bonds that remove bonded neighbours, unknown elements, bad pair_coeff/pair_style lines,
+unreadable or malformed model files, core errors during compute. And the neighbour list it asks
+for is always a full list."""
 from __future__ import annotations
 
 import pytest
 
+import numpy as np
+
+from kizuna import Potential
 from kizuna.lammps import run
 from test_lammps_support import (HEADER, RUN0_OUTPUT, data_file, lammps_models,  # noqa: F401
                                  setup_script)
@@ -111,3 +115,52 @@ mass 1 1.00794
 mass 2 15.9994
 """ + f"pair_style kizuna {lammps_models['water']}\npair_coeff * * H O\nrun 0\n"
     failed_with(run(script, tmp_path), "pair_style kizuna at step 0", "on top of each other")
+
+
+BONDED_WATER = HEADER.replace("atom_style atomic", "atom_style bond") + """region box block 0 12 0 12 0 12
+create_box 2 box bond/types 1 extra/bond/per/atom 2 extra/special/per/atom 4
+create_atoms 2 single 6.0 6.0 6.0
+create_atoms 1 single 6.96 6.0 6.0
+create_atoms 1 single 5.76 6.93 6.0
+create_atoms 2 single 3.0 3.0 3.0
+create_atoms 1 single 3.96 3.0 3.0
+create_atoms 1 single 2.76 3.93 3.0
+mass 1 1.00794
+mass 2 15.9994
+bond_style zero
+bond_coeff 1 0.96
+create_bonds single/bond 1 1 2
+create_bonds single/bond 1 1 3
+special_bonds {special}
+pair_style kizuna {model}
+pair_coeff * * H O
+run 0
+print "PE $(pe:%.15g)"
+"""
+
+
+def bonded_water(special, models):
+    return BONDED_WATER.replace("{special}", special).replace("{model}", str(models["water"]))
+
+
+@pytest.mark.parametrize("special", ["lj/coul 0.0 0.0 0.0", "lj 0.0 1.0 1.0",
+                                     "lj/coul 1.0 0.0 0.0"])
+def test_special_bonds_that_drop_neighbours_are_refused(lammps_models, tmp_path,  # noqa: F811
+                                                         special):
+    script = bonded_water(special, lammps_models)
+    bond = "1-2" if special.split()[1] == "0.0" else "1-3"
+    failed_with(run(script, tmp_path), f"special_bonds removes {bond} neighbours",
+                "special_bonds lj/coul 1.0 1.0 1.0")
+
+
+@pytest.mark.parametrize("special", ["lj/coul 1.0 1.0 1.0", "lj/coul 1e-50 1e-50 1e-50"])
+def test_bonded_neighbours_count_fully(lammps_models, tmp_path, special):  # noqa: F811
+    # pairs kept in the list with special-bond bits: masked, and counted like any other pair
+    script = bonded_water(special, lammps_models)
+    energy = run(script, tmp_path).check().printed("PE")[0][0]
+    positions = [[6, 6, 6], [6.96, 6, 6], [5.76, 6.93, 6], [3, 3, 3], [3.96, 3, 3],
+                 [2.76, 3.93, 3]]
+    expected = Potential(lammps_models["water"], threads=1).compute(
+        np.array(positions, float), ["O", "H", "H", "O", "H", "H"], cell=np.eye(3) * 12.0,
+        pbc=True, forces=False)["energy"]
+    assert abs(energy - expected) < 1e-10 * abs(expected)

@@ -7,7 +7,7 @@ to the total energy of the NVE part: drift = slope / atoms, in meV per atom per 
     python nve_drift.py --ps 1 --ranks 2      # shorter, 2 MPI ranks
 
 Prints the drift, the largest deviation of E from the fitted line and the time step.
-Writes the LAMMPS log into --workdir (default: runs/nve_drift).
+Writes the model and the LAMMPS log into --workdir (default: <repository>/runs/nve_drift).
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def main(argv=None):
     p.add_argument("--ranks", type=int, default=1, help="MPI ranks")
     p.add_argument("--threads", type=int, default=1, help="OpenMP threads per rank")
     p.add_argument("--thermo", type=int, default=20, help="steps between energy samples")
-    p.add_argument("--workdir", type=Path, default=Path("runs/nve_drift"))
+    p.add_argument("--workdir", type=Path, default=HERE.parent.parent / "runs" / "nve_drift",
+                   help="folder for the model and the LAMMPS log (default: <repo>/runs/nve_drift)")
     args = p.parse_args(argv)
 
     workdir = args.workdir.resolve()
