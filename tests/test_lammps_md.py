@@ -86,3 +86,16 @@ run 6
         assert press[0] > 1e4
         assert (np.diff(vol) > 0).all(), vol
         assert table["Xy"][-1] != table["Xy"][0]
+
+
+def test_minimize_lowers_energy_and_forces(lammps_models, tmp_path):  # noqa: F811
+    script = setup_script("cfg4_ice384", lammps_models) + """
+thermo_style custom step pe fmax fnorm
+thermo_modify format float %.15g
+minimize 0.0 1.0e-3 10 100
+"""
+    table = run(script, tmp_path).check().thermo()[-1]
+    pe, fmax = np.array(table["PotEng"]), np.array(table["Fmax"])
+    assert len(pe) >= 2 and table["Step"][-1] > 0
+    assert pe[-1] < pe[0] - 0.1  # eV: the ice (not relaxed) relaxes
+    assert fmax[-1] < fmax[0]
