@@ -312,10 +312,12 @@ void PairKizuna::handle_extrapolation(long long local_count) {
                           "the cap.", total, model_path_, step, max_extrapolating_);
     if (policy_ == ExtrapolationPolicy::error)
         error->all(FLERR, "pair_style kizuna: {} atoms are outside the training range of model "
-                          "'{}' at step {} (extrapolation error). Use 'extrapolation warn' or "
-                          "'max_extrapolating N' to tolerate some.", total, model_path_, step);
+                          "'{}' at step {} (extrapolation error). To go on, use 'extrapolation "
+                          "warn', with 'max_extrapolating N' to stop only above N atoms.",
+                   total, model_path_, step);
     if (policy_ == ExtrapolationPolicy::warn &&
-        (last_warning_step_ < 0 || step - last_warning_step_ >= warn_every_)) {
+        (last_warning_step_ < 0 || step < last_warning_step_ ||  // reset_timestep
+         step - last_warning_step_ >= warn_every_)) {
         last_warning_step_ = step;
         if (comm->me == 0)
             error->warning(FLERR, "pair_style kizuna: {} atoms outside the training range of "
