@@ -1,0 +1,344 @@
+// pair_style kizuna: LAMMPS adapter over kizuna::Potential (see pair_kizuna.h, docs/lammps.md).
+//
+// compute() hands the core views of LAMMPS's own arrays; only the per-centre neighbour counts
+// and list pointers are gathered (O(inum) per step):
+//   atoms      x[0] (local + ghost, Å), type[], type -> model element map from pair_coeff
+//   neighbours the full list: ilist, numneigh[ilist[ii]], firstneigh[ilist[ii]], indices masked
+//              with NEIGHMASK
+//   outputs    f[0] (+=, eV/Å, ghosts included: reverse communication sums them), eatom (eV),
+//              vatom[0] (+=, eV, tallied on the neighbour atom, LAMMPS order xx yy zz xy xz yz)
+// Global virial: the core's own W = -sum_pairs r_ij (x) dE/dr_ij (exact, independent of the
+// ghost layout), so virial_fdotr_compute() is never used (no_virial_fdotr_compute = 1).
+#include "pair_kizuna.h"
+
+#pragma GCC visibility push(default)
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+#pragma GCC visibility pop
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <sstream>
+
+#include "kizuna/errors.hpp"
+#include "kizuna/model.hpp"
+#include "kizuna/potential.hpp"
+
+using namespace LAMMPS_NS;
+
+namespace kizuna::lmp {
+
+PairKizuna::PairKizuna(LAMMPS* lmp) : Pair(lmp) {
+    single_enable = 0;
+    restartinfo = 0;         // the model file is named in the input, nothing to restart
+    one_coeff = 1;           // a single "pair_coeff * * ..."
+    manybody_flag = 1;
+    no_virial_fdotr_compute = 1;  // the global virial comes from the core
+    centroidstressflag = CENTROID_NOTAVAIL;
+    // pvector (compute pair kizuna): [0] atoms of this rank extrapolating in the last
+    // evaluation, [1] the same summed over every evaluation since pair_style;
+    // compute pair sums them over ranks.
+    nextra = 2;
+    pvector = new double[nextra];
+    pvector[0] = pvector[1] = 0.0;
+}
+
+PairKizuna::~PairKizuna() {
+    delete[] pvector;
+    pvector = nullptr;
+    if (copymode) return;
+    if (allocated) {
+        memory->destroy(setflag);
+        memory->destroy(cutsq);
+    }
+}
+
+void PairKizuna::allocate() {
+    allocated = 1;
+    const int n = atom->ntypes + 1;
+    memory->create(setflag, n, n, "pair:setflag");
+    memory->create(cutsq, n, n, "pair:cutsq");
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) setflag[i][j] = 0;
+    type_to_species_.assign(n, -1);
+}
+
+void PairKizuna::require_metal_units(const char* command) {
+    if (std::strcmp(update->unit_style, "metal") != 0)
+        error->all(FLERR,
+                   "{}: kizuna models use eV and Å, so pair_style kizuna needs 'units metal' but "
+                   "this input uses 'units {}'. Put 'units metal' before the box is created and "
+                   "give lengths in Å, energies in eV, time in ps.",
+                   command, update->unit_style);
+}
+
+// ------------------------------------------------------------------------------------ settings
+void PairKizuna::settings(int narg, char** arg) {
+    if (narg < 1)
+        error->all(FLERR, "pair_style kizuna: missing model file. Usage: pair_style kizuna "
+                          "model.kzn [extrapolation warn|error|ignore] [warn_every N] "
+                          "[max_extrapolating N] [threads N]");
+    require_metal_units("pair_style kizuna");
+
+    // keywords first, so that a typo is reported before the model is read
+    policy_ = ExtrapolationPolicy::warn;
+    warn_every_ = 100;
+    max_extrapolating_ = -1;
+    threads_ = 0;
+    for (int a = 1; a < narg; a += 2) {
+        const std::string key = arg[a];
+        if (a + 1 >= narg)
+            error->all(FLERR, "pair_style kizuna: keyword '{}' needs a value", key);
+        const std::string value = arg[a + 1];
+        if (key == "extrapolation") {
+            if (value == "warn") policy_ = ExtrapolationPolicy::warn;
+            else if (value == "error") policy_ = ExtrapolationPolicy::error;
+            else if (value == "ignore") policy_ = ExtrapolationPolicy::ignore;
+            else
+                error->all(FLERR, "pair_style kizuna: extrapolation must be warn, error or "
+                                  "ignore, got '{}'", value);
+        } else if (key == "warn_every") {
+            warn_every_ = utils::bnumeric(FLERR, value, false, lmp);
+            if (warn_every_ < 1)
+                error->all(FLERR, "pair_style kizuna: warn_every is a number of steps >= 1, "
+                                  "got {}", value);
+        } else if (key == "max_extrapolating") {
+            max_extrapolating_ = utils::bnumeric(FLERR, value, false, lmp);
+            if (max_extrapolating_ < 0)
+                error->all(FLERR, "pair_style kizuna: max_extrapolating is a number of atoms "
+                                  ">= 0, got {}", value);
+        } else if (key == "threads") {
+            threads_ = utils::inumeric(FLERR, value, false, lmp);
+            if (threads_ < 0)
+                error->all(FLERR, "pair_style kizuna: threads must be >= 0 (0 = OpenMP "
+                                  "default, OMP_NUM_THREADS), got {}", value);
+        } else {
+            error->all(FLERR, "pair_style kizuna: unknown keyword '{}'; known keywords: "
+                              "extrapolation, warn_every, max_extrapolating, threads", key);
+        }
+    }
+
+    model_path_ = arg[0];
+    const std::string text = broadcast_model_text(model_path_);
+    try {
+        // every rank parses the same bytes, so every rank fails alike: error->all is safe
+        model_ = kizuna::Model::parse(text, model_path_);
+        potential_ = std::make_unique<kizuna::Potential>(model_, threads_);
+    } catch (const std::exception& e) {
+        error->all(FLERR, "pair_style kizuna: cannot use model file '{}': {}", model_path_,
+                   e.what());
+    }
+    elements_text_.clear();
+    for (const std::string& e : model_->elements)
+        elements_text_ += (elements_text_.empty() ? "" : " ") + e;
+
+    // a new model may have other elements: pair_coeff must be given again
+    if (allocated) {
+        const int n = atom->ntypes + 1;
+        for (int i = 0; i < n; ++i)
+            for (int j = 0; j < n; ++j) setflag[i][j] = 0;
+        type_to_species_.assign(n, -1);
+    }
+}
+
+// Rank 0 reads the model file; every rank receives its bytes.
+std::string PairKizuna::broadcast_model_text(const std::string& path) {
+    long long size = -1;  // -1: rank 0 could not read the file
+    std::string text;
+    if (comm->me == 0) {
+        std::ifstream in(path, std::ios::binary);
+        if (in) {
+            std::ostringstream buffer;
+            buffer << in.rdbuf();
+            text = buffer.str();
+            size = in.bad() ? -1 : static_cast<long long>(text.size());
+        }
+    }
+    MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, world);
+    if (size < 0)
+        error->all(FLERR, "pair_style kizuna: cannot read model file '{}' (relative paths are "
+                          "taken from the folder LAMMPS runs in; 'kizuna info {}' checks a "
+                          "model file)", path, path);
+    text.resize(static_cast<size_t>(size));
+    const long long chunk = 1 << 30;
+    for (long long offset = 0; offset < size; offset += chunk) {
+        const int n = static_cast<int>(std::min(chunk, size - offset));
+        MPI_Bcast(&text[static_cast<size_t>(offset)], n, MPI_CHAR, 0, world);
+    }
+    return text;
+}
+
+// --------------------------------------------------------------------------------------- coeff
+void PairKizuna::coeff(int narg, char** arg) {
+    if (!model_) error->all(FLERR, "pair_coeff: give 'pair_style kizuna model.kzn' first");
+    if (!allocated) allocate();
+    const int ntypes = atom->ntypes;
+    if (narg != 2 + ntypes || std::strcmp(arg[0], "*") != 0 || std::strcmp(arg[1], "*") != 0)
+        error->all(FLERR, "pair_coeff for kizuna: expected 'pair_coeff * *' followed by one "
+                          "element symbol (or NULL) for each of the {} atom types, e.g. "
+                          "'pair_coeff * * {}'; got {} words", ntypes, elements_text_, narg);
+    for (int t = 1; t <= ntypes; ++t) {
+        const std::string symbol = arg[1 + t];
+        if (symbol == "NULL") {
+            type_to_species_[t] = -1;
+            continue;
+        }
+        const int s = model_->element_index(symbol);
+        if (s < 0)
+            error->all(FLERR, "pair_coeff for kizuna: atom type {} is '{}', which model '{}' "
+                              "does not have; its elements are: {}. Use NULL for types that "
+                              "another pair style handles.",
+                   t, symbol, model_path_, elements_text_);
+        type_to_species_[t] = s;
+    }
+    int mapped = 0;
+    for (int i = 1; i <= ntypes; ++i)
+        for (int j = i; j <= ntypes; ++j) {
+            const bool on = type_to_species_[i] >= 0 && type_to_species_[j] >= 0;
+            setflag[i][j] = on ? 1 : 0;
+            mapped += on;
+        }
+    if (mapped == 0)
+        error->all(FLERR, "pair_coeff for kizuna: every atom type is NULL; map at least one type "
+                          "to one of the model's elements ({})", elements_text_);
+}
+
+// ---------------------------------------------------------------------------------- init_style
+void PairKizuna::init_style() {
+    require_metal_units("pair_style kizuna");
+    if (force->newton_pair == 0)
+        error->all(FLERR, "pair_style kizuna needs 'newton on' for pair interactions: it puts "
+                          "forces on ghost atoms and lets LAMMPS sum them back. Remove "
+                          "'newton off' from the input (or 'newton off on': the first flag is "
+                          "for pair interactions).");
+    // LAMMPS drops bonded pairs whose special_bonds factors are both 0 from neighbour lists;
+    // a many-body model needs every neighbour (factors in (0,1) keep the pair: its mask bits
+    // are stripped and the pair counts fully)
+    if (atom->molecular != Atom::ATOMIC)
+        for (int k = 1; k <= 3; ++k)
+            if (force->special_lj[k] == 0.0 && force->special_coul[k] == 0.0)
+                error->all(FLERR, "pair_style kizuna needs every neighbour, but special_bonds "
+                                  "removes 1-{} neighbours (lj and coul factors 0) from the "
+                                  "neighbour lists. Use 'special_bonds lj/coul 1.0 1.0 1.0' or, "
+                                  "if another pair style must not see bonded pairs, tiny "
+                                  "non-zero factors ('special_bonds lj/coul 1e-50 1e-50 "
+                                  "1e-50'): kizuna ignores the factors.", k + 1);
+    if (!potential_) error->all(FLERR, "pair_style kizuna: no model loaded");
+    potential_->set_num_threads(threads_);
+    // always a full list: the core visits every neighbour j of each local atom i
+    neighbor->add_request(this, NeighConst::REQ_FULL);
+}
+
+double PairKizuna::init_one(int i, int j) {
+    if (setflag[i][j] == 0)
+        error->all(FLERR, "pair_coeff for kizuna does not cover atom types {} and {}", i, j);
+    return model_->cutoff;  // Å; the core drops neighbours beyond each element's own cutoff
+}
+
+// ------------------------------------------------------------------------------------- compute
+void PairKizuna::compute(int eflag, int vflag) {
+    ev_init(eflag, vflag);
+
+    kizuna::AtomsView atoms;
+    atoms.num_atoms = atom->nlocal + atom->nghost;
+    atoms.positions = atoms.num_atoms > 0 ? atom->x[0] : nullptr;
+    atoms.types = atom->type;
+    atoms.type_to_species = type_to_species_.data();
+
+    // LAMMPS indexes numneigh/firstneigh by atom (i = ilist[ii]), the core by centre (ii); they
+    // differ when ilist is not 0..inum-1 (skip lists of pair hybrid, neigh_modify include)
+    const int inum = list->inum;
+    if (static_cast<int>(centre_counts_.size()) < inum) {
+        centre_counts_.resize(inum + inum / 4 + 16);
+        centre_lists_.resize(centre_counts_.size());
+    }
+    for (int ii = 0; ii < inum; ++ii) {
+        const int i = list->ilist[ii];
+        centre_counts_[ii] = list->numneigh[i];
+        centre_lists_[ii] = list->firstneigh[i];
+    }
+    kizuna::NeighborView neighbors;
+    neighbors.num_centres = inum;
+    neighbors.centres = list->ilist;
+    neighbors.counts = centre_counts_.data();
+    neighbors.lists = centre_lists_.data();
+    neighbors.index_mask = NEIGHMASK;
+
+    kizuna::Request request;
+    request.forces = true;
+    request.virial = vflag_global != 0;
+    request.atom_energies = eflag_atom != 0;
+    request.atom_virials = vflag_atom != 0;
+
+    kizuna::Result result;
+    result.forces = atoms.num_atoms > 0 ? atom->f[0] : nullptr;
+    result.atom_energies = eflag_atom ? eatom : nullptr;
+    result.atom_virials = (vflag_atom && atoms.num_atoms > 0) ? vatom[0] : nullptr;
+
+    try {
+        potential_->compute(atoms, neighbors, request, result);
+    } catch (const std::exception& e) {
+        // the problem (e.g. atoms on top of each other) may be on this rank only
+        error->one(FLERR, "pair_style kizuna at step {}: {}", update->ntimestep, e.what());
+    }
+
+    if (eflag_global) eng_vdwl += result.energy;
+    if (vflag_global)
+        for (int a = 0; a < 6; ++a) virial[a] += result.virial[a];
+    handle_extrapolation(static_cast<long long>(result.num_extrapolating));
+}
+
+void PairKizuna::handle_extrapolation(long long local_count) {
+    pvector[0] = static_cast<double>(local_count);
+    pvector[1] += static_cast<double>(local_count);
+    long long total = 0;
+    MPI_Allreduce(&local_count, &total, 1, MPI_LONG_LONG, MPI_SUM, world);
+    num_extrapolating_ = static_cast<double>(total);
+    extrapolating_total_ += static_cast<double>(total);
+    if (total == 0) return;
+    const bigint step = update->ntimestep;
+    if (max_extrapolating_ >= 0 && total > max_extrapolating_)
+        error->all(FLERR, "pair_style kizuna: {} atoms are outside the training range of model "
+                          "'{}' at step {}, more than max_extrapolating {}. The structure has left "
+                          "what the model was trained on; retrain with such structures or raise "
+                          "the cap.", total, model_path_, step, max_extrapolating_);
+    if (policy_ == ExtrapolationPolicy::error)
+        error->all(FLERR, "pair_style kizuna: {} atoms are outside the training range of model "
+                          "'{}' at step {} (extrapolation error). To go on, use 'extrapolation "
+                          "warn', with 'max_extrapolating N' to stop only above N atoms.",
+                   total, model_path_, step);
+    if (policy_ == ExtrapolationPolicy::warn &&
+        (last_warning_step_ < 0 || step < last_warning_step_ ||  // reset_timestep
+         step - last_warning_step_ >= warn_every_)) {
+        last_warning_step_ = step;
+        if (comm->me == 0)
+            error->warning(FLERR, "pair_style kizuna: {} atoms outside the training range of "
+                                  "model '{}' at step {} (next warning in {} steps at the "
+                                  "earliest; count per step: compute pair kizuna, c_ID[1])",
+                           total, model_path_, step, warn_every_);
+    }
+}
+
+// ----------------------------------------------------------------------------------- extract
+void* PairKizuna::extract(const char* name, int& dim) {
+    dim = 0;
+    if (std::strcmp(name, "num_extrapolating") == 0) return &num_extrapolating_;
+    if (std::strcmp(name, "extrapolating_total") == 0) return &extrapolating_total_;
+    return nullptr;
+}
+
+double PairKizuna::memory_usage() {
+    double bytes = Pair::memory_usage();
+    bytes += static_cast<double>(type_to_species_.size() * sizeof(int));
+    return bytes;
+}
+
+}  // namespace kizuna::lmp

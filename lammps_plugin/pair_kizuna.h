@@ -1,0 +1,72 @@
+// pair_style kizuna: a thin LAMMPS adapter over the kizuna core (kizuna::Potential).
+//
+//   pair_style kizuna model.kzn [extrapolation warn|error|ignore] [warn_every N]
+//                               [max_extrapolating N] [threads N]
+//   pair_coeff * * O H          (one element or NULL per atom type)
+//
+// Requirements (checked, with an error that says the fix): units metal, newton pair on. The
+// neighbour list is a full list (requested in init_style, never half); forces on ghost atoms are
+// summed back by LAMMPS's reverse communication. Global energy/virial, per-atom energy
+// (compute pe/atom) and per-atom virial (compute stress/atom) come from the core.
+// docs/lammps.md is the user guide.
+#pragma once
+
+// LAMMPS's classes live in liblammps: keep their declarations at default visibility while the
+// plugin itself is compiled with hidden visibility (liblammps exports thousands of symbols).
+#pragma GCC visibility push(default)
+#include "pair.h"
+#pragma GCC visibility pop
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kizuna {
+class Model;
+class Potential;
+}  // namespace kizuna
+
+namespace kizuna::lmp {
+
+enum class ExtrapolationPolicy { warn, error, ignore };
+
+class PairKizuna : public LAMMPS_NS::Pair {
+  public:
+    explicit PairKizuna(LAMMPS_NS::LAMMPS* lmp);
+    ~PairKizuna() override;
+
+    void compute(int eflag, int vflag) override;
+    void settings(int narg, char** arg) override;
+    void coeff(int narg, char** arg) override;
+    void init_style() override;
+    double init_one(int i, int j) override;
+    void* extract(const char* name, int& dim) override;
+    double memory_usage() override;
+
+  private:
+    void allocate();
+    void require_metal_units(const char* command);
+    std::string broadcast_model_text(const std::string& path);
+    void handle_extrapolation(long long local_count);
+
+    std::string model_path_;
+    std::shared_ptr<const kizuna::Model> model_;
+    std::unique_ptr<kizuna::Potential> potential_;
+    std::vector<int> type_to_species_;  // index = LAMMPS atom type 1..ntypes; -1 = NULL
+    std::string elements_text_;         // the model's elements, for messages
+    std::vector<int> centre_counts_;            // numneigh of centre ii (core indexing)
+    std::vector<const int*> centre_lists_;      // firstneigh of centre ii
+
+    // extrapolation policy (pair_style keywords)
+    ExtrapolationPolicy policy_ = ExtrapolationPolicy::warn;
+    long long warn_every_ = 100;         // steps between two warnings
+    long long max_extrapolating_ = -1;   // error when more atoms extrapolate; -1 = no cap
+    long long last_warning_step_ = -1;
+    int threads_ = 0;                    // OpenMP threads of the core; 0 = OpenMP default
+
+    // results of the last compute(), all ranks together (extract("num_extrapolating"))
+    double num_extrapolating_ = 0.0;
+    double extrapolating_total_ = 0.0;   // summed over every compute() since pair_style
+};
+
+}  // namespace kizuna::lmp
