@@ -1,10 +1,9 @@
 // pair_style kizuna: LAMMPS adapter over kizuna::Potential (see pair_kizuna.h, docs/lammps.md).
 //
-// compute() hands the core views of LAMMPS's own arrays; only the per-centre neighbour counts
-// and list pointers are gathered (O(inum) per step):
+// compute() hands the core views of LAMMPS's own arrays, nothing is copied per step:
 //   atoms      x[0] (local + ghost, Å), type[], type -> model element map from pair_coeff
-//   neighbours the full list: ilist, numneigh[ilist[ii]], firstneigh[ilist[ii]], indices masked
-//              with NEIGHMASK
+//   neighbours the full list: ilist, numneigh[i], firstneigh[i] indexed by atom i = ilist[ii]
+//              (NeighborView::indexed_by_atom), indices masked with NEIGHMASK
 //   outputs    f[0] (+=, eV/Å, ghosts included: reverse communication sums them), eatom (eV),
 //              vatom[0] (+=, eV, tallied on the neighbour atom, LAMMPS order xx yy zz xy xz yz)
 // Global virial: the core's own W = -sum_pairs r_ij (x) dE/dr_ij (exact, independent of the
@@ -253,23 +252,14 @@ void PairKizuna::compute(int eflag, int vflag) {
     atoms.types = atom->type;
     atoms.type_to_species = type_to_species_.data();
 
-    // LAMMPS indexes numneigh/firstneigh by atom (i = ilist[ii]), the core by centre (ii); they
-    // differ when ilist is not 0..inum-1 (skip lists of pair hybrid, neigh_modify include)
-    const int inum = list->inum;
-    if (static_cast<int>(centre_counts_.size()) < inum) {
-        centre_counts_.resize(inum + inum / 4 + 16);
-        centre_lists_.resize(centre_counts_.size());
-    }
-    for (int ii = 0; ii < inum; ++ii) {
-        const int i = list->ilist[ii];
-        centre_counts_[ii] = list->numneigh[i];
-        centre_lists_[ii] = list->firstneigh[i];
-    }
+    // LAMMPS indexes numneigh/firstneigh by atom (i = ilist[ii]); the core reads them that way
+    // (indexed_by_atom), which also covers skip lists of pair hybrid and neigh_modify include
     kizuna::NeighborView neighbors;
-    neighbors.num_centres = inum;
+    neighbors.num_centres = list->inum;
     neighbors.centres = list->ilist;
-    neighbors.counts = centre_counts_.data();
-    neighbors.lists = centre_lists_.data();
+    neighbors.counts = list->numneigh;
+    neighbors.lists = list->firstneigh;
+    neighbors.indexed_by_atom = true;
     neighbors.index_mask = NEIGHMASK;
 
     kizuna::Request request;

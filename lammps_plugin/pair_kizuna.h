@@ -54,8 +54,6 @@ class PairKizuna : public LAMMPS_NS::Pair {
     std::unique_ptr<kizuna::Potential> potential_;
     std::vector<int> type_to_species_;  // index = LAMMPS atom type 1..ntypes; -1 = NULL
     std::string elements_text_;         // the model's elements, for messages
-    std::vector<int> centre_counts_;            // numneigh of centre ii (core indexing)
-    std::vector<const int*> centre_lists_;      // firstneigh of centre ii
 
     // extrapolation policy (pair_style keywords)
     ExtrapolationPolicy policy_ = ExtrapolationPolicy::warn;

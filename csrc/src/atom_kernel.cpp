@@ -58,9 +58,10 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     const int ne = model_.num_elements();
     const int i = nb.centre(ii);
     const double* xi = atoms.positions + 3 * static_cast<size_t>(i);
-    const int m = nb.counts[ii];
-    const int* list = nb.lists ? nb.lists[ii] : nb.indices + nb.offsets[ii];
-    const double* shift = (!nb.lists && nb.shifts) ? nb.shifts + 3 * nb.offsets[ii] : nullptr;
+    const int at = nb.slot(ii);
+    const int m = nb.counts[at];
+    const int* list = nb.lists ? nb.lists[at] : nb.indices + nb.offsets[at];
+    const double* shift = (!nb.lists && nb.shifts) ? nb.shifts + 3 * nb.offsets[at] : nullptr;
 
     grow(tmp_, 3 * static_cast<size_t>(m));
     grow(tmp_atom_, m);

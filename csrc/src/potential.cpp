@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "atom_kernel.hpp"
@@ -144,7 +145,7 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
     double energy = 0.0;
     double virial[6] = {0, 0, 0, 0, 0, 0};
     int64_t n_extrapolating = 0;
-    std::string error;
+    std::exception_ptr error;
 
 #pragma omp parallel num_threads(n_threads)
     {
@@ -211,9 +212,9 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
                     k.adjoint(beta);
                     scatter(k, 0, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
                 }
-            } catch (const std::exception& e) {
+            } catch (...) {
 #pragma omp critical(kizuna_error)
-                if (error.empty()) error = e.what();
+                if (!error) error = std::current_exception();  // first error, type kept
             }
         }
 #pragma omp critical(kizuna_reduce)
@@ -224,7 +225,7 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
             n_extrapolating += local_extra;
         }
     }
-    if (!error.empty()) throw InputError(error);
+    if (error) std::rethrow_exception(error);
     if (n_threads > 1) {
         for (int t = 1; t < n_threads; ++t) {
             if (want_forces) {
@@ -274,7 +275,7 @@ void Potential::descriptors(const AtomsView& atoms, const NeighborView& nb, cons
     check_inputs(atoms, nb);
     const int n_threads = num_threads();
     while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
-    std::string error;
+    std::exception_ptr error;
 #pragma omp parallel num_threads(n_threads)
     {
         int t = 0;
@@ -290,13 +291,13 @@ void Potential::descriptors(const AtomsView& atoms, const NeighborView& nb, cons
                 k.gather(atoms, nb, ii, s);
                 k.values();
                 std::copy(k.G(), k.G() + k.num_features(), G + offsets[ii]);
-            } catch (const std::exception& e) {
+            } catch (...) {
 #pragma omp critical(kizuna_error)
-                if (error.empty()) error = e.what();
+                if (!error) error = std::current_exception();  // first error, type kept
             }
         }
     }
-    if (!error.empty()) throw InputError(error);
+    if (error) std::rethrow_exception(error);
 }
 
 void Potential::vjp(const AtomsView& atoms, const NeighborView& nb, const int64_t* offsets, const double* beta,
@@ -309,7 +310,7 @@ void Potential::vjp(const AtomsView& atoms, const NeighborView& nb, const int64_
     for (int t = 1; t < n_threads; ++t)
         if (forces) thread_forces_[t].assign(n3, 0.0);
     double W[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-    std::string error;
+    std::exception_ptr error;
 #pragma omp parallel num_threads(n_threads)
     {
         int t = 0;
@@ -329,15 +330,15 @@ void Potential::vjp(const AtomsView& atoms, const NeighborView& nb, const int64_
                 k.values();
                 k.adjoint(beta + offsets[ii]);
                 scatter(k, 0, i, F, nullptr, nullptr, virial9 ? local : nullptr);
-            } catch (const std::exception& e) {
+            } catch (...) {
 #pragma omp critical(kizuna_error)
-                if (error.empty()) error = e.what();
+                if (!error) error = std::current_exception();  // first error, type kept
             }
         }
 #pragma omp critical(kizuna_reduce)
         for (int a = 0; a < 9; ++a) W[a] += local[a];
     }
-    if (!error.empty()) throw InputError(error);
+    if (error) std::rethrow_exception(error);
     if (forces)
         for (int t = 1; t < n_threads; ++t)
             for (size_t a = 0; a < n3; ++a) forces[a] += thread_forces_[t][a];
@@ -350,7 +351,7 @@ void Potential::jvp(const AtomsView& atoms, const NeighborView& nb, const int64_
     check_inputs(atoms, nb);
     const int n_threads = num_threads();
     while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
-    std::string error;
+    std::exception_ptr error;
 #pragma omp parallel num_threads(n_threads)
     {
         int t = 0;
@@ -379,13 +380,13 @@ void Potential::jvp(const AtomsView& atoms, const NeighborView& nb, const int64_
                     }
                 }
                 k.tangent(dr.data(), dG + offsets[ii]);
-            } catch (const std::exception& e) {
+            } catch (...) {
 #pragma omp critical(kizuna_error)
-                if (error.empty()) error = e.what();
+                if (!error) error = std::current_exception();  // first error, type kept
             }
         }
     }
-    if (!error.empty()) throw InputError(error);
+    if (error) std::rethrow_exception(error);
 }
 
 }  // namespace kizuna

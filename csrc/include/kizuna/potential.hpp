@@ -36,8 +36,12 @@ struct NeighborView {
     const int* indices = nullptr;
     const double* shifts = nullptr;  // CSR only, optional: image shift s, r_ij = x_j + s - x_i (Å)
     int index_mask = ~0;             // applied to every neighbour index (LAMMPS NEIGHMASK)
+    // counts/lists indexed by the centre's atom index i = centre(ii) instead of by ii
+    // (LAMMPS: numneigh[i], firstneigh[i]); then they can be passed without copying
+    bool indexed_by_atom = false;
 
     int centre(int ii) const { return centres ? centres[ii] : ii; }
+    int slot(int ii) const { return indexed_by_atom ? centre(ii) : ii; }
 };
 
 struct Request {
