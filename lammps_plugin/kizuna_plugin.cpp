@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "compute_kizuna_deviation.h"
 #include "pair_kizuna.h"
 #include "version_check.h"
 
@@ -45,6 +46,11 @@ void* create_pair_kizuna(void* lmp) {
         new kizuna::lmp::PairKizuna(static_cast<LAMMPS_NS::LAMMPS*>(lmp)));
 }
 
+void* create_compute_kizuna_deviation(void* lmp, int narg, char** arg) {
+    return static_cast<LAMMPS_NS::Compute*>(
+        new kizuna::lmp::ComputeKizunaDeviation(static_cast<LAMMPS_NS::LAMMPS*>(lmp), narg, arg));
+}
+
 }  // namespace
 
 // Registers pair_style kizuna if `lmp` runs the LAMMPS version the plugin was built for
@@ -72,6 +78,16 @@ KIZUNA_EXPORT void kizuna_lammps_register(void* lmp, void* handle, void* regfunc
     plugin.creator.v1 = &create_pair_kizuna;
     plugin.handle = handle;
     reinterpret_cast<lammpsplugin_regfunc>(regfunc)(&plugin, lmp);
+
+    lammpsplugin_record deviation{};
+    deviation.version = version.c_str();
+    deviation.style = "compute";
+    deviation.name = "kizuna/deviation";
+    deviation.info = "committee uncertainty of pair_style kizuna (force deviation per atom)";
+    deviation.author = "the kizuna developers";
+    deviation.creator.v2 = &create_compute_kizuna_deviation;
+    deviation.handle = handle;
+    reinterpret_cast<lammpsplugin_regfunc>(regfunc)(&deviation, lmp);
 }
 
 // The LAMMPS version this plugin was compiled for (LAMMPS date number).

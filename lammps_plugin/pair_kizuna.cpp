@@ -22,6 +22,7 @@
 #pragma GCC visibility pop
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -84,7 +85,7 @@ void PairKizuna::settings(int narg, char** arg) {
     if (narg < 1)
         error->all(FLERR, "pair_style kizuna: missing model file. Usage: pair_style kizuna "
                           "model.kzn [extrapolation warn|error|ignore] [warn_every N] "
-                          "[max_extrapolating N] [threads N]");
+                          "[max_extrapolating N] [threads N] [uncertainty_every N]");
     require_metal_units("pair_style kizuna");
 
     // keywords first, so that a typo is reported before the model is read
@@ -92,6 +93,7 @@ void PairKizuna::settings(int narg, char** arg) {
     warn_every_ = 100;
     max_extrapolating_ = -1;
     threads_ = 0;
+    uncertainty_every_ = 1;
     for (int a = 1; a < narg; a += 2) {
         const std::string key = arg[a];
         if (a + 1 >= narg)
@@ -119,9 +121,16 @@ void PairKizuna::settings(int narg, char** arg) {
             if (threads_ < 0)
                 error->all(FLERR, "pair_style kizuna: threads must be >= 0 (0 = OpenMP "
                                   "default, OMP_NUM_THREADS), got {}", value);
+        } else if (key == "uncertainty_every") {
+            uncertainty_every_ = utils::bnumeric(FLERR, value, false, lmp);
+            if (uncertainty_every_ < 0)
+                error->all(FLERR, "pair_style kizuna: uncertainty_every is a number of steps "
+                                  ">= 0 (0 = never compute the committee force spread), got {}",
+                           value);
         } else {
             error->all(FLERR, "pair_style kizuna: unknown keyword '{}'; known keywords: "
-                              "extrapolation, warn_every, max_extrapolating, threads", key);
+                              "extrapolation, warn_every, max_extrapolating, threads, "
+                              "uncertainty_every", key);
         }
     }
 
@@ -232,6 +241,8 @@ void PairKizuna::init_style() {
                                   "1e-50'): kizuna ignores the factors.", k + 1);
     if (!potential_) error->all(FLERR, "pair_style kizuna: no model loaded");
     potential_->set_num_threads(threads_);
+    // committee member forces on ghost atoms are summed back like the forces themselves
+    comm_reverse = is_committee() ? 3 * model_->committee_size : 0;
     // always a full list: the core visits every neighbour j of each local atom i
     neighbor->add_request(this, NeighConst::REQ_FULL);
 }
@@ -273,6 +284,26 @@ void PairKizuna::compute(int eflag, int vflag) {
     result.atom_energies = eflag_atom ? eatom : nullptr;
     result.atom_virials = (vflag_atom && atoms.num_atoms > 0) ? vatom[0] : nullptr;
 
+    // committees: member energies always (cheap); member forces (one force pass per member)
+    // every uncertainty_every steps
+    const int members = model_->committee_size;
+    const bool committee = is_committee();
+    const bool spread = committee && uncertainty_every_ > 0 &&
+                        update->ntimestep % uncertainty_every_ == 0;
+    if (committee) {
+        member_energies_.assign(members, 0.0);
+        request.member_energies = true;
+        result.member_energies = member_energies_.data();
+    }
+    if (spread) {
+        nall_ = atoms.num_atoms;
+        const size_t need = static_cast<size_t>(members) * 3 * static_cast<size_t>(nall_);
+        if (member_forces_.size() < need) member_forces_.resize(need + need / 4);
+        std::fill(member_forces_.begin(), member_forces_.begin() + need, 0.0);
+        request.member_forces = true;
+        result.member_forces = member_forces_.data();
+    }
+
     try {
         potential_->compute(atoms, neighbors, request, result);
     } catch (const std::exception& e) {
@@ -284,6 +315,55 @@ void PairKizuna::compute(int eflag, int vflag) {
     if (vflag_global)
         for (int a = 0; a < 6; ++a) virial[a] += result.virial[a];
     handle_extrapolation(static_cast<long long>(result.num_extrapolating));
+    if (committee) committee_uncertainty(spread, member_energies_.data());
+}
+
+bool PairKizuna::is_committee() const { return model_ && model_->committee_size > 1; }
+
+// Energy spread of the committee (all ranks) and, when member forces were computed this step,
+// the per-atom force spread sqrt(mean_m |F_m - <F>|^2) after summing ghost contributions back.
+void PairKizuna::committee_uncertainty(bool with_forces, const double* local_member_energies) {
+    const int members = model_->committee_size;
+    std::vector<double> total(members, 0.0);
+    MPI_Allreduce(local_member_energies, total.data(), members, MPI_DOUBLE, MPI_SUM, world);
+    double mean = 0.0, var = 0.0;
+    for (double e : total) mean += e / members;
+    for (double e : total) var += (e - mean) * (e - mean) / members;
+    energy_std_ = std::sqrt(var);
+    if (!with_forces) return;
+    comm->reverse_comm(this);
+    const int nlocal = atom->nlocal;
+    if (static_cast<int>(force_dev_.size()) < nlocal) force_dev_.resize(nlocal + nlocal / 4 + 16);
+    const double local_max =
+        kizuna::force_deviation(member_forces_.data(), members, nlocal, force_dev_.data(), nall_);
+    MPI_Allreduce(&local_max, &max_force_dev_, 1, MPI_DOUBLE, MPI_MAX, world);
+    uncertainty_step_ = update->ntimestep;
+}
+
+// member forces of ghost atoms -> their owners (comm_reverse = 3 * members values per atom)
+int PairKizuna::pack_reverse_comm(int n, int first, double* buf) {
+    const int members = model_->committee_size;
+    int k = 0;
+    for (int i = first; i < first + n; ++i)
+        for (int m = 0; m < members; ++m) {
+            const double* f = member_forces_.data() + (static_cast<size_t>(m) * nall_ + i) * 3;
+            buf[k++] = f[0];
+            buf[k++] = f[1];
+            buf[k++] = f[2];
+        }
+    return k;
+}
+
+void PairKizuna::unpack_reverse_comm(int n, int* list, double* buf) {
+    const int members = model_->committee_size;
+    int k = 0;
+    for (int a = 0; a < n; ++a)
+        for (int m = 0; m < members; ++m) {
+            double* f = member_forces_.data() + (static_cast<size_t>(m) * nall_ + list[a]) * 3;
+            f[0] += buf[k++];
+            f[1] += buf[k++];
+            f[2] += buf[k++];
+        }
 }
 
 void PairKizuna::handle_extrapolation(long long local_count) {
@@ -322,12 +402,15 @@ void* PairKizuna::extract(const char* name, int& dim) {
     dim = 0;
     if (std::strcmp(name, "num_extrapolating") == 0) return &num_extrapolating_;
     if (std::strcmp(name, "extrapolating_total") == 0) return &extrapolating_total_;
+    if (std::strcmp(name, "max_force_deviation") == 0) return &max_force_dev_;
+    if (std::strcmp(name, "energy_std") == 0) return &energy_std_;
     return nullptr;
 }
 
 double PairKizuna::memory_usage() {
     double bytes = Pair::memory_usage();
     bytes += static_cast<double>(type_to_species_.size() * sizeof(int));
+    bytes += static_cast<double>((member_forces_.size() + force_dev_.size()) * sizeof(double));
     return bytes;
 }
 

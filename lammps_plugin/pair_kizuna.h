@@ -1,7 +1,7 @@
 // pair_style kizuna: a thin LAMMPS adapter over the kizuna core (kizuna::Potential).
 //
 //   pair_style kizuna model.kzn [extrapolation warn|error|ignore] [warn_every N]
-//                               [max_extrapolating N] [threads N]
+//                               [max_extrapolating N] [threads N] [uncertainty_every N]
 //   pair_coeff * * O H          (one element or NULL per atom type)
 //
 // Requirements (checked, with an error that says the fix): units metal, newton pair on. The
@@ -42,12 +42,23 @@ class PairKizuna : public LAMMPS_NS::Pair {
     double init_one(int i, int j) override;
     void* extract(const char* name, int& dim) override;
     double memory_usage() override;
+    int pack_reverse_comm(int n, int first, double* buf) override;
+    void unpack_reverse_comm(int n, int* list, double* buf) override;
+
+    // committee uncertainty of the last evaluation that computed it (compute kizuna/deviation)
+    bool is_committee() const;
+    const double* force_deviation() const { return force_dev_.data(); }  // local atoms, eV/Å
+    double max_force_deviation() const { return max_force_dev_; }        // all ranks
+    double energy_std() const { return energy_std_; }                    // eV, all ranks
+    double num_extrapolating() const { return num_extrapolating_; }
+    long long uncertainty_step() const { return uncertainty_step_; }
 
   private:
     void allocate();
     void require_metal_units(const char* command);
     std::string broadcast_model_text(const std::string& path);
     void handle_extrapolation(long long local_count);
+    void committee_uncertainty(bool with_forces, const double* local_member_energies);
 
     std::string model_path_;
     std::shared_ptr<const kizuna::Model> model_;
@@ -65,6 +76,17 @@ class PairKizuna : public LAMMPS_NS::Pair {
     // results of the last compute(), all ranks together (extract("num_extrapolating"))
     double num_extrapolating_ = 0.0;
     double extrapolating_total_ = 0.0;   // summed over every compute() since pair_style
+
+    // committees: member forces every `uncertainty_every_` steps (0 = never), reverse-
+    // communicated, then the per-atom force spread of the local atoms
+    long long uncertainty_every_ = 1;
+    std::vector<double> member_forces_;  // members x nall x 3 (ghosts included until comm)
+    std::vector<double> member_energies_;
+    std::vector<double> force_dev_;      // local atoms
+    int nall_ = 0;                       // atoms (local + ghost) of the last member-force pass
+    double max_force_dev_ = 0.0;
+    double energy_std_ = 0.0;
+    long long uncertainty_step_ = -1;
 };
 
 }  // namespace kizuna::lmp

@@ -250,9 +250,9 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
     result.num_extrapolating = n_extrapolating;
 }
 
-double force_deviation(const double* member_forces, int members, int n, double* std) {
+double force_deviation(const double* member_forces, int members, int n, double* std, int64_t stride) {
     double worst = 0.0;
-    const size_t n3 = 3 * static_cast<size_t>(n);
+    const size_t n3 = 3 * static_cast<size_t>(stride >= n ? stride : n);
     for (int i = 0; i < n; ++i) {
         double mean[3] = {0.0, 0.0, 0.0};
         for (int m = 0; m < members; ++m)

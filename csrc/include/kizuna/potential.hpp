@@ -68,9 +68,10 @@ struct Result {
 
 class AtomKernel;
 
-// Committee force spread from member forces (M x n x 3): std[i] = sqrt(mean_m |F_m,i - <F_i>|^2)
-// for i < n; returns max_i std[i]. `std` may be null.
-double force_deviation(const double* member_forces, int members, int n, double* std);
+// Committee force spread from member forces (M blocks of `stride` atoms x 3, stride >= n):
+// std[i] = sqrt(mean_m |F_m,i - <F_i>|^2) for i < n; returns max_i std[i]. `std` may be null.
+double force_deviation(const double* member_forces, int members, int n, double* std,
+                       int64_t stride = -1);
 
 class Potential {
   public:
