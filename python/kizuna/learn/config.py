@@ -1,0 +1,128 @@
+"""On-the-fly learning configuration: schema, defaults, validation (`kizuna learn cfg.yaml`).
+
+The same machinery as the training configuration (unknown keys -> ConfigError with a
+did-you-mean, types and ranges checked). ``examples/learn/cu_emt.yaml`` documents every key.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..training.config import Opt, _check_section, _line_map, _set_override, _Where
+
+STAGE = {
+    "temperature": Opt(300.0, "float", "K", minimum=0.0),
+    "steps": Opt(1000, "int", "MD steps of this stage", minimum=1),
+    "strain": Opt(0.0, "float", "isotropic linear strain applied to the start structure",
+                  minimum=-0.5, maximum=0.5),
+    "vacancies": Opt(0, "int", "atoms removed (at random, seeded) from the start structure",
+                     minimum=0),
+}
+
+SCHEMA = {
+    "seed": Opt(0, "int", "seed of everything random", minimum=0),
+    "threads": Opt(1, "int", "threads of the core and of training", minimum=1),
+    "output": {
+        "directory": Opt("kizuna-learn", "str", "run folder (resumed when it has a state)"),
+        "progress": Opt("auto", "str", "progress display", choices=("auto", "line", "none")),
+    },
+    "reference": Opt("emt", "any", "reference ASE calculator: emt | chgnet | module:Class | "
+                                   "{calculator: ..., kwargs: {...}}"),
+    "structure": {
+        "file": Opt(None, "str", "start structure (any file ASE reads)", nullable=True),
+        "bulk": Opt(None, "any", "or ase.build.bulk arguments: {name: Cu, crystalstructure: "
+                                 "fcc, a: 3.61, cubic: true}", nullable=True),
+        "repeat": Opt([1, 1, 1], "any", "supercell repetitions"),
+    },
+    "md": {
+        "timestep": Opt(2.0, "float", "fs", minimum=0.0, exclusive_min=True),
+        "friction": Opt(0.02, "float", "Langevin friction, 1/fs (0: NVE velocity Verlet)",
+                        minimum=0.0),
+        "stages": Opt(None, "any", "list of {temperature, steps, strain, vacancies}"),
+        "snapshot_every": Opt(50, "int", "steps between two saved MD states", minimum=1),
+    },
+    "uncertainty": {
+        "max_force_deviation": Opt(0.15, "float", "eV/Å: label when the committee's largest "
+                                                  "per-atom force deviation exceeds this",
+                                   minimum=0.0, exclusive_min=True),
+        "adaptive": Opt(False, "bool", "threshold = max(max_force_deviation, factor x the "
+                                       "median deviation over the labelled structures)"),
+        "adaptive_factor": Opt(2.0, "float", "see adaptive", minimum=1.0),
+        "extrapolation": Opt(True, "bool", "also label when atoms leave the training range"),
+        "cooldown": Opt(5, "int", "MD steps after a retraining during which no new label is "
+                                  "taken", minimum=0),
+    },
+    "bootstrap": {
+        "structures": Opt(6, "int", "reference calls on rattled/strained copies of the start "
+                                    "structure that build the first model", minimum=2),
+        "rattle": Opt(0.08, "float", "Å, largest random displacement", minimum=0.0),
+        "strain": Opt(0.02, "float", "largest random isotropic strain", minimum=0.0),
+    },
+    "committee": {
+        "members": Opt(4, "int", "networks in the committee", minimum=2),
+        "epochs": Opt(120, "int", "Adam epochs of the first training", minimum=1),
+        "lbfgs_epochs": Opt(30, "int", "L-BFGS iterations after Adam (first training)",
+                            minimum=0),
+        "retrain_epochs": Opt(30, "int", "Adam epochs of each warm-started retraining",
+                              minimum=1),
+        "retrain_lbfgs_epochs": Opt(15, "int", "L-BFGS iterations of each retraining",
+                                    minimum=0),
+        "retrain_every": Opt(1, "int", "retrain after this many new labels", minimum=1),
+    },
+    # passed to `kizuna train` for every member (training configuration schema)
+    "training": Opt({}, "any", "symmetry_functions / model / loss / training sections of a "
+                               "training configuration"),
+    "test": {
+        "trajectory_steps": Opt(0, "int", "after learning: steps of an independent reference "
+                                          "MD run to measure the final errors (0: skip)",
+                                minimum=0),
+        "temperature": Opt(600.0, "float", "K", minimum=0.0),
+        "every": Opt(10, "int", "frames: every this many steps", minimum=1),
+    },
+}
+
+
+def validate_learn_config(given, source="<learn config>", text=None, base=None) -> dict:
+    where = _Where(source, _line_map(text) if text else {})
+    cfg = _check_section(SCHEMA, given or {}, [], where)
+    s = cfg["structure"]
+    if (s["file"] is None) == (s["bulk"] is None):
+        raise where.error(["structure"], "give exactly one of structure.file and structure.bulk")
+    if s["file"] and base is not None and not Path(s["file"]).is_absolute():
+        s["file"] = str((base / s["file"]).resolve())
+    stages = cfg["md"]["stages"]
+    if stages is None:
+        stages = [{"temperature": 300.0, "steps": 1000}]
+    if not isinstance(stages, list) or not stages:
+        raise where.error(["md", "stages"], "expected a non-empty list of stages")
+    cfg["md"]["stages"] = [_check_section(STAGE, st, ["md", "stages", str(k)], where)
+                           for k, st in enumerate(stages)]
+    if not isinstance(cfg["training"], dict):
+        raise where.error(["training"], "expected a mapping (sections of a training config)")
+    allowed = {"symmetry_functions", "model", "loss", "training", "data"}
+    unknown = set(cfg["training"]) - allowed
+    if unknown:
+        raise where.error(["training", sorted(unknown)[0]],
+                          f"unknown section; allowed: {', '.join(sorted(allowed))}")
+    return cfg
+
+
+def load_learn_config(path=None, overrides=(), given=None) -> dict:
+    import yaml
+
+    text, source, base = None, "<learn config>", Path.cwd()
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
+        try:
+            given = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        source, base = str(path), path.resolve().parent
+    given = given or {}
+    for assignment in overrides:
+        _set_override(given, assignment, source)
+    return validate_learn_config(given, source, text, base)

@@ -1,0 +1,263 @@
+"""The on-the-fly learning loop.
+
+    bootstrap   a few reference calls on rattled/strained copies of the start structure
+    train       a committee (N networks, different seeds) on the labelled structures
+    MD          every stage (temperature, strain, vacancies) with the committee; after every
+                step: if the largest per-atom force deviation exceeds the threshold (or atoms
+                leave the training range), label the structure with the reference, append it
+                to labelled.xyz at once (fsync), warm-start the committee on all the data,
+                continue the MD from that point with the new committee
+    test        (optional) an independent reference MD trajectory: final errors and the rank
+                correlation between committee deviation and true error
+
+Run folder: config.yaml, labelled.xyz (every reference call, append-only), committee.kzn (the
+current model), state.json (counters, written atomically), snapshot.xyz (MD state),
+events.jsonl (one line per label / retraining / stage), summary.json, rounds/ (training runs).
+Killing the process loses nothing: `kizuna learn` on the same folder resumes; labels that were
+written but not yet trained on are trained on first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..model_io import read_model, write_model
+from .committee import train_committee
+from .md import (dynamics, load_snapshot, save_snapshot, stage_structure, start_structure,
+                 thermalise)
+from .reference import make_reference
+from .store import LabelledStore
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+class Learner:
+    def __init__(self, cfg: dict, progress=None):
+        self.cfg = cfg
+        self.dir = Path(cfg["output"]["directory"])
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.store = LabelledStore(self.dir / "labelled.xyz")
+        self.model_path = self.dir / "committee.kzn"
+        self.state_path = self.dir / "state.json"
+        self.snapshot_path = self.dir / "snapshot.xyz"
+        self.events_path = self.dir / "events.jsonl"
+        self.reference = None
+        mode = cfg["output"]["progress"]
+        self.show = (sys.stderr.isatty() if mode == "auto" else mode == "line")
+        self.state = (json.loads(self.state_path.read_text()) if self.state_path.is_file() else
+                      {"stage": 0, "step": 0, "total_steps": 0, "round": 0, "trained_on": 0,
+                       "labels_since_training": 0, "reference_calls": 0,
+                       "bootstrap_calls": 0, "last_training_step": -10 ** 9, "calls_at": []})
+        import yaml
+
+        (self.dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+    # ------------------------------------------------------------------------- bookkeeping
+    def _save_state(self):
+        _write_json(self.state_path, self.state)
+
+    def _event(self, kind, **data):
+        line = json.dumps({"event": kind, "time": time.time(), **data})
+        with open(self.events_path, "a") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _say(self, text):
+        if self.show:
+            print(f"\r{text:<110}", end="", file=sys.stderr, flush=True)
+
+    def _ref(self):
+        if self.reference is None:
+            self.reference = make_reference(self.cfg["reference"])
+        return self.reference
+
+    # ------------------------------------------------------------------------- labelling
+    def label(self, atoms, info):
+        """Reference energy/forces (and stress of periodic cells); appended at once."""
+        work = atoms.copy()
+        work.calc = self._ref()
+        energy = work.get_potential_energy()
+        forces = work.get_forces()
+        stress = None
+        if work.pbc.all():
+            try:
+                stress = work.get_stress()
+            except Exception:  # references without stress (PropertyNotImplementedError etc.)
+                stress = None
+        self.store.append(atoms, energy, forces, stress, info)
+
+    def bootstrap(self):
+        b = self.cfg["bootstrap"]
+        have = len(self.store)
+        if have >= b["structures"]:
+            return
+        base = start_structure(self.cfg)
+        rng = np.random.default_rng(self.cfg["seed"] + 7919)
+        for k in range(b["structures"]):
+            atoms = base.copy()
+            scale = 1.0 + rng.uniform(-b["strain"], b["strain"])
+            atoms.set_cell(atoms.cell * scale, scale_atoms=True)
+            atoms.positions += rng.uniform(-b["rattle"], b["rattle"], atoms.positions.shape)
+            if k < have:  # already labelled before an interruption (same seeded sequence)
+                continue
+            self.label(atoms, {"source": "bootstrap", "index": k})
+            self.state["reference_calls"] += 1
+            self.state["bootstrap_calls"] += 1
+            self._save_state()
+            self._say(f"bootstrap: {k + 1}/{b['structures']} reference calls")
+
+    def train(self):
+        structures = self.store.read()
+        previous = read_model(self.model_path) if self.model_path.is_file() else None
+        t0 = time.time()
+        committee = train_committee(self.cfg, self.store.path, structures, self.dir / "rounds",
+                                    self.state["round"], previous)
+        write_model(committee, self.model_path)
+        self.state["round"] += 1
+        self.state["trained_on"] = len(structures)
+        self.state["labels_since_training"] = 0
+        self.state["last_training_step"] = self.state["total_steps"]
+        self._save_state()
+        self._event("trained", round=self.state["round"], structures=len(structures),
+                    seconds=round(time.time() - t0, 2))
+
+    # ------------------------------------------------------------------------- MD loop
+    def threshold(self):
+        u = self.cfg["uncertainty"]
+        value = u["max_force_deviation"]
+        if u["adaptive"] and self.state.get("train_deviation_median"):
+            value = max(value, u["adaptive_factor"] * self.state["train_deviation_median"])
+        return value
+
+    def _calculator(self):
+        from ..calculator import Calculator
+
+        return Calculator(self.model_path, threads=self.cfg["threads"], extrapolation="ignore",
+                          committee_forces=True)
+
+    def _record_training_deviation(self):
+        """Median of the committee's max force deviation over the labelled structures (the
+        adaptive threshold's scale)."""
+        if not self.cfg["uncertainty"]["adaptive"]:
+            return
+        from ..potential import Potential
+
+        pot = Potential(self.model_path, threads=self.cfg["threads"])
+        devs = [pot.compute_atoms(a, member_forces=True)["max_force_deviation"]
+                for a in self.store.read()]
+        self.state["train_deviation_median"] = float(np.median(devs))
+
+    def run_md(self):
+        cfg, st = self.cfg, self.state
+        stages = cfg["md"]["stages"]
+        base = start_structure(cfg)
+        u = cfg["uncertainty"]
+        while st["stage"] < len(stages):
+            stage = stages[st["stage"]]
+            seed = cfg["seed"] * 100 + st["stage"]
+            if st["step"] > 0 and self.snapshot_path.is_file():
+                atoms = load_snapshot(self.snapshot_path)
+            else:
+                atoms = stage_structure(base, stage, seed)
+                thermalise(atoms, stage["temperature"], seed)
+                st["step"] = 0
+            atoms.calc = self._calculator()
+            dyn = dynamics(atoms, cfg, stage["temperature"], seed + 31 * st["step"])
+            self._event("stage", stage=st["stage"], temperature=stage["temperature"],
+                        strain=stage["strain"], vacancies=stage["vacancies"], start=st["step"])
+            while st["step"] < stage["steps"]:
+                dyn.run(1)
+                st["step"] += 1
+                st["total_steps"] += 1
+                r = atoms.calc.results
+                dev = float(r["max_force_deviation"])
+                n_extra = int(r["num_extrapolating"])
+                uncertain = dev > self.threshold() or (u["extrapolation"] and n_extra > 0)
+                cooling = st["total_steps"] - st["last_training_step"] <= u["cooldown"]
+                if uncertain and not cooling:
+                    self.label(atoms, {"source": "md", "stage": st["stage"],
+                                       "step": st["step"], "max_force_deviation": dev,
+                                       "num_extrapolating": n_extra,
+                                       "temperature": stage["temperature"]})
+                    st["reference_calls"] += 1
+                    st["labels_since_training"] += 1
+                    st["calls_at"].append(st["total_steps"])
+                    save_snapshot(atoms, self.snapshot_path)
+                    self._save_state()
+                    self._event("labelled", stage=st["stage"], step=st["step"],
+                                total_step=st["total_steps"], max_force_deviation=dev,
+                                num_extrapolating=n_extra)
+                    if st["labels_since_training"] >= cfg["committee"]["retrain_every"]:
+                        self.train()
+                        self._record_training_deviation()
+                        atoms.calc = self._calculator()
+                if st["step"] % cfg["md"]["snapshot_every"] == 0:
+                    save_snapshot(atoms, self.snapshot_path)
+                    self._save_state()
+                self._say(f"stage {st['stage'] + 1}/{len(stages)} ({stage['temperature']:.0f} K) "
+                          f"step {st['step']}/{stage['steps']} | reference calls "
+                          f"{st['reference_calls']} | max deviation {dev:.3f} eV/Å "
+                          f"(threshold {self.threshold():.3f}) | labelled {len(self.store)}")
+            st["stage"] += 1
+            st["step"] = 0
+            self._save_state()
+
+    # ------------------------------------------------------------------------- run
+    def run(self) -> dict:
+        t0 = time.time()
+        self.bootstrap()
+        if not self.model_path.is_file() or self.state["trained_on"] < len(self.store):
+            self.train()
+            self._record_training_deviation()
+        self.run_md()
+        summary = self.summary(time.time() - t0)
+        if self.cfg["test"]["trajectory_steps"]:
+            from .evaluate import independent_test
+
+            summary["test"] = independent_test(self.cfg, self.model_path, self._ref())
+        _write_json(self.dir / "summary.json", summary)
+        if self.show:
+            print(file=sys.stderr)
+        return summary
+
+    def summary(self, seconds) -> dict:
+        st = self.state
+        total = st["total_steps"]
+        half = total // 2
+        late = [s for s in st["calls_at"] if s > half]
+        return {
+            "md_steps": total,
+            "reference_calls": st["reference_calls"],
+            "bootstrap_calls": st["bootstrap_calls"],
+            "md_reference_calls": len(st["calls_at"]),
+            "reference_calls_last_half": len(late),
+            "reference_call_fraction_last_half": len(late) / max(1, total - half),
+            "training_rounds": st["round"],
+            "labelled_structures": len(self.store),
+            "seconds_this_session": round(seconds, 1),
+            "model": str(self.model_path),
+        }
+
+
+def learn(config, overrides=(), progress=None) -> dict:
+    """Run (or resume) on-the-fly learning from a YAML file or a config dict."""
+    from .config import load_learn_config, validate_learn_config
+
+    cfg = (validate_learn_config(config) if isinstance(config, dict)
+           else load_learn_config(config, overrides))
+    if progress is not None:
+        cfg["output"]["progress"] = progress
+    return Learner(cfg).run()

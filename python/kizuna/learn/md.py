@@ -1,0 +1,83 @@
+"""Molecular dynamics for on-the-fly learning (ASE): start structures, stages, snapshots."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from ase import units
+from ase.io import read, write
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.verlet import VelocityVerlet
+
+from ..errors import ConfigError
+
+
+def start_structure(cfg: dict):
+    s = cfg["structure"]
+    if s["file"]:
+        try:
+            atoms = read(s["file"])
+        except Exception as exc:  # ASE raises many types for unreadable files
+            raise ConfigError(f"structure.file {s['file']}: cannot read it ({exc})") from None
+    else:
+        from ase.build import bulk
+
+        try:
+            atoms = bulk(**s["bulk"])
+        except TypeError as exc:
+            raise ConfigError(f"structure.bulk {s['bulk']}: {exc}") from None
+    repeat = s["repeat"]
+    if not (isinstance(repeat, (list, tuple)) and len(repeat) == 3
+            and all(isinstance(r, int) and r >= 1 for r in repeat)):
+        raise ConfigError(f"structure.repeat must be three integers >= 1, got {repeat!r}")
+    atoms = atoms.repeat(tuple(repeat))
+    atoms.calc = None
+    return atoms
+
+
+def stage_structure(base, stage: dict, seed: int):
+    """The start structure of a stage: strained isotropically, with vacancies (seeded)."""
+    atoms = base.copy()
+    if stage["strain"]:
+        atoms.set_cell(atoms.cell * (1.0 + stage["strain"]), scale_atoms=True)
+    if stage["vacancies"]:
+        if stage["vacancies"] >= len(atoms):
+            raise ConfigError(f"md.stages: {stage['vacancies']} vacancies in a structure of "
+                              f"{len(atoms)} atoms")
+        rng = np.random.default_rng(seed)
+        del atoms[sorted(rng.choice(len(atoms), stage["vacancies"], replace=False).tolist())]
+    return atoms
+
+
+def thermalise(atoms, temperature: float, seed: int):
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature,
+                                 rng=np.random.default_rng(seed))
+    Stationary(atoms)
+
+
+def dynamics(atoms, cfg: dict, temperature: float, seed: int):
+    md = cfg["md"]
+    if md["friction"] > 0:
+        return Langevin(atoms, md["timestep"] * units.fs, temperature_K=temperature,
+                        friction=md["friction"] / units.fs, rng=np.random.default_rng(seed))
+    return VelocityVerlet(atoms, md["timestep"] * units.fs)
+
+
+def save_snapshot(atoms, path: Path) -> None:
+    """Positions, momenta and cell, written atomically."""
+    snap = atoms.copy()
+    snap.calc = None
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp, snap, format="extxyz")
+    with open(tmp, "a") as handle:
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def load_snapshot(path: Path):
+    atoms = read(path, format="extxyz")
+    atoms.calc = None
+    return atoms
