@@ -33,7 +33,8 @@ def _structures(elements, seed=0):
 @pytest.fixture(scope="module")
 def setup():
     elements = ["H", "O"]
-    model = random_model(elements, seed=3, rc=3.6, hidden=(6, 5), activations=("tanh", "silu", "linear"),
+    model = random_model(elements, seed=3, rc=3.6, hidden=(6, 5),
+                         activations=("tanh", "silu", "linear"),
                          kinds=("radial", "angular_narrow", "angular_wide"))
     net, sfs, scalings = from_kizuna_model(model)
     structures = _structures(elements)

@@ -50,7 +50,8 @@ SCHEMA = {
     "threads": Opt(1, "int", "worker threads for the core operators and torch", minimum=1),
     "output": {
         "directory": Opt("kizuna-run", "str", "run folder"),
-        "progress": Opt("auto", "str", "progress display", choices=("auto", "bar", "epoch", "none")),
+        "progress": Opt("auto", "str", "progress display",
+                        choices=("auto", "bar", "epoch", "none")),
         "plots": Opt(True, "bool", "write PNG learning curves and parity plots"),
         "model_name": Opt("model.kzn", "str", "exported model file name"),
     },
@@ -67,7 +68,8 @@ SCHEMA = {
     },
     "symmetry_functions": {
         "cutoff": Opt(5.5, "float", "Å", minimum=0.0, exclusive_min=True),
-        "cutoff_function": Opt("poly2", "str", "", choices=tuple(c for c in CUTOFF_KINDS if c != "hard")),
+        "cutoff_function": Opt("poly2", "str", "",
+                               choices=tuple(c for c in CUTOFF_KINDS if c != "hard")),
         "cutoff_alpha": Opt(0.0, "float", "", minimum=0.0, maximum=0.999),
         "n_radial": Opt(12, "int", "per neighbour element", minimum=0),
         "radial_mode": Opt("shifted", "str", "", choices=RADIAL_MODES),
@@ -265,8 +267,10 @@ def _cross_checks(cfg: dict, where):
         raise where.error(["symmetry_functions", "n_angular"],
                           f"must be a multiple of len(zetas) * len(lambdas) = {per_eta}")
     if sf["explicit"] is not None and sf["from_model"] is not None:
-        raise where.error(["symmetry_functions", "explicit"], "give explicit or from_model, not both")
-    if m["scaling"] in ("scale", "scale_center", "scale_sigma") and not m["scale_min"] < m["scale_max"]:
+        raise where.error(["symmetry_functions", "explicit"],
+                          "give explicit or from_model, not both")
+    scaled = m["scaling"] in ("scale", "scale_center", "scale_sigma")
+    if scaled and not m["scale_min"] < m["scale_max"]:
         raise where.error(["model", "scale_min"], "scale_min must be < scale_max")
     if cfg["training"]["lr_schedule"] == "plateau" and d["validation_fraction"] == 0:
         raise where.error(["training", "lr_schedule"], "'plateau' needs a validation split")

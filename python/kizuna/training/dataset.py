@@ -90,7 +90,8 @@ def prepare(pool: EnginePool, structures, elements) -> list:
             structure=s, n_atoms=len(s), flat_size=int(offsets[-1]), G=Gs, flat_index=idx,
             energy=float(s.energy) if s.energy is not None else float("nan"),
             forces=None if s.forces is None else torch.as_tensor(np.asarray(s.forces, dtype=float)),
-            stress=None if s.stress is None else torch.as_tensor(np.asarray(s.stress, dtype=float))))
+            stress=None if s.stress is None
+            else torch.as_tensor(np.asarray(s.stress, dtype=float))))
     return out
 
 

@@ -87,9 +87,11 @@ def evaluate_batches(net, batches, weights, *, stress) -> dict:
         n += b.size
         parts["energy"].append(((pred["energy"] - b.energy) / b.n_atoms).detach().numpy())
         if b.force_mask.any():
-            parts["forces"].append((pred["forces"] - b.forces)[b.force_mask].detach().numpy().ravel())
+            d = (pred["forces"] - b.forces)[b.force_mask]
+            parts["forces"].append(d.detach().numpy().ravel())
         if "stress" in pred and b.stress_mask.any():
-            parts["stress"].append((pred["stress"] - b.stress)[b.stress_mask].detach().numpy().ravel())
+            d = (pred["stress"] - b.stress)[b.stress_mask]
+            parts["stress"].append(d.detach().numpy().ravel())
     out = {"loss": loss_sum / n}
     for key, values in parts.items():
         if values:

@@ -37,7 +37,8 @@ def predict_structures(model, structures, threads: int = 1) -> Predictions:
     pot = model if isinstance(model, Potential) else Potential(model, threads=threads)
     E, Eref, n, F, Fref, elems, S, Sref = [], [], [], [], [], [], [], []
     for s in structures:
-        out = pot.compute(s.positions, s.symbols, s.cell, list(s.pbc) if s.cell is not None else False,
+        pbc = list(s.pbc) if s.cell is not None else False
+        out = pot.compute(s.positions, s.symbols, s.cell, pbc,
                           forces=True, virial=s.stress is not None)
         n.append(len(s))
         E.append(out["energy"])
@@ -90,7 +91,8 @@ def format_metrics(results: dict) -> str:
             rows.append((f"  forces on {k[7:]}", "eV/Å", k))
     if "stress" in keys:
         rows.append(("stress", "GPa", "stress"))
-    head = f"{'quantity':<18} {'unit':<9}" + "".join(f" {n + ' MAE':>12} {n + ' RMSE':>12}" for n in names)
+    head = f"{'quantity':<18} {'unit':<9}" + "".join(f" {n + ' MAE':>12} {n + ' RMSE':>12}"
+                                                   for n in names)
     lines = [head, "-" * len(head)]
     for label, unit, key in rows:
         cells = ""

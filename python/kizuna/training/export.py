@@ -43,8 +43,10 @@ def from_kizuna_model(model: Model, member: int = 0):
     shift, factor = {}, {}
     for e, sc in scalings.items():
         shift[e], factor[e], _ = sc.shift_factor()
-    net = AtomicEnergyModel(model.elements, {em.symbol: em.num_features for em in model.element_models},
-                            hidden, acts, shift=shift, factor=factor, smin=scalings[model.elements[0]].shift_factor()[2],
+    net = AtomicEnergyModel(model.elements,
+                            {em.symbol: em.num_features for em in model.element_models},
+                            hidden, acts, shift=shift, factor=factor,
+                            smin=scalings[model.elements[0]].shift_factor()[2],
                             energy_offset={em.symbol: em.members[member].energy_offset
                                            for em in model.element_models},
                             energy_scale={em.symbol: em.members[member].energy_scale

@@ -45,6 +45,10 @@ _FUNCTIONS = {
 assert set(_FUNCTIONS) == set(ACTIVATIONS)
 
 
+def _tensor(values) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=torch.float64)
+
+
 def activation(name: str):
     try:
         return _FUNCTIONS[name]
@@ -58,8 +62,9 @@ class ElementNetwork(torch.nn.Module):
     def __init__(self, n_in: int, hidden, activations):
         super().__init__()
         sizes = [n_in, *hidden, 1]
-        self.layers = torch.nn.ModuleList(torch.nn.Linear(sizes[k], sizes[k + 1], dtype=torch.float64)
-                                          for k in range(len(sizes) - 1))
+        self.layers = torch.nn.ModuleList(
+            torch.nn.Linear(sizes[k], sizes[k + 1], dtype=torch.float64)
+            for k in range(len(sizes) - 1))
         self.activations = list(activations) + ["linear"]
         if len(self.activations) != len(self.layers):
             raise ConfigError("one activation per hidden layer is needed")
@@ -81,14 +86,12 @@ class AtomicEnergyModel(torch.nn.Module):
         self.nets = torch.nn.ModuleDict({e: ElementNetwork(num_features[e], hidden, activations)
                                          for e in self.elements})
         for e in self.elements:
-            self.register_buffer(f"shift_{e}", torch.as_tensor(np.asarray(shift[e]), dtype=torch.float64))
-            self.register_buffer(f"factor_{e}", torch.as_tensor(np.asarray(factor[e]), dtype=torch.float64))
-        self.register_buffer("offsets", torch.tensor([float(energy_offset[e]) for e in self.elements],
-                                                     dtype=torch.float64))
+            self.register_buffer(f"shift_{e}", _tensor(shift[e]))
+            self.register_buffer(f"factor_{e}", _tensor(factor[e]))
+        self.register_buffer("offsets", _tensor([float(energy_offset[e]) for e in self.elements]))
         if not isinstance(energy_scale, dict):
             energy_scale = {e: energy_scale for e in self.elements}
-        self.register_buffer("scales", torch.tensor([float(energy_scale[e]) for e in self.elements],
-                                                    dtype=torch.float64))
+        self.register_buffer("scales", _tensor([float(energy_scale[e]) for e in self.elements]))
         self.smin = float(smin)
         self.hidden = list(hidden)
         self.hidden_activations = list(activations)

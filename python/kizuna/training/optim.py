@@ -17,11 +17,13 @@ def make_optimizer(name: str, params, t: dict):
     if name == "adam":
         return torch.optim.AdamW(params, lr=t["learning_rate"], weight_decay=t["weight_decay"])
     if name == "lbfgs":
-        # tolerances 0: the loss is small in absolute terms (eV^2), torch's defaults (1e-7 on the
-        # gradient, 1e-9 on the change) would stop it early; epochs and early stopping decide
-        return torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=t["lbfgs_history"],
-                                 line_search_fn="strong_wolfe", tolerance_grad=0.0,
-                                 tolerance_change=0.0)
+        # one iteration per epoch; max_eval must be given explicitly: torch's default
+        # (1.25 x max_iter = 1) leaves the line search no evaluation to backtrack with.
+        # Tolerances 0: the loss is small in absolute terms (eV^2) and torch's defaults (1e-7 on
+        # the gradient, 1e-9 on the change) would stop early; epochs and early stopping decide.
+        return torch.optim.LBFGS(params, lr=1.0, max_iter=1, max_eval=25,
+                                 history_size=t["lbfgs_history"], line_search_fn="strong_wolfe",
+                                 tolerance_grad=0.0, tolerance_change=0.0)
     raise ValueError(name)
 
 

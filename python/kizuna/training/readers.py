@@ -163,10 +163,11 @@ def _n2p2_structure(cur, name) -> Structure:
         raise DataError(f"{name}: {len(cur['lattice'])} lattice lines, expected 0 or 3")
     cell = np.array(cur["lattice"]) if cur["lattice"] else None
     symbols = [t[0] for t in cur["atoms"]]
-    return Structure(symbols=symbols, positions=np.array([t[1] for t in cur["atoms"]]).reshape(-1, 3),
-                     cell=cell, pbc=(True,) * 3 if cell is not None else (False,) * 3,
-                     energy=cur["energy"], forces=np.array([t[2] for t in cur["atoms"]]).reshape(-1, 3),
-                     name=name)
+    positions = np.array([t[1] for t in cur["atoms"]]).reshape(-1, 3)
+    forces = np.array([t[2] for t in cur["atoms"]]).reshape(-1, 3)
+    return Structure(symbols=symbols, positions=positions, cell=cell,
+                     pbc=(True,) * 3 if cell is not None else (False,) * 3,
+                     energy=cur["energy"], forces=forces, name=name)
 
 
 # --------------------------------------------------------------------------------------- DeePMD

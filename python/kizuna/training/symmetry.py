@@ -66,7 +66,8 @@ class SymmetryFunctionSpec:
         if self.n_radial < 0 or self.n_angular < 0 or self.n_radial + self.n_angular == 0:
             bad("n_radial", "n_radial and n_angular must be >= 0 and not both 0")
         if self.radial_mode not in RADIAL_MODES:
-            bad("radial_mode", f"must be one of {', '.join(RADIAL_MODES)}, got {self.radial_mode!r}")
+            bad("radial_mode", f"must be one of {', '.join(RADIAL_MODES)}, got "
+                f"{self.radial_mode!r}")
         if not 0 <= self.r_min < self.cutoff:
             bad("r_min", f"must be in [0, cutoff={self.cutoff}), got {self.r_min}")
         if not 0 < self.r_min_angular < self.cutoff:
@@ -130,12 +131,13 @@ def generate_symmetry_functions(elements, spec: SymmetryFunctionSpec) -> dict:
     spec.check()
     elements = list(elements)
     pairs = [(a, b) for i, a in enumerate(elements) for b in elements[i:]]
-    common = dict(rc=float(spec.cutoff), cutoff=spec.cutoff_function, alpha=float(spec.cutoff_alpha))
+    common = dict(rc=float(spec.cutoff), cutoff=spec.cutoff_function,
+                  alpha=float(spec.cutoff_alpha))
     sfs = []
     for e in elements:
         sfs += [SymmetryFunction("radial", (e,), eta=eta, rs=rs, **common)
                 for eta, rs in radial_parameters(spec)]
     for pair in pairs:
-        sfs += [SymmetryFunction(spec.angular_kind, pair, eta=eta, rs=0.0, zeta=z, lam=lam, **common)
-                for eta, z, lam in angular_parameters(spec)]
+        sfs += [SymmetryFunction(spec.angular_kind, pair, eta=eta, rs=0.0, zeta=z, lam=lam,
+                                 **common) for eta, z, lam in angular_parameters(spec)]
     return {e: list(sfs) for e in elements}

@@ -185,7 +185,8 @@ class Trainer:
                 stop = limit is not None and patience >= limit
                 log.append(self._log_row(done, name, lr, train, val, improved,
                                          time.perf_counter() - start))
-                self.progress.epoch(self._epoch_text(done, total_epochs, name, train, val, improved))
+                self.progress.epoch(self._epoch_text(done, total_epochs, name, train, val,
+                                                     improved))
                 finished = stop or done - stage_start >= n_epochs
                 self._save(done, stage_index, stage_start, finished, opt, sched, ema, best,
                            patience)
@@ -239,7 +240,7 @@ class Trainer:
         (self.dir / "features.txt").write_text(text + "\n")
         for line in text.splitlines():
             if " constant, " in line:  # one summary line per element
-                self.progress.message("features " + line.strip() + f" (see {self.dir}/features.txt)")
+                self.progress.message(f"features {line.strip()} (see {self.dir}/features.txt)")
 
     def _log_row(self, epoch, stage, lr, train, val, best, seconds) -> dict:
         row = {"epoch": epoch, "stage": stage, "lr": f"{lr:.6g}",

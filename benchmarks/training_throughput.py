@@ -1,0 +1,120 @@
+"""Training throughput (structures per second per core, force training) and memory per epoch.
+
+Force training on the Zuo et al. Si training set (214 structures, 12-96 atoms; the repository
+copy in tests/data/mlearn/Si): Adam steps with energy + force loss, i.e. per structure the core's
+vjp (forces) and jvp (backward of the force loss) plus the torch networks. Descriptors are
+computed once before the timed epochs (setup time is printed separately).
+
+    python benchmarks/training_throughput.py                 # examples/training/mlearn.yaml SFs
+    python benchmarks/training_throughput.py --threads 2 --epochs 10
+    python benchmarks/training_throughput.py --config examples/training/si.yaml
+
+Prints per epoch: seconds, structures/s, structures/s per thread, RSS and peak RSS (MB); then
+the time split (core operators vs the rest) and whether RSS grew over the epochs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=str(REPO / "examples" / "training" / "mlearn.yaml"))
+    parser.add_argument("--data", default=str(REPO / "tests" / "data" / "mlearn" / "Si" /
+                                              "Si_train.xyz"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None)
+    args = parser.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+
+    import torch
+
+    from kizuna.training.config import load_config
+    from kizuna.training.dataset import Batch
+    from kizuna.training.epochs import adam_epoch
+    from kizuna.training.optim import make_optimizer
+    from kizuna.training.progress import Progress
+    from kizuna.training.trainer import Trainer
+
+    overrides = [f"data.train={args.data}", "data.test=[]", "data.validation_fraction=0",
+                 f"threads={args.threads}", "output.directory=/tmp/kizuna-throughput",
+                 "output.progress=none"]
+    if args.batch_size:
+        overrides.append(f"training.batch_size={args.batch_size}")
+    cfg = load_config(args.config, overrides)
+    t0 = time.perf_counter()
+    trainer = Trainer(cfg, restart=True, progress=Progress("none"))
+    setup = time.perf_counter() - t0
+    run = trainer.run
+    n = len(run.train)
+    atoms = sum(p.n_atoms for p in run.train)
+    nf = {e: len(v) for e, v in run.sfs.items()}
+    print(f"data {args.data}: {n} structures, {atoms} atoms; symmetry functions {nf}; network "
+          f"{cfg['model']['hidden_layers']}; batch {cfg['training']['batch_size']}; threads "
+          f"{args.threads} (torch {torch.get_num_threads()})")
+    print(f"setup (read, check, descriptors of every structure, statistics): {setup:.2f} s")
+
+    # time spent in the core operators, measured by wrapping them
+    core_time = [0.0]
+    vjp, jvp = Batch.vjp, Batch.jvp
+
+    def timed(fn):
+        def wrapper(*a, **k):
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                core_time[0] += time.perf_counter() - start
+        return wrapper
+
+    Batch.vjp, Batch.jvp = timed(vjp), timed(jvp)
+    opt = make_optimizer("adam", trainer.net.parameters(), cfg["training"])
+    print(f"{'epoch':>5} {'s':>7} {'struct/s':>9} {'struct/s/thread':>15} {'RSS MB':>8} "
+          f"{'peak MB':>8}")
+    rates, rss = [], []
+    total, core_total = 0.0, 0.0
+    for epoch in range(args.epochs):
+        core_time[0] = 0.0
+        start = time.perf_counter()
+        adam_epoch(trainer.net, opt, run, trainer.weights, seed=0, epoch=epoch,
+                   batch_size=cfg["training"]["batch_size"], stress=False)
+        dt = time.perf_counter() - start
+        total += dt
+        core_total += core_time[0]
+        rates.append(n / dt)
+        rss.append(rss_mb())
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(f"{epoch + 1:5d} {dt:7.2f} {n / dt:9.1f} {n / dt / args.threads:15.1f} "
+              f"{rss[-1]:8.1f} {peak:8.1f}", flush=True)
+    Batch.vjp, Batch.jvp = vjp, jvp
+    best = max(rates)
+    median = sorted(rates)[len(rates) // 2]
+    print(f"\nforce training: median {median:.1f} structures/s ({median / args.threads:.1f} per "
+          f"thread), best {best:.1f}; {atoms * median / n:.0f} atoms/s")
+    print(f"core operators (vjp + jvp): {100 * core_total / total:.0f}% of the epoch time")
+    growth = rss[-1] - rss[1] if len(rss) > 2 else float("nan")
+    print(f"RSS after epoch 2: {rss[1]:.1f} MB, after epoch {len(rss)}: {rss[-1]:.1f} MB "
+          f"(change {growth:+.1f} MB); peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0:.1f} MB")
+    run.pool.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
