@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -24,10 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def rss_mb() -> float:
+def rss_mb(field="VmRSS") -> float:
+    """Resident memory (VmRSS) or its peak so far (VmHWM) of this process, MB."""
     with open("/proc/self/status") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     return float("nan")
 
@@ -45,6 +45,8 @@ def main(argv=None) -> int:
 
     import torch
 
+    import kizuna.training  # noqa: F401 - measure the import baseline
+    base = rss_mb()
     from kizuna.training.config import load_config
     from kizuna.training.dataset import Batch
     from kizuna.training.epochs import adam_epoch
@@ -68,7 +70,8 @@ def main(argv=None) -> int:
     print(f"data {args.data}: {n} structures, {atoms} atoms; symmetry functions {nf}; network "
           f"{cfg['model']['hidden_layers']}; batch {cfg['training']['batch_size']}; threads "
           f"{args.threads} (torch {torch.get_num_threads()})")
-    print(f"setup (read, check, descriptors of every structure, statistics): {setup:.2f} s")
+    print(f"setup (read, check, descriptors of every structure, statistics): {setup:.2f} s; "
+          f"RSS {rss_mb():.1f} MB (of which torch + numpy + kizuna after import: {base:.1f} MB)")
 
     # time spent in the core operators, measured by wrapping them
     core_time = [0.0]
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
         core_total += core_time[0]
         rates.append(n / dt)
         rss.append(rss_mb())
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        peak = rss_mb("VmHWM")
         print(f"{epoch + 1:5d} {dt:7.2f} {n / dt:9.1f} {n / dt / args.threads:15.1f} "
               f"{rss[-1]:8.1f} {peak:8.1f}", flush=True)
     Batch.vjp, Batch.jvp = vjp, jvp
@@ -110,8 +113,7 @@ def main(argv=None) -> int:
     print(f"core operators (vjp + jvp): {100 * core_total / total:.0f}% of the epoch time")
     growth = rss[-1] - rss[1] if len(rss) > 2 else float("nan")
     print(f"RSS after epoch 2: {rss[1]:.1f} MB, after epoch {len(rss)}: {rss[-1]:.1f} MB "
-          f"(change {growth:+.1f} MB); peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0:.1f} MB")
+          f"(change {growth:+.1f} MB); peak RSS {rss_mb('VmHWM'):.1f} MB")
     run.pool.close()
     return 0
 

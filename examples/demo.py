@@ -79,23 +79,24 @@ run {steps}
     return {"engine": f"LAMMPS + kizuna plugin, {nprocs} MPI ranks", "steps": steps,
             "atoms": len(atoms), "seconds": seconds,
             "atom_steps_per_s": len(atoms) * steps / seconds,
-            "drift_meV_atom": 1000 * (etot[-1] - etot[0]) / len(atoms),
-            "temperature": table["Temp"][-1]}
+            "drift_meV_atom": float(1000 * (etot[-1] - etot[0]) / len(atoms)),
+            "temperature": float(table["Temp"][-1])}
 
 
 def run_ase_md(model_path, atoms, *, steps=200, temperature=600.0, threads=2):
     """The same NVE run with ASE's velocity Verlet and kizuna.Calculator (fallback)."""
     from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md import velocitydistribution as vd
     from ase.md.verlet import VelocityVerlet
 
     from kizuna import Calculator
 
     atoms = atoms.copy()
     atoms.calc = Calculator(model_path, threads=threads, extrapolation="ignore")
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature,
-                                 rng=np.random.default_rng(4928459))
-    Stationary(atoms)
+    # thermalize_momenta is ASE >= 3.27's name of MaxwellBoltzmannDistribution
+    thermalize = getattr(vd, "thermalize_momenta", None) or vd.MaxwellBoltzmannDistribution
+    thermalize(atoms, temperature_K=temperature, rng=np.random.default_rng(4928459))
+    vd.Stationary(atoms)
     e0 = atoms.get_total_energy()
     dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
     start = time.perf_counter()
@@ -104,8 +105,8 @@ def run_ase_md(model_path, atoms, *, steps=200, temperature=600.0, threads=2):
     return {"engine": f"ASE VelocityVerlet + kizuna.Calculator ({threads} threads)",
             "steps": steps, "atoms": len(atoms), "seconds": seconds,
             "atom_steps_per_s": len(atoms) * steps / seconds,
-            "drift_meV_atom": 1000 * (atoms.get_total_energy() - e0) / len(atoms),
-            "temperature": atoms.get_temperature()}
+            "drift_meV_atom": float(1000 * (atoms.get_total_energy() - e0) / len(atoms)),
+            "temperature": float(atoms.get_temperature())}
 
 
 def main(argv=None) -> int:
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
     print(f"\n== 2. exported {result['model']} ({t_train:.0f} s); errors evaluated by the core:")
     print(result["table"])
     test = result["metrics"].get("test")
-    atoms = diamond_supercell(3)
+    atoms = diamond_supercell(4)
     print(f"\n== 3. NVE molecular dynamics, {len(atoms)} Si atoms, 600 K, 1 fs", flush=True)
     md = run_lammps_md(result["model"], atoms, steps=args.md_steps, workdir=out / "lammps")
     if md is None:

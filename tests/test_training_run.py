@@ -230,3 +230,18 @@ def test_stress_training_on_emt_labels(tmp_path):
         errors.append(a.get_stress() - ref)
     rmse = np.sqrt(np.mean(np.square(errors))) * EV_PER_A3_IN_GPA
     assert rmse == pytest.approx(float(best["val_stress_rmse_GPa"]), rel=1e-5)
+
+
+def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
+    """Each structure's core operators run in one single-threaded engine, whatever the number
+    of workers, so 1 and 2 threads give bit-identical weights."""
+    states = []
+    for threads in (1, 2):
+        cfg = tiny_config(tmp_path, f"threads{threads}",
+                          training={"epochs": 3, "lbfgs_epochs": 1})
+        cfg["threads"] = threads
+        train(cfg)
+        states.append(torch.load(tmp_path / f"threads{threads}" / "checkpoint.pt",
+                                 weights_only=False)["model"])
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
