@@ -29,7 +29,7 @@ def demo_overrides(out: Path, epochs: int) -> list:
     return [f"output.directory={out}", "threads=2", f"training.epochs={epochs}",
             "symmetry_functions.n_radial=10", "symmetry_functions.n_angular=16",
             "model.hidden_layers=[24,24]", "training.learning_rate=0.005",
-            "training.lr_final=0.0001", "output.progress=epoch"]
+            "training.lr_final=0.0001", "training.lbfgs_epochs=20", "output.progress=epoch"]
 
 
 def diamond_supercell(n: int = 3):
@@ -114,8 +114,6 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "runs" / "demo"))
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--md-steps", type=int, default=1000)
-    parser.add_argument("--restart", action="store_true", default=True,
-                        help="train from scratch even if --out has a run (default)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from kizuna.training import train
@@ -124,7 +122,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     print(f"== 1. training on {REPO / 'tests/data/mlearn/Si'} ({CONFIG.name} + demo overrides)",
           flush=True)
-    result = train(CONFIG, demo_overrides(out, args.epochs), restart=args.restart)
+    result = train(CONFIG, demo_overrides(out, args.epochs), restart=True)  # always fresh
     t_train = time.perf_counter() - t0
     print(f"\n== 2. exported {result['model']} ({t_train:.0f} s); errors evaluated by the core:")
     print(result["table"])

@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
                     "test": [{"path": str(SI / "Si_test.xyz"), "index": ":3"}]},
            "symmetry_functions": {"cutoff": 4.5, "n_radial": 5, "n_angular": 8, "zetas": [1, 4]},
            "model": {"hidden_layers": [6, 6], "activation": "silu"},
-           "training": {"epochs": 3}}
+           "training": {"epochs": 3, "lbfgs_epochs": 0}}
     return train(cfg), tmp
 
 

@@ -33,7 +33,7 @@ def tiny_config(tmp_path, name="run", **sections):
         "model": {"hidden_layers": [6, 6]},
         "loss": {"forces_weight": 0.05},
         "training": {"epochs": 6, "batch_size": 3, "learning_rate": 0.01,
-                     "lr_schedule": "constant"},
+                     "lr_schedule": "constant", "lbfgs_epochs": 0},
     }
     for section, values in sections.items():
         if isinstance(values, dict):

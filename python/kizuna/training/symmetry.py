@@ -43,10 +43,10 @@ class SymmetryFunctionSpec:
     cutoff: float = 5.5
     cutoff_function: str = "poly2"
     cutoff_alpha: float = 0.0
-    n_radial: int = 12
+    n_radial: int = 16
     radial_mode: str = "shifted"
     r_min: float = 0.5
-    n_angular: int = 16
+    n_angular: int = 32
     angular_kind: str = "angular_wide"
     r_min_angular: float = 1.5
     zetas: list = field(default_factory=lambda: [1.0, 2.0, 4.0, 16.0])
