@@ -1,0 +1,27 @@
+"""kizuna eval MODEL DATA...: errors of a model on labelled data (per element)."""
+COMMAND = "eval"
+HELP = "evaluate a model on labelled data: energy/force/stress MAE and RMSE per element"
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="model file (.kzn)")
+    parser.add_argument("data", nargs="+", help="data files (extxyz, OUTCAR, vasprun.xml, n2p2 "
+                        "input.data, DeePMD folder, mlearn JSON)")
+    parser.add_argument("--plot", metavar="PNG", help="write parity plots to this file")
+    parser.add_argument("--json", metavar="FILE", help="write the metrics as JSON")
+    parser.add_argument("--threads", type=int, default=1, help="core threads (default 1)")
+
+
+def run(args):
+    import json
+
+    from ..training import evaluate
+
+    results, table = evaluate(args.model, args.data, threads=args.threads, plot=args.plot)
+    print(table)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=1)
+    if args.plot:
+        print(f"parity plots: {args.plot}")
+    return 0

@@ -1,0 +1,115 @@
+"""Python API of the training side: train, export, evaluate (the CLI calls these)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..model_io import read_model, write_model
+from .checkpoint import load_checkpoint
+from .config import load_config, validate_config
+from .evaluate import format_metrics, metrics, predict_structures
+from .export import to_kizuna_model
+from .nets import AtomicEnergyModel
+
+
+def _code_version() -> str:
+    from .. import __version__
+
+    return f"kizuna {__version__}"
+
+
+def model_from_checkpoint(path, which="best"):
+    """The kizuna Model of a run's checkpoint: ``best`` validation state or ``last``."""
+    ckpt = load_checkpoint(path)
+    info = ckpt["export"]
+    net = AtomicEnergyModel(**info["model_args"])
+    state = ckpt["best"]["state"] if which == "best" and ckpt.get("best") else ckpt["model"]
+    net.load_state_dict(state)
+    meta = {"code_version": _code_version(), "data_hash": info["data_hash"],
+            "training_epochs": str(ckpt["epochs_done"]),
+            "best_epoch": str(ckpt["best"]["epoch"] if ckpt.get("best") else ""),
+            "config": json.dumps(ckpt["config"], separators=(",", ":"))}
+    return to_kizuna_model(net, info["sfs"], info["scalings"], meta)
+
+
+def export(run_or_checkpoint, output, which="best") -> Path:
+    """Write the model of a run folder (or checkpoint file) to ``output``."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no checkpoint (is this a kizuna training run folder?)")
+    model = model_from_checkpoint(path, which)
+    write_model(model, output)
+    return Path(output)
+
+
+def evaluate(model, data_sources, threads=1, plot=None) -> tuple:
+    """(metrics per source, formatted table) of a model on data files (core evaluation);
+    ``plot``: a PNG path for parity plots."""
+    from .config import _check_sources, _Where
+    from .sources import load_sources
+
+    model = read_model(model) if isinstance(model, (str, Path)) else model
+    results, preds = {}, {}
+    for k, src in enumerate(data_sources):
+        srcs = _check_sources(src if isinstance(src, (dict, list)) else str(src), ["data"],
+                              _Where("<command line>", {}))
+        structures = load_sources(srcs, need_forces=False, min_distance=0.0)
+        for s in structures:
+            s.bind(model.elements)
+        name = Path(srcs[0]["path"]).name if len(data_sources) > 1 else "data"
+        if name in results:
+            name = f"{name}[{k}]"
+        preds[name] = predict_structures(model, structures, threads=threads)
+        results[name] = metrics(preds[name])
+    if plot:
+        from .plots import parity
+
+        parity(preds, plot)
+    return results, format_metrics(results)
+
+
+def train(config, overrides=(), *, restart=False, init=None, progress=None) -> dict:
+    """Train from a YAML file (or a config dict), export the best model, evaluate it.
+
+    Returns {'model': path, 'metrics': {...}, 'directory': path}."""
+    from .plots import learning_curves, parity
+    from .log import read_log
+    from .trainer import Trainer
+
+    if isinstance(config, dict):
+        cfg = validate_config(config)
+        cfg["_source"] = "<dict>"
+    else:
+        cfg = load_config(config, overrides)
+    init_model = read_model(init) if init else None
+    trainer = Trainer(cfg, restart=restart, init_model=init_model, progress=progress)
+    summary = trainer.fit()
+    out_dir = trainer.dir
+    results, preds = {}, {}
+    model = model_from_checkpoint(trainer.ckpt_path)
+    parts = {"train": trainer.run.train, "validation": trainer.run.validation,
+             "test": trainer.run.test}
+    for name, prepared in parts.items():
+        if prepared:
+            preds[name] = predict_structures(model, [p.structure for p in prepared],
+                                             threads=cfg["threads"])
+            results[name] = metrics(preds[name])
+    for name, m in results.items():
+        model.meta[f"{name}_energy_mae_meV_atom"] = f"{m['energy'][0]:.6g}"
+        if "forces" in m:
+            model.meta[f"{name}_forces_mae_eV_A"] = f"{m['forces'][0]:.6g}"
+    model_path = out_dir / cfg["output"]["model_name"]
+    write_model(model, model_path)
+    table = format_metrics(results)
+    (out_dir / "metrics.json").write_text(json.dumps(
+        {"summary": summary, "metrics": results}, indent=1))
+    if cfg["output"]["plots"]:
+        learning_curves(read_log(out_dir / "log.csv"), out_dir / "learning_curves.png")
+        parity(preds, out_dir / "parity.png", title=str(model_path))
+    trainer.progress.message(f"best epoch {summary['best_epoch']} of {summary['epochs']}; "
+                             f"model written: {model_path}")
+    trainer.run.pool.close()
+    return {"model": model_path, "metrics": results, "directory": out_dir, "table": table}

@@ -1,0 +1,143 @@
+"""Symmetry-function sets generated from a short spec (Å, n2p2 definitions).
+
+Radial functions, per neighbour element (``docs/model-format.md``):
+
+    G = sum_j exp(-eta (r_ij - rs)^2) fc(r_ij)
+
+* ``shifted``: centres rs_k = r_min + k*d (k = 0..n-1, d = (rc - r_min)/n), one common width
+  eta = 1/(2 d^2) (Gaussians of standard deviation d that tile [r_min, rc));
+* ``centered``: rs = 0 and widths r_k = r_min + k*(rc - r_min)/(n-1), eta_k = 1/(2 r_k^2)
+  (nested Gaussians, the classic Behler grid);
+* ``mixed``: half of each (centred first).
+
+Angular functions, per unordered neighbour pair (``angular_wide`` by default, or
+``angular_narrow``):
+
+    G = 2^(1-zeta) sum_{j<k} (1 + lambda cos t_ijk)^zeta exp(-eta (r_ij^2 + r_ik^2 [+ r_jk^2]))
+        fc(r_ij) fc(r_ik) [fc(r_jk)]
+
+on the grid eta x zeta x lambda: zeta in ``zetas`` (default 1, 2, 4, 16), lambda = +-1 and
+``n_angular / (len(zetas) * 2)`` centred widths eta_k = 1/(2 r_k^2), r_k evenly spaced in
+[r_min_angular, rc] (the widest first).
+
+The functions of one (kind, neighbours) share exponential terms and angular factors in the core,
+so a grid costs little more than its widest member.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..model import CUTOFF_KINDS, SymmetryFunction
+
+RADIAL_MODES = ("shifted", "centered", "mixed")
+ANGULAR_KINDS = ("angular_wide", "angular_narrow")
+
+
+@dataclass
+class SymmetryFunctionSpec:
+    """A short description of a symmetry-function set (lengths in Å)."""
+
+    cutoff: float = 5.5
+    cutoff_function: str = "poly2"
+    cutoff_alpha: float = 0.0
+    n_radial: int = 16
+    radial_mode: str = "shifted"
+    r_min: float = 0.5
+    n_angular: int = 32
+    angular_kind: str = "angular_wide"
+    r_min_angular: float = 1.5
+    zetas: list = field(default_factory=lambda: [1.0, 2.0, 4.0, 16.0])
+    lambdas: list = field(default_factory=lambda: [-1.0, 1.0])
+
+    def check(self, where="symmetry_functions") -> None:
+        def bad(key, message):
+            raise ConfigError(f"{where}.{key}: {message}")
+
+        if not self.cutoff > 0:
+            bad("cutoff", f"must be > 0 Å, got {self.cutoff}")
+        if self.cutoff_function not in CUTOFF_KINDS or self.cutoff_function == "hard":
+            bad("cutoff_function", f"must be one of {', '.join(CUTOFF_KINDS[1:])}, got "
+                f"{self.cutoff_function!r}")
+        if not 0 <= self.cutoff_alpha < 1:
+            bad("cutoff_alpha", f"must be in [0, 1), got {self.cutoff_alpha}")
+        if self.n_radial < 0 or self.n_angular < 0 or self.n_radial + self.n_angular == 0:
+            bad("n_radial", "n_radial and n_angular must be >= 0 and not both 0")
+        if self.radial_mode not in RADIAL_MODES:
+            bad("radial_mode", f"must be one of {', '.join(RADIAL_MODES)}, got "
+                f"{self.radial_mode!r}")
+        if not 0 <= self.r_min < self.cutoff:
+            bad("r_min", f"must be in [0, cutoff={self.cutoff}), got {self.r_min}")
+        if not 0 < self.r_min_angular < self.cutoff:
+            bad("r_min_angular", f"must be in (0, cutoff={self.cutoff}), got {self.r_min_angular}")
+        if self.angular_kind not in ANGULAR_KINDS:
+            bad("angular_kind", f"must be one of {', '.join(ANGULAR_KINDS)}, got "
+                f"{self.angular_kind!r}")
+        if not self.zetas or any(not z >= 1 for z in self.zetas):
+            bad("zetas", f"must be a non-empty list of numbers >= 1, got {self.zetas}")
+        if not self.lambdas or any(lam not in (-1, 1) for lam in self.lambdas):
+            bad("lambdas", f"must be a non-empty list of -1 and/or 1, got {self.lambdas}")
+        per_eta = len(self.zetas) * len(self.lambdas)
+        if self.n_angular % per_eta:
+            lo = self.n_angular // per_eta * per_eta
+            bad("n_angular", f"must be a multiple of len(zetas)*len(lambdas) = {per_eta} "
+                f"(one eta per {per_eta} functions), got {self.n_angular}; use {lo or per_eta} "
+                f"or {lo + per_eta}")
+        if self.radial_mode == "mixed" and self.n_radial == 1:
+            bad("n_radial", "radial_mode 'mixed' needs n_radial >= 2")
+
+
+def _centred_etas(n: int, r_lo: float, r_hi: float) -> np.ndarray:
+    """eta_k = 1/(2 r_k^2) for n widths r_k evenly spaced in [r_lo, r_hi], widest first."""
+    if n == 1:
+        widths = np.array([r_hi])
+    else:
+        widths = np.linspace(r_hi, r_lo, n)
+    return 1.0 / (2.0 * widths ** 2)
+
+
+def radial_parameters(spec: SymmetryFunctionSpec) -> list:
+    """(eta, rs) pairs of the radial grid."""
+    rc, n = spec.cutoff, spec.n_radial
+    if n == 0:
+        return []
+    n_centred = {"centered": n, "shifted": 0, "mixed": n // 2}[spec.radial_mode]
+    n_shifted = n - n_centred
+    out = [(float(eta), 0.0) for eta in _centred_etas(n_centred, max(spec.r_min, 0.5), rc)] \
+        if n_centred else []
+    if n_shifted:
+        d = (rc - spec.r_min) / n_shifted
+        eta = 1.0 / (2.0 * d * d)
+        out += [(eta, float(spec.r_min + k * d)) for k in range(n_shifted)]
+    return out
+
+
+def angular_parameters(spec: SymmetryFunctionSpec) -> list:
+    """(eta, zeta, lambda) triples of the angular grid."""
+    per_eta = len(spec.zetas) * len(spec.lambdas)
+    n_eta = spec.n_angular // per_eta
+    if n_eta == 0:
+        return []
+    etas = _centred_etas(n_eta, spec.r_min_angular, spec.cutoff)
+    return [(float(eta), float(z), float(lam)) for eta in etas for z in spec.zetas
+            for lam in spec.lambdas]
+
+
+def generate_symmetry_functions(elements, spec: SymmetryFunctionSpec) -> dict:
+    """{element: [SymmetryFunction, ...]}: the same grid for every centre element, radial per
+    neighbour element, angular per unordered neighbour pair (in ``elements`` order)."""
+    spec.check()
+    elements = list(elements)
+    pairs = [(a, b) for i, a in enumerate(elements) for b in elements[i:]]
+    common = dict(rc=float(spec.cutoff), cutoff=spec.cutoff_function,
+                  alpha=float(spec.cutoff_alpha))
+    sfs = []
+    for e in elements:
+        sfs += [SymmetryFunction("radial", (e,), eta=eta, rs=rs, **common)
+                for eta, rs in radial_parameters(spec)]
+    for pair in pairs:
+        sfs += [SymmetryFunction(spec.angular_kind, pair, eta=eta, rs=0.0, zeta=z, lam=lam,
+                                 **common) for eta, z, lam in angular_parameters(spec)]
+    return {e: list(sfs) for e in elements}

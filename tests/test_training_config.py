@@ -1,0 +1,130 @@
+"""Config validation: the commented example documents every key; every bad key or value gives
+a clear error (file, line, key path, did-you-mean)."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kizuna.cli import main
+from kizuna.errors import ConfigError
+from kizuna.training.config import SCHEMA, SOURCE, Opt, load_config, validate_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "training" / "si.yaml"
+
+
+def _keys(schema, prefix=""):
+    for key, opt in schema.items():
+        if isinstance(opt, dict):
+            yield from _keys(opt, prefix + key + ".")
+        else:
+            yield prefix + key
+
+
+def test_example_documents_every_key_and_validates():
+    text = EXAMPLE.read_text()
+    given = yaml.safe_load(text)
+    flat = set()
+
+    def walk(node, prefix):
+        for k, v in node.items():
+            flat.add(prefix + k)
+            if isinstance(v, dict):
+                walk(v, prefix + k + ".")
+    walk(given, "")
+    missing = [k for k in _keys(SCHEMA) if k not in flat]
+    assert not missing, f"si.yaml does not show these keys: {missing}"
+    source = given["data"]["train"][0]
+    assert set(source) == set(SOURCE), "si.yaml must show every data-source option"
+    # every key line carries a comment (on the line or the line above)
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        m = re.match(r"^\s*([a-z_]+):", line)
+        if m and not line.rstrip().endswith(":"):
+            assert "#" in line or lines[k - 1].lstrip().startswith("#"), f"undocumented: {line}"
+    cfg = load_config(EXAMPLE)
+    assert Path(cfg["data"]["train"][0]["path"]).is_file()  # relative to the config file
+
+
+def test_example_defaults_match_schema_defaults():
+    """The example says 'the value shown is the default unless the comment says otherwise':
+    check that for every scalar key (the data paths, threads and output.directory differ)."""
+    given = yaml.safe_load(EXAMPLE.read_text())
+    differs = {"threads", "output.directory", "data.train", "data.test"}
+    for key in _keys(SCHEMA):
+        if key in differs:
+            continue
+        section, _, name = key.rpartition(".")
+        node, opt = given, SCHEMA
+        for part in filter(None, section.split(".")):
+            node, opt = node[part], opt[part]
+        assert node[name] == opt[name].default, key
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"data": {"train": "x.xyz"}, "trainig": {}}, r"trainig: unknown key; did you mean 'training'"),
+    ({"data": {"train": "x.xyz", "validaton_fraction": 0.2}},
+     r"data.validaton_fraction: unknown key; did you mean 'validation_fraction'"),
+    ({"data": {"train": "x.xyz"}, "training": {"epochs": 2.5}},
+     r"training.epochs: expected an integer"),
+    ({"data": {"train": "x.xyz"}, "training": {"epochs": -1}}, r"training.epochs: must be >= 0"),
+    ({"data": {"train": "x.xyz"}, "training": {"learning_rate": 0}}, r"learning_rate: must be > 0"),
+    ({"data": {"train": "x.xyz"}, "model": {"activation": "tahn"}}, r"did you mean 'tanh'"),
+    ({"data": {"train": "x.xyz"}, "model": {"hidden_layers": [32, "a"]}},
+     r"model.hidden_layers.1: expected an integer"),
+    ({"data": {"train": "x.xyz"}, "symmetry_functions": {"n_angular": 12}},
+     r"n_angular: must be a multiple of len\(zetas\) \* len\(lambdas\) = 8"),
+    ({"data": {"train": [{"path": "x.xyz", "fromat": "ase"}]}},
+     r"data.train.0.fromat: unknown key; did you mean 'format'"),
+    ({"data": {"train": [{"format": "ase"}]}}, r"data.train.0.path: is required"),
+    ({"data": {}}, r"data.train: is required"),
+    ({"data": {"train": "x.xyz"}, "output": {"plots": "yes"}},
+     r"output.plots: expected true or false"),
+    ({"data": {"train": "x.xyz", "validation_fraction": 0.5, "test_fraction": 0.5}},
+     r"validation_fraction: must be <= 0.9|leave no training data"),
+    ({"data": {"train": "x.xyz"}, "loss": {"forces_weight": -1}}, r"forces_weight: must be >= 0"),
+])
+def test_bad_configs(given, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(given, "cfg.yaml")
+
+
+def test_error_names_the_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 1\ndata:\n  train: a.xyz\ntraining:\n  epochs: 10\n  batch_sise: 3\n")
+    with pytest.raises(ConfigError, match=r"c.yaml:6: training.batch_sise: unknown key; did you "
+                                          r"mean 'batch_size'"):
+        load_config(path)
+
+
+def test_defaults_filled_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  train: sub/a.xyz\n")
+    cfg = load_config(path, ["training.epochs=7", "model.hidden_layers=[4, 5]"])
+    assert cfg["training"]["epochs"] == 7 and cfg["model"]["hidden_layers"] == [4, 5]
+    assert cfg["training"]["batch_size"] == SCHEMA["training"]["batch_size"].default
+    assert cfg["data"]["train"][0]["path"] == str(tmp_path / "sub" / "a.xyz")
+    assert cfg["data"]["train"][0]["format"] == "auto"
+    with pytest.raises(ConfigError, match="--set expects key.path=value"):
+        load_config(path, ["training.epochs"])
+
+
+def test_cli_reports_config_errors(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  train: a.xyz\nmodel:\n  hiden_layers: [3]\n")
+    assert main(["train", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "c.yaml:4: model.hiden_layers: unknown key; did you mean 'hidden_layers'?" in err
+    path.write_text("data:\n  train: a.xyz\n")
+    assert main(["train", str(path), "--check"]) == 0
+
+
+def test_schema_options_are_well_formed():
+    for key in _keys(SCHEMA):
+        section, _, name = key.rpartition(".")
+        node = SCHEMA
+        for part in filter(None, section.split(".")):
+            node = node[part]
+        opt = node[name]
+        assert isinstance(opt, Opt) and opt.kind

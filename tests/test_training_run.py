@@ -1,0 +1,247 @@
+"""Small end-to-end training runs (tiny model, a few Si structures): the loss goes down, the
+exported model reloads in the core and gives the torch energies and forces, fine-tuning,
+export/eval commands, and in-process interruption + resume equality for every stage."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import DATA
+from kizuna import Potential
+from kizuna.cli import main
+from kizuna.errors import ConfigError
+from kizuna.model_io import read_model
+from kizuna.training import load_config, train
+from kizuna.training.log import read_log
+from kizuna.training.progress import Progress
+from kizuna.training.readers import read_structures
+from kizuna.training.trainer import Trainer
+
+SI = DATA / "mlearn" / "Si"
+
+
+def tiny_config(tmp_path, name="run", **sections):
+    cfg = {
+        "seed": 3, "threads": 2,
+        "output": {"directory": str(tmp_path / name), "progress": "none", "plots": True},
+        "data": {"train": str(SI / "Si_train.xyz"), "test": [{"path": str(SI / "Si_test.xyz"),
+                                                              "index": ":4"}],
+                 "max_structures": 14, "validation_fraction": 0.2},
+        "symmetry_functions": {"cutoff": 4.5, "n_radial": 5, "n_angular": 8, "zetas": [1, 4]},
+        "model": {"hidden_layers": [6, 6]},
+        "loss": {"forces_weight": 0.05},
+        "training": {"epochs": 6, "batch_size": 3, "learning_rate": 0.01,
+                     "lr_schedule": "constant", "lbfgs_epochs": 0},
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            cfg[section].update(values)
+        else:
+            cfg[section] = values
+    return cfg
+
+
+def test_training_lowers_loss_and_exports_a_core_model(tmp_path):
+    cfg = tiny_config(tmp_path, training={"epochs": 8, "lbfgs_epochs": 3})
+    result = train(cfg)
+    out = Path(result["directory"])
+    for name in ("config.yaml", "split.json", "features.txt", "log.csv", "checkpoint.pt",
+                 "model.kzn", "metrics.json", "learning_curves.png", "parity.png"):
+        assert (out / name).is_file(), name
+    rows = read_log(out / "log.csv")
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 12))
+    assert [r["stage"] for r in rows] == ["adam"] * 8 + ["lbfgs"] * 3
+    assert float(rows[-1]["val_loss"]) < 0.5 * float(rows[0]["val_loss"])
+    model = read_model(result["model"])
+    assert model.elements == ["Si"] and model.meta["data_hash"]
+    assert json.loads(model.meta["config"])["seed"] == 3
+    # the core's energies of the exported model equal the torch network's (best state)
+    trainer = Trainer(load_config(out / "config.yaml"), progress=Progress("none"))
+    pot = Potential(result["model"], threads=1)
+    from kizuna.training.dataset import Batch
+    from kizuna.training.loss import predict
+
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    trainer.net.load_state_dict(ckpt["best"]["state"])
+    batch = Batch(trainer.run.test, ["Si"], trainer.run.pool)
+    pred = predict(trainer.net, batch, forces=True)
+    forces = np.split(pred["forces"].detach().numpy(), np.cumsum(batch.atom_counts)[:-1])
+    for k, p in enumerate(trainer.run.test):
+        s = p.structure
+        core = pot.compute(s.positions, s.symbols, s.cell, True)
+        assert core["energy"] == pytest.approx(pred["energy"][k].item(), rel=1e-10)
+        assert np.abs(core["forces"] - forces[k]).max() < 1e-10 * np.abs(core["forces"]).max()
+    # reported test metrics are the core's errors on the test structures
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]["test"]
+    dE = [(pot.compute(p.structure.positions, p.structure.symbols, p.structure.cell, True)["energy"]
+           - p.structure.energy) / len(p.structure) for p in trainer.run.test]
+    assert metrics["energy"][0] == pytest.approx(1000 * np.mean(np.abs(dE)), rel=1e-9)
+
+
+def test_split_files_and_no_overlap(tmp_path):
+    cfg = tiny_config(tmp_path, training={"epochs": 1})
+    out = Path(train(cfg)["directory"])
+    split = json.loads((out / "split.json").read_text())
+    assert len(split["train"]) + len(split["validation"]) == 14
+    assert not set(split["train"]) & set(split["validation"])
+    assert len(split["test"]) == 4 and all("Si_test.xyz" in n for n in split["test"])
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _StopAfter(Progress):
+    """Raises when epoch ``n`` is reported, i.e. after the epoch ran but before its checkpoint
+    was written (what a kill at that moment leaves behind)."""
+
+    def __init__(self, n):
+        super().__init__("none")
+        self.n, self.count = n, 0
+
+    def epoch(self, text):
+        self.count += 1
+        if self.count == self.n:
+            raise _Interrupt()
+
+
+@pytest.mark.parametrize("training, stop_at", [
+    ({"epochs": 4, "batch_size": 3, "learning_rate": 0.01, "lbfgs_epochs": 4}, 6),   # in L-BFGS
+    ({"epochs": 6, "batch_size": 3, "learning_rate": 0.01, "lr_schedule": "plateau",
+      "lr_patience": 1, "early_stopping_patience": 50}, 4),                          # plateau
+    ({"epochs": 5, "batch_size": 3, "learning_rate": 0.01, "lr_schedule": "cosine",
+      "weight_decay": 0.01, "lbfgs_epochs": 2}, 5),                                 # stage edge
+])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, training, stop_at):
+    ref_cfg = tiny_config(tmp_path, "ref", training=training)
+    train(ref_cfg)
+    cut_cfg = tiny_config(tmp_path, "cut", training=training)
+    trainer = Trainer(load_config(given=cut_cfg), progress=_StopAfter(stop_at))
+    with pytest.raises(_Interrupt):
+        trainer.fit()
+    trainer.run.pool.close()
+    done = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["epochs_done"]
+    assert done == stop_at - 1
+    train(cut_cfg)  # resumes
+    a = torch.load(tmp_path / "ref" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    assert a["epochs_done"] == b["epochs_done"] and a["best"]["epoch"] == b["best"]["epoch"]
+    for key, value in a["best"]["state"].items():
+        assert torch.equal(value, b["best"]["state"][key]), key
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    ra, rb = read_log(tmp_path / "ref" / "log.csv"), read_log(tmp_path / "cut" / "log.csv")
+    assert [r["val_loss"] for r in ra] == [r["val_loss"] for r in rb]
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    cfg = tiny_config(tmp_path, training={"epochs": 1})
+    train(cfg)
+    cfg["model"]["hidden_layers"] = [7, 6]
+    with pytest.raises(ConfigError,
+                       match=r"config changed since the checkpoint.*model.hidden_layers"):
+        train(cfg)
+    cfg["model"]["hidden_layers"] = [6, 6]
+    cfg["training"]["epochs"] = 2
+    with pytest.raises(ConfigError, match=r"\(training.epochs\)"):
+        train(cfg)
+    cfg["training"]["epochs"] = 1
+    cfg["threads"] = 1  # allowed: results do not depend on it
+    cfg["output"]["progress"] = "epoch"
+    result = train(cfg)
+    assert [int(r["epoch"]) for r in read_log(Path(result["directory"]) / "log.csv")] == [1]
+
+
+def test_fine_tune_from_a_model_and_cli_export_eval(tmp_path, capsys):
+    base = train(tiny_config(tmp_path, "base", training={"epochs": 3}))
+    model0 = read_model(base["model"])
+    cfg = tiny_config(tmp_path, "tuned", training={"epochs": 2, "learning_rate": 0.001},
+                      model={"hidden_layers": [6, 6]})
+    cfg["data"]["train"] = [{"path": str(SI / "Si_test.xyz")}]
+    cfg["data"]["max_structures"] = None
+    tuned = train(cfg, init=base["model"])
+    model1 = read_model(tuned["model"])
+    em0, em1 = model0.element("Si"), model1.element("Si")
+    assert em0.symmetry_functions == em1.symmetry_functions
+    assert np.array_equal(em0.members[0].scaling.mean, em1.members[0].scaling.mean)
+    assert em0.members[0].energy_offset == em1.members[0].energy_offset
+    assert not np.array_equal(em0.members[0].layers[0].weights, em1.members[0].layers[0].weights)
+    # CLI: export the best state of a run folder, evaluate it on data
+    out = tmp_path / "exported.kzn"
+    assert main(["export", str(tmp_path / "tuned"), "-o", str(out)]) == 0
+    exported = read_model(out)
+    assert exported.meta["data_hash"] == model1.meta["data_hash"]
+    for a, b in zip(exported.element("Si").members[0].layers, em1.members[0].layers):
+        assert np.array_equal(a.weights, b.weights) and np.array_equal(a.bias, b.bias)
+    capsys.readouterr()
+    assert main(["eval", str(out), str(SI / "Si_test.xyz"), "--json", str(tmp_path / "m.json"),
+                 "--plot", str(tmp_path / "p.png")]) == 0
+    text = capsys.readouterr().out
+    assert "forces on Si" in text and (tmp_path / "p.png").is_file()
+    metrics = json.loads((tmp_path / "m.json").read_text())["data"]
+    structures = read_structures(SI / "Si_test.xyz")
+    pot = Potential(out, threads=1)
+    mae = np.mean([abs(pot.compute(s.positions, s.symbols, s.cell, True)["energy"] - s.energy)
+                   / len(s) for s in structures]) * 1000
+    assert metrics["energy"][0] == pytest.approx(mae, rel=1e-9)
+
+
+def test_stress_training_on_emt_labels(tmp_path):
+    """Energies, forces and stresses from ASE's EMT (an independent reference) written to
+    extxyz; training with a stress weight lowers the stress error, and the exported model's
+    stress (ASE calculator) is what the log reports."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(12):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
+        strain = np.eye(3) + rng.normal(0, 0.02, (3, 3))
+        atoms.set_cell(atoms.cell @ strain, scale_atoms=True)
+        atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)
+        atoms.calc = EMT()
+        e, f, s = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f, stress=s)
+        frames.append(atoms)
+    write(tmp_path / "cu.extxyz", frames)
+    cfg = tiny_config(tmp_path, "stress", loss={"forces_weight": 0.05, "stress_weight": 100.0},
+                      training={"epochs": 30, "batch_size": 3, "learning_rate": 0.01,
+                                "lr_schedule": "constant"})
+    cfg["data"] = {"train": str(tmp_path / "cu.extxyz"), "validation_fraction": 0.25}
+    result = train(cfg)
+    rows = read_log(Path(result["directory"]) / "log.csv")
+    best = [r for r in rows if r["best"] == "1"][-1]  # the exported (best) epoch
+    assert float(best["val_stress_rmse_GPa"]) < 0.5 * float(rows[0]["val_stress_rmse_GPa"])
+    from kizuna import Calculator
+    from kizuna.training.readers import EV_PER_A3_IN_GPA
+
+    split = json.loads((Path(result["directory"]) / "split.json").read_text())
+    val = [frames[int(n.rsplit("#", 1)[1])] for n in split["validation"]]
+    errors = []
+    for atoms in val:
+        ref = atoms.get_stress()
+        a = atoms.copy()
+        a.calc = Calculator(result["model"], threads=1, extrapolation="ignore")
+        errors.append(a.get_stress() - ref)
+    rmse = np.sqrt(np.mean(np.square(errors))) * EV_PER_A3_IN_GPA
+    assert rmse == pytest.approx(float(best["val_stress_rmse_GPa"]), rel=1e-5)
+
+
+def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
+    """Each structure's core operators run in one single-threaded engine, whatever the number
+    of workers, so 1 and 2 threads give bit-identical weights."""
+    states = []
+    for threads in (1, 2):
+        cfg = tiny_config(tmp_path, f"threads{threads}",
+                          training={"epochs": 3, "lbfgs_epochs": 1})
+        cfg["threads"] = threads
+        train(cfg)
+        states.append(torch.load(tmp_path / f"threads{threads}" / "checkpoint.pt",
+                                 weights_only=False)["model"])
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key

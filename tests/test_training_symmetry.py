@@ -1,0 +1,102 @@
+"""Symmetry-function generation from a short spec, explicit sets, and the feature report."""
+import numpy as np
+import pytest
+
+from kizuna.errors import ConfigError
+from kizuna.training.dataset import EnginePool, prepare
+from kizuna.training.report import feature_report, format_feature_report
+from kizuna.training.setup import parse_explicit
+from kizuna.training.structure import Structure
+from kizuna.training.symmetry import SymmetryFunctionSpec, generate_symmetry_functions
+
+
+def test_shifted_radial_grid_tiles_the_cutoff():
+    spec = SymmetryFunctionSpec(cutoff=6.0, n_radial=5, r_min=1.0, n_angular=0)
+    sfs = generate_symmetry_functions(["Si"], spec)["Si"]
+    assert [sf.kind for sf in sfs] == ["radial"] * 5
+    # d = (6 - 1)/5 = 1 Å: centres 1, 2, 3, 4, 5 Å and eta = 1/(2 d^2) = 0.5 / Å^2
+    assert [sf.rs for sf in sfs] == pytest.approx([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert all(sf.eta == pytest.approx(0.5) for sf in sfs)
+    assert all(sf.rc == 6.0 and sf.cutoff == "poly2" for sf in sfs)
+
+
+def test_centred_and_mixed_radial_grids():
+    spec = SymmetryFunctionSpec(cutoff=5.0, n_radial=3, r_min=1.0, radial_mode="centered",
+                                n_angular=0)
+    sfs = generate_symmetry_functions(["Cu"], spec)["Cu"]
+    # widths 5, 3, 1 Å -> eta = 1/(2 r^2); all centred at 0
+    assert [sf.eta for sf in sfs] == pytest.approx([1 / 50, 1 / 18, 1 / 2])
+    assert all(sf.rs == 0.0 for sf in sfs)
+    mixed = generate_symmetry_functions(["Cu"], SymmetryFunctionSpec(
+        cutoff=5.0, n_radial=4, r_min=1.0, radial_mode="mixed", n_angular=0))["Cu"]
+    assert [sf.rs == 0.0 for sf in mixed] == [True, True, False, False]
+
+
+def test_angular_grid_and_element_pairs():
+    spec = SymmetryFunctionSpec(cutoff=5.0, n_radial=2, n_angular=16, r_min_angular=2.0,
+                                zetas=[1, 2, 4, 16], angular_kind="angular_wide")
+    sfs = generate_symmetry_functions(["O", "H"], spec)
+    assert sfs["O"] == sfs["H"]  # the same grid for every centre element
+    radial = [sf for sf in sfs["O"] if sf.kind == "radial"]
+    angular = [sf for sf in sfs["O"] if sf.kind == "angular_wide"]
+    assert len(radial) == 2 * 2  # per neighbour element
+    assert len(angular) == 3 * 16  # pairs OO, OH, HH
+    assert {sf.neighbors for sf in angular} == {("O", "O"), ("O", "H"), ("H", "H")}
+    grid = {(sf.eta, sf.zeta, sf.lam) for sf in angular}
+    assert {z for _, z, _ in grid} == {1.0, 2.0, 4.0, 16.0}
+    assert {lam for _, _, lam in grid} == {-1.0, 1.0}
+    # two widths, 5 Å and 2 Å
+    assert sorted({e for e, _, _ in grid}) == pytest.approx([1 / 50, 1 / 8])
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(n_angular=12), r"multiple of len\(zetas\)\*len\(lambdas\) = 8 .* use 8 or 16"),
+    (dict(cutoff_function="hard"), "cutoff_function"),
+    (dict(lambdas=[0.5]), "lambdas"),
+    (dict(zetas=[0.5]), "zetas"),
+    (dict(r_min=7.0), r"r_min: must be in \[0, cutoff"),
+    (dict(n_radial=0, n_angular=0), "not both 0"),
+])
+def test_spec_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        SymmetryFunctionSpec(**change).check()
+
+
+def test_explicit_lines_use_the_model_file_syntax():
+    lines = ["radial Si eta=0.5 rs=2.0 rc=5.0 cutoff=cos alpha=0",
+             "angular_wide Si Si eta=0.01 rs=0 zeta=2 lambda=-1 rc=5.0 cutoff=poly2 alpha=0"]
+    sfs = parse_explicit(lines, ["Si"])["Si"]
+    assert sfs[0].eta == 0.5 and sfs[0].rs == 2.0 and sfs[0].cutoff == "cos"
+    assert sfs[1].zeta == 2.0 and sfs[1].lam == -1.0 and sfs[1].kind == "angular_wide"
+    with pytest.raises(Exception, match=r"unknown parameter 'eta2'"):
+        parse_explicit(["radial Si eta2=1 rs=0 rc=5 cutoff=cos alpha=0"], ["Si"])
+    with pytest.raises(ConfigError, match="no functions for element O"):
+        parse_explicit({"Si": lines}, ["Si", "O"])
+
+
+def test_feature_report_flags_constant_and_duplicate_features():
+    lines = ["radial Si eta=0.5 rs=2.0 rc=5.0 cutoff=cos alpha=0",
+             "radial Si eta=0.5 rs=2.0 rc=5.0 cutoff=cos alpha=0",     # duplicate of #1
+             "radial Si eta=0.2 rs=4.8 rc=5.0 cutoff=cos alpha=0",
+             "radial O eta=0.5 rs=2.0 rc=5.0 cutoff=cos alpha=0"]      # no O atoms: always 0
+    sfs = parse_explicit(lines, ["Si", "O"])
+    sfs = {"Si": sfs["Si"], "O": sfs["O"]}
+    rng = np.random.default_rng(0)
+    structures = []
+    for k in range(3):
+        cell = np.eye(3) * (5.4 + 0.1 * k)
+        s = Structure(["Si"] * 8, rng.uniform(0, 1, (8, 3)) @ cell, cell=cell, pbc=(True,) * 3,
+                      energy=0.0)
+        s.bind(["Si", "O"])
+        structures.append(s)
+    pool = EnginePool(["Si", "O"], sfs)
+    prepared = prepare(pool, structures, ["Si", "O"])
+    report = feature_report(prepared, ["Si"], sfs)["Si"]
+    assert report["constant"] == [3]
+    assert [(a, b) for a, b, _ in report["duplicates"]] == [(0, 1)]
+    assert report["atoms"] == 24
+    G = np.concatenate([p.G["Si"].numpy() for p in prepared])
+    assert np.array_equal(report["min"], G.min(0)) and np.array_equal(report["max"], G.max(0))
+    text = format_feature_report({"Si": report}, sfs)
+    assert "1 constant, 1 duplicate pair(s)" in text and "CONSTANT" in text
+    assert "duplicate: #1 and #2" in text
