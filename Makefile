@@ -8,7 +8,14 @@ PIP := $(PY) -m pip
 export OMP_NUM_THREADS ?= 1
 SOURCES := $(shell find csrc lammps_plugin -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.py' -o -name '*.map' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo bench clean FORCE
+
+# the editable install maps Python modules by name: adding or removing a module needs a
+# reinstall, so the list of module files is part of the build stamp
+PYFILES := $(shell find python -name '*.py' 2>/dev/null | sort)
+$(VENV)/.pyfiles: FORCE
+	@mkdir -p $(VENV)
+	@echo "$(PYFILES)" | cmp -s - $@ || echo "$(PYFILES)" > $@
 
 $(VENV)/.deps: constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,7 +25,7 @@ $(VENV)/.deps: constraints.txt
 	    "lammps[mpi]" scikit-build-core pybind11 cmake ninja
 	touch $@
 
-$(VENV)/.built: $(VENV)/.deps $(SOURCES)
+$(VENV)/.built: $(VENV)/.deps $(VENV)/.pyfiles $(SOURCES)
 	$(PIP) install -q --no-build-isolation -c constraints.txt -e .
 	touch $@
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import units
+from ase.constraints import FixCom
 from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
@@ -60,8 +61,10 @@ def thermalise(atoms, temperature: float, seed: int):
 def dynamics(atoms, cfg: dict, temperature: float, seed: int):
     md = cfg["md"]
     if md["friction"] > 0:
+        atoms.set_constraint(FixCom())  # the thermostat must not make the cell drift
         return Langevin(atoms, md["timestep"] * units.fs, temperature_K=temperature,
-                        friction=md["friction"] / units.fs, rng=np.random.default_rng(seed))
+                        friction=md["friction"] / units.fs, fixcm=False,
+                        rng=np.random.default_rng(seed))
     return VelocityVerlet(atoms, md["timestep"] * units.fs)
 
 

@@ -1,0 +1,115 @@
+"""Parts of on-the-fly learning: exact warm start under new feature scaling, the append-only
+labelled store (nothing lost, a half-written frame ignored), reference calculators, the
+learning configuration's errors, the rank correlation used to judge the uncertainty."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+import kizuna
+from kizuna.errors import ConfigError
+from kizuna.learn.committee import (feature_statistics, merge_members, rescale_member,
+                                    split_members)
+from kizuna.learn.config import validate_learn_config
+from kizuna.learn.evaluate import rank_correlation
+from kizuna.learn.reference import make_reference
+from kizuna.learn.store import LabelledStore
+from model_factory import random_model
+
+
+def _copper(k):
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.1, seed=k)
+    return atoms
+
+
+@pytest.mark.parametrize("mode", ["scale_sigma", "scale", "scale_center", "center", "none"])
+def test_rescaled_member_computes_the_same_function(mode):
+    model = random_model(elements=("Cu",), seed=3, mode=mode, rc=4.5,
+                         kinds=("radial", "angular_narrow"))
+    structures = [_copper(k) for k in range(3)]
+    stats = feature_statistics(model, structures)
+    rescaled = copy.deepcopy(model)
+    em = rescaled.element_models[0]
+    em.members = [rescale_member(em.members[0], stats["Cu"])]
+    assert np.allclose(em.members[0].scaling.minimum, stats["Cu"][0])
+    a, b = kizuna.Potential(model, threads=1), kizuna.Potential(rescaled, threads=1)
+    for atoms in structures:
+        x, y = a.compute_atoms(atoms), b.compute_atoms(atoms)
+        assert y["energy"] == pytest.approx(x["energy"], rel=1e-12, abs=1e-10)
+        assert np.abs(y["forces"] - x["forces"]).max() < 1e-9
+        # the new training range covers the data: no atom extrapolates
+        assert y["num_extrapolating"] == 0
+
+
+def test_split_and_merge_members_round_trip():
+    model = random_model(committee=3, seed=4)
+    parts = split_members(model)
+    assert [p.committee_size for p in parts] == [1, 1, 1]
+    assert merge_members(parts).to_string() == model.to_string()
+
+
+def test_store_appends_and_survives_a_torn_write(tmp_path):
+    store = LabelledStore(tmp_path / "labelled.xyz")
+    calc = EMT()
+    for k in range(3):
+        atoms = _copper(k)
+        atoms.calc = calc
+        store.append(atoms, atoms.get_potential_energy(), atoms.get_forces(),
+                     atoms.get_stress(), {"index": k})
+    frames = store.read()
+    assert len(frames) == 3 and len(store) == 3
+    assert frames[1].info["index"] == 1
+    reference = _copper(1)
+    reference.calc = EMT()
+    assert frames[1].get_potential_energy() == pytest.approx(reference.get_potential_energy())
+    assert np.allclose(frames[1].get_forces(), reference.get_forces())
+    # a crash in the middle of writing a fourth frame: the three complete frames remain
+    text = store.path.read_text()
+    store.path.write_text(text + text[: len(text) // 3 // 2])
+    assert len(store.read()) == 3
+
+
+def test_reference_factory():
+    assert isinstance(make_reference("emt"), EMT)
+    assert isinstance(make_reference({"calculator": "ase.calculators.emt:EMT"}), EMT)
+    lj = make_reference({"calculator": "lj", "kwargs": {"sigma": 2.3}})
+    assert lj.parameters["sigma"] == 2.3
+    with pytest.raises(ConfigError, match="unknown calculator 'nonsense'"):
+        make_reference("nonsense")
+    with pytest.raises(ConfigError, match="cannot import"):
+        make_reference("no.such.module:Calc")
+
+
+def _config(**extra):
+    base = {"structure": {"bulk": {"name": "Cu", "cubic": True}}, "md": {"stages": [
+        {"temperature": 300, "steps": 10}]}}
+    base.update(extra)
+    return base
+
+
+def test_config_defaults_and_errors():
+    cfg = validate_learn_config(_config())
+    assert cfg["committee"]["members"] == 4
+    assert cfg["md"]["stages"][0]["strain"] == 0.0
+    with pytest.raises(ConfigError, match="did you mean 'uncertainty'"):
+        validate_learn_config(_config(uncertainy={}))
+    with pytest.raises(ConfigError, match="exactly one of structure.file and structure.bulk"):
+        validate_learn_config({"structure": {}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        validate_learn_config(_config(md={"stages": [{"temprature": 300}]}))
+    with pytest.raises(ConfigError, match="members"):
+        validate_learn_config(_config(committee={"members": 1}))
+
+
+def test_rank_correlation():
+    assert rank_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    assert abs(rank_correlation(x, rng.normal(size=200))) < 0.2
+    assert rank_correlation([1, 1, 2], [1, 1, 2]) == pytest.approx(1.0)
