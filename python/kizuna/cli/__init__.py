@@ -13,6 +13,8 @@ from ..errors import KizunaError
 def _commands():
     found = []
     for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):  # __main__ runs the command line when imported
+            continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         if hasattr(module, "COMMAND"):
             found.append(module)
