@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 export OMP_NUM_THREADS ?= 1
 SOURCES := $(shell find csrc lammps_plugin -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.py' -o -name '*.map' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo bench gpu-check clean
 
 $(VENV)/.deps: constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,6 +32,12 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/core_throughput.py
+
+# On a machine with an NVIDIA GPU (docs/gpu.md): the GPU tests (not collected elsewhere) and the
+# GPU benchmark without its 10^6-atom box
+gpu-check: install
+	$(PY) -m pytest -q tests/gpu
+	$(PY) benchmarks/gpu_throughput.py --quick
 
 clean:
 	rm -rf build $(VENV)/.built

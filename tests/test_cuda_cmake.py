@@ -1,11 +1,10 @@
 """The CMake switch KIZUNA_CUDA (AUTO | ON | OFF) and the CPU-only build.
 
 A second, CPU-only copy of the Python module is built from this checkout (KIZUNA_CUDA=OFF, in
-build/cpu-only-test, reused between runs; about a minute the first time on two cores) and
-loaded in a subprocess: it says it has no CUDA, device='cuda' raises UnsupportedError with the
-rebuild advice, and its CPU results equal the main build's. Configure-only runs check that
-KIZUNA_CUDA=ON without a CUDA compiler stops with a clear message and AUTO falls back to a
-CPU-only build."""
+build/cpu-only-test, see cpu_only_build.py) and loaded in a subprocess: it says it has no CUDA,
+device='cuda' raises UnsupportedError with the rebuild advice, and its CPU results equal the
+main build's. Configure-only runs check that KIZUNA_CUDA=ON without a CUDA compiler stops with a
+clear message and AUTO falls back to a CPU-only build."""
 from __future__ import annotations
 
 import json
@@ -18,33 +17,20 @@ import numpy as np
 import pytest
 
 import kizuna
+from cpu_only_build import build_cpu_only, configure
 from model_factory import random_model
 
-ROOT = Path(__file__).resolve().parent.parent
-CPU_ONLY_BUILD = ROOT / "build" / "cpu-only-test"
 
-
-def cmake_env(hide_nvcc: bool):
+def without_nvcc():
+    """An environment where CMake finds no nvcc: PATH without CUDA, CUDACXX naming no file."""
     env = dict(os.environ)
-    if hide_nvcc:
-        # no nvcc anywhere CMake looks: PATH without CUDA, CUDACXX naming a missing file
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
-        env["CUDACXX"] = "/nonexistent/nvcc"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    env["CUDACXX"] = "/nonexistent/nvcc"
     return env
 
 
-def configure(build_dir, *options, hide_nvcc=False):
-    import pybind11
-
-    command = ["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja",
-               f"-DPython_EXECUTABLE={sys.executable}", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-               "-DCMAKE_BUILD_TYPE=Release", "-DKIZUNA_LAMMPS=OFF", *options]
-    return subprocess.run(command, capture_output=True, text=True, env=cmake_env(hide_nvcc),
-                          cwd=ROOT)
-
-
 def test_cuda_on_without_nvcc_stops_with_a_clear_message(tmp_path):
-    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=ON", "-DKIZUNA_PYTHON=OFF", hide_nvcc=True)
+    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=ON", "-DKIZUNA_PYTHON=OFF", env=without_nvcc())
     assert result.returncode != 0
     text = " ".join((result.stdout + result.stderr).split())
     assert "KIZUNA_CUDA=ON but CMake found no CUDA compiler (nvcc)" in text, text[-2000:]
@@ -52,7 +38,7 @@ def test_cuda_on_without_nvcc_stops_with_a_clear_message(tmp_path):
 
 
 def test_cuda_auto_without_nvcc_builds_cpu_only(tmp_path):
-    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=AUTO", "-DKIZUNA_PYTHON=OFF", hide_nvcc=True)
+    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=AUTO", "-DKIZUNA_PYTHON=OFF", env=without_nvcc())
     assert result.returncode == 0, result.stderr[-2000:]
     assert "no CUDA compiler found: building CPU-only" in result.stdout
 
@@ -60,14 +46,7 @@ def test_cuda_auto_without_nvcc_builds_cpu_only(tmp_path):
 @pytest.fixture(scope="module")
 def cpu_only_module():
     """Path of a CPU-only build of kizuna._core (KIZUNA_CUDA=OFF)."""
-    result = configure(CPU_ONLY_BUILD, "-DKIZUNA_CUDA=OFF")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "CUDA backend with nvcc" not in result.stdout
-    jobs = str(max(1, min(2, os.cpu_count() or 1)))
-    build = subprocess.run(["cmake", "--build", str(CPU_ONLY_BUILD), "--target", "_core", "-j", jobs],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    found = sorted(CPU_ONLY_BUILD.glob("_core*.so"))
+    found = sorted(build_cpu_only("_core").glob("_core*.so"))
     assert len(found) == 1, found
     return found[0]
 

@@ -111,12 +111,13 @@ def test_bad_device_options(model, kwargs, message):
 
 
 # ------------------------------------------------------------------------------------- LAMMPS
-def test_lammps_device_cuda_is_usable_or_says_why(lammps_models, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_lammps_device_cuda_is_usable_or_says_why(lammps_models, tmp_path, nprocs):  # noqa: F811
     from kizuna.lammps import run
     from test_lammps_errors import failed_with
 
     script = setup_script("cfg4_ice384", lammps_models, "device cuda") + "run 0\n"
-    result = run(script, tmp_path)
+    result = run(script, tmp_path, nprocs=nprocs)
     state = cuda_state()
     if state == "gpu":
         result.check()
@@ -124,7 +125,7 @@ def test_lammps_device_cuda_is_usable_or_says_why(lammps_models, tmp_path):  # n
     elif state == "not built":
         failed_with(result, "built without CUDA", "-DKIZUNA_CUDA=ON", "device cpu")
     else:
-        failed_with(result, "no CUDA device found on rank 0", "cudaGetDeviceCount", "device cpu")
+        failed_with(result, "no CUDA device found on rank", "cudaGetDeviceCount", "device cpu")
 
 
 @pytest.mark.parametrize("keywords, message", [

@@ -9,12 +9,17 @@
 #include "kizuna/warp_layout.hpp"
 #include "views.cuh"
 
+// The block's dynamic shared memory (the CPU emulation of the kernels defines its own).
+#ifndef KZ_DYNAMIC_SHARED
+#define KZ_DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 namespace kizuna::cuda {
 
 constexpr unsigned kFullMask = 0xffffffffu;
 
 __device__ __forceinline__ double warp_sum(double v) {
-#pragma unroll
+    KZ_UNROLL
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
     return v;
 }
@@ -120,7 +125,7 @@ __device__ int warp_gather(const ModelView& m, const InputView& in, const Packed
         }
     }
     int inclusive = counted;  // exclusive scan over lanes: first slot of element `lane`
-#pragma unroll
+    KZ_UNROLL
     for (int o = 1; o < 32; o <<= 1) {
         const int v = __shfl_up_sync(kFullMask, inclusive, o);
         if (lane >= o) inclusive += v;
