@@ -1,7 +1,7 @@
 """The CMake switch KIZUNA_CUDA (AUTO | ON | OFF) and the CPU-only build.
 
 A second, CPU-only copy of the Python module is built from this checkout (KIZUNA_CUDA=OFF, in
-build/cpu-only-test, see cpu_only_build.py) and loaded in a subprocess: it says it has no CUDA,
+build/cpu-only-test, see extra_builds.py) and loaded in a subprocess: it says it has no CUDA,
 device='cuda' raises UnsupportedError with the rebuild advice, and its CPU results equal the
 main build's. Configure-only runs check that KIZUNA_CUDA=ON without a CUDA compiler stops with a
 clear message and AUTO falls back to a CPU-only build."""
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import kizuna
-from cpu_only_build import build_cpu_only, configure
+from extra_builds import build_cpu_only, configure
 from model_factory import random_model
 
 

@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from cpu_only_build import build_cpu_only
+from extra_builds import build_cpu_only
 from model_factory import random_model
 
 

@@ -11,7 +11,7 @@ void launch(const DeviceInfo& dev, const ModelView& m, const InputView& in, cons
             Scalars* sc, int* work, cudaStream_t stream) {
     if (in.num_centres == 0) return;
     const LaunchShape s = per_centre_shape(descriptor_kernel<Real>, dev, L.bytes, 0, in.num_centres, "descriptor kernel");
-    descriptor_kernel<Real><<<s.blocks, s.threads, s.smem, stream>>>(m, in, L, G, ldG, sc, work);
+    KZ_LAUNCH(descriptor_kernel<Real>, s.blocks, s.threads, s.smem, stream)(m, in, L, G, ldG, sc, work);
     check(cudaGetLastError(), "descriptor kernel launch");
 }
 

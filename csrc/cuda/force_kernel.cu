@@ -12,7 +12,7 @@ void launch(const DeviceInfo& dev, const ModelView& m, const InputView& in, cons
             cudaStream_t stream) {
     if (in.num_centres == 0) return;
     const LaunchShape s = per_centre_shape(force_kernel<Real>, dev, L.bytes, 0, in.num_centres, "force kernel");
-    force_kernel<Real><<<s.blocks, s.threads, s.smem, stream>>>(m, in, L, beta, ldB, forces, atom_virials, virial9,
+    KZ_LAUNCH(force_kernel<Real>, s.blocks, s.threads, s.smem, stream)(m, in, L, beta, ldB, forces, atom_virials, virial9,
                                                                  sc, work);
     check(cudaGetLastError(), "force kernel launch");
 }

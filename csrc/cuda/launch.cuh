@@ -10,6 +10,12 @@
 #include "cuda_check.cuh"
 #include "kernels.cuh"
 
+// kernel<<<grid, block, smem, stream>>>: a macro so that the CPU emulation of the backend
+// (tests/cuda_emulation, KIZUNA_CUDA=EMULATE) can run the launchers too
+#ifndef KZ_LAUNCH
+#define KZ_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+#endif
+
 namespace kizuna::cuda {
 
 struct LaunchShape {

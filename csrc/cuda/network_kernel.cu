@@ -13,7 +13,7 @@ void launch(const DeviceInfo& dev, const ModelView& m, const InputView& in, cons
     if (in.num_centres == 0) return;
     const size_t extra = block_sums_bytes(m.committee_size);
     const LaunchShape s = per_centre_shape(network_kernel<Real>, dev, L.bytes, extra, in.num_centres, "network kernel");
-    network_kernel<Real><<<s.blocks, s.threads, s.smem, stream>>>(m, in, L, G, ldG, beta, member_beta, centre_energy,
+    KZ_LAUNCH(network_kernel<Real>, s.blocks, s.threads, s.smem, stream)(m, in, L, G, ldG, beta, member_beta, centre_energy,
                                                                    flags, member_energy, sc);
     check(cudaGetLastError(), "network kernel launch");
 }

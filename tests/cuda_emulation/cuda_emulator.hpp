@@ -81,6 +81,12 @@ void launch(int grid, int block, size_t smem_bytes, F&& body) {
     }
 }
 
+// launcher(kernel, grid, block, smem)(args...) runs kernel(args...) as launch() does.
+template <class K>
+auto launcher(K kernel, int grid, int block, size_t smem_bytes) {
+    return [=](auto... args) { launch(grid, block, smem_bytes, [&] { kernel(args...); }); };
+}
+
 }  // namespace kizuna::emu
 
 // ------------------------------------------------------------------ CUDA keywords and builtins
