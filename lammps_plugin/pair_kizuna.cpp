@@ -187,21 +187,38 @@ void PairKizuna::create_potential() {
                               "CUDA. Rebuild kizuna with -DKIZUNA_CUDA=ON where nvcc is available "
                               "(pip install . -C cmake.define.KIZUNA_CUDA=ON), or use 'device cpu'.");
         const int count = kizuna::cuda_device_count();
-        if (count == 0)  // may differ between nodes
-            error->one(FLERR, "pair_style kizuna device cuda: no CUDA device found on rank {} ({}). "
-                              "Use 'device cpu', or run on a machine with an NVIDIA GPU and driver.",
-                       comm->me, kizuna::cuda_unavailable_reason());
+        stop_unless_all(count > 0, fmt::format("no CUDA device found ({}). Use 'device cpu', or "
+                                               "run on a machine with an NVIDIA GPU and driver.",
+                                               kizuna::cuda_unavailable_reason()));
         options.device_id = local_rank() % count;
     }
+    std::string failure;
     try {
         potential_ = std::make_unique<kizuna::Potential>(model_, threads_, options);
     } catch (const std::exception& e) {
-        error->one(FLERR, "pair_style kizuna: cannot set up device {} on rank {}: {}",
-                   kizuna::to_string(device_), comm->me, e.what());
+        failure = e.what();
     }
+    stop_unless_all(failure.empty(), "cannot set up device " + std::string(kizuna::to_string(device_)) +
+                                         ": " + failure);
     if (device_ == kizuna::Device::cuda && comm->me == 0)
         utils::logmesg(lmp, "pair_style kizuna: device cuda, precision {}, rank 0 on {}\n",
                        kizuna::to_string(precision_), potential_->device_name());
+}
+
+// A problem that may hit some ranks only (no GPU on one node): every rank learns the first
+// failing rank's message and all stop together with error->all (error->one would abort and
+// may lose the message).
+void PairKizuna::stop_unless_all(bool ok, const std::string& message) {
+    int first = ok ? comm->nprocs : comm->me;
+    int failing = 0;
+    MPI_Allreduce(&first, &failing, 1, MPI_INT, MPI_MIN, world);
+    if (failing == comm->nprocs) return;
+    std::string text = comm->me == failing ? message : std::string();
+    int length = static_cast<int>(text.size());
+    MPI_Bcast(&length, 1, MPI_INT, failing, world);
+    text.resize(length);
+    MPI_Bcast(&text[0], length, MPI_CHAR, failing, world);
+    error->all(FLERR, "pair_style kizuna: rank {} of {}: {}", failing, comm->nprocs, text);
 }
 
 // Rank of this process among the ranks of its node.

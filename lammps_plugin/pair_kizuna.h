@@ -63,6 +63,7 @@ class PairKizuna : public LAMMPS_NS::Pair {
     void require_metal_units(const char* command);
     std::string broadcast_model_text(const std::string& path);
     void create_potential();
+    void stop_unless_all(bool ok, const std::string& message);
     int local_rank();
     void handle_extrapolation(long long local_count);
     void committee_uncertainty(bool with_forces, const double* local_member_energies);

@@ -125,7 +125,8 @@ def test_lammps_device_cuda_is_usable_or_says_why(lammps_models, tmp_path, nproc
     elif state == "not built":
         failed_with(result, "built without CUDA", "-DKIZUNA_CUDA=ON", "device cpu")
     else:
-        failed_with(result, "no CUDA device found on rank", "cudaGetDeviceCount", "device cpu")
+        failed_with(result, f"rank 0 of {nprocs}: no CUDA device found", "cudaGetDeviceCount",
+                    "device cpu")
 
 
 @pytest.mark.parametrize("keywords, message", [
