@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 export OMP_NUM_THREADS ?= 1
 SOURCES := $(shell find csrc lammps_plugin -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.py' -o -name '*.map' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: install test test-fast demo bench clean FORCE
+.PHONY: install test test-fast demo bench gpu-check gpu-emulation-check clean FORCE
 
 # the editable install maps Python modules by name: adding or removing a module needs a
 # reinstall, so the list of module files is part of the build stamp
@@ -39,6 +39,17 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/core_throughput.py
+
+# On a machine with an NVIDIA GPU (docs/gpu.md): the GPU tests (not collected elsewhere) and the
+# GPU benchmark without its 10^6-atom box
+gpu-check: install
+	$(PY) -m pytest -q tests/gpu
+	$(PY) benchmarks/gpu_throughput.py --quick
+
+# Without a GPU: all of tests/gpu on the CUDA backend compiled for a CPU emulation of CUDA
+# (KIZUNA_CUDA=EMULATE, tests/cuda_emulation); ~15 min on 2 cores. CI runs its quick part.
+gpu-emulation-check: install
+	$(PY) tests/cuda_emulation/run_gpu_tests.py
 
 clean:
 	rm -rf build $(VENV)/.built

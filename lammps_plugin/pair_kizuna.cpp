@@ -28,6 +28,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "kizuna/device.hpp"
 #include "kizuna/errors.hpp"
 #include "kizuna/model.hpp"
 #include "kizuna/potential.hpp"
@@ -85,7 +86,8 @@ void PairKizuna::settings(int narg, char** arg) {
     if (narg < 1)
         error->all(FLERR, "pair_style kizuna: missing model file. Usage: pair_style kizuna "
                           "model.kzn [extrapolation warn|error|ignore] [warn_every N] "
-                          "[max_extrapolating N] [threads N] [uncertainty_every N]");
+                          "[max_extrapolating N] [threads N] [uncertainty_every N] "
+                          "[device cpu|cuda] [precision float64|float32]");
     require_metal_units("pair_style kizuna");
 
     // keywords first, so that a typo is reported before the model is read
@@ -94,6 +96,8 @@ void PairKizuna::settings(int narg, char** arg) {
     max_extrapolating_ = -1;
     threads_ = 0;
     uncertainty_every_ = 1;
+    device_ = kizuna::Device::cpu;
+    precision_ = kizuna::Precision::float64;
     for (int a = 1; a < narg; a += 2) {
         const std::string key = arg[a];
         if (a + 1 >= narg)
@@ -127,23 +131,37 @@ void PairKizuna::settings(int narg, char** arg) {
                 error->all(FLERR, "pair_style kizuna: uncertainty_every is a number of steps "
                                   ">= 0 (0 = never compute the committee force spread), got {}",
                            value);
+        } else if (key == "device") {
+            if (value == "cpu") device_ = kizuna::Device::cpu;
+            else if (value == "cuda") device_ = kizuna::Device::cuda;
+            else
+                error->all(FLERR, "pair_style kizuna: device must be cpu or cuda, got '{}'", value);
+        } else if (key == "precision") {
+            if (value == "float64") precision_ = kizuna::Precision::float64;
+            else if (value == "float32") precision_ = kizuna::Precision::float32;
+            else
+                error->all(FLERR, "pair_style kizuna: precision must be float64 or float32, got "
+                                  "'{}'", value);
         } else {
             error->all(FLERR, "pair_style kizuna: unknown keyword '{}'; known keywords: "
                               "extrapolation, warn_every, max_extrapolating, threads, "
-                              "uncertainty_every", key);
+                              "uncertainty_every, device, precision", key);
         }
     }
+    if (precision_ == kizuna::Precision::float32 && device_ != kizuna::Device::cuda)
+        error->all(FLERR, "pair_style kizuna: precision float32 is an option of 'device cuda'; "
+                          "the CPU computes in float64");
 
     model_path_ = arg[0];
     const std::string text = broadcast_model_text(model_path_);
     try {
         // every rank parses the same bytes, so every rank fails alike: error->all is safe
         model_ = kizuna::Model::parse(text, model_path_);
-        potential_ = std::make_unique<kizuna::Potential>(model_, threads_);
     } catch (const std::exception& e) {
         error->all(FLERR, "pair_style kizuna: cannot use model file '{}': {}", model_path_,
                    e.what());
     }
+    create_potential();
     elements_text_.clear();
     for (const std::string& e : model_->elements)
         elements_text_ += (elements_text_.empty() ? "" : " ") + e;
@@ -155,6 +173,62 @@ void PairKizuna::settings(int narg, char** arg) {
             for (int j = 0; j < n; ++j) setflag[i][j] = 0;
         type_to_species_.assign(n, -1);
     }
+}
+
+// The core on the chosen device. device cuda: GPU (local rank) % (GPUs of this node), so that the
+// ranks of a node spread over its GPUs (several ranks may share one).
+void PairKizuna::create_potential() {
+    kizuna::DeviceOptions options;
+    options.device = device_;
+    options.precision = precision_;
+    if (device_ == kizuna::Device::cuda) {
+        if (!kizuna::cuda_compiled())  // the same on every rank
+            error->all(FLERR, "pair_style kizuna device cuda: this kizuna plugin was built without "
+                              "CUDA. Rebuild kizuna with -DKIZUNA_CUDA=ON where nvcc is available "
+                              "(pip install . -C cmake.define.KIZUNA_CUDA=ON), or use 'device cpu'.");
+        const int count = kizuna::cuda_device_count();
+        stop_unless_all(count > 0, fmt::format("no CUDA device found ({}). Use 'device cpu', or "
+                                               "run on a machine with an NVIDIA GPU and driver.",
+                                               kizuna::cuda_unavailable_reason()));
+        options.device_id = local_rank() % count;
+    }
+    std::string failure;
+    try {
+        potential_ = std::make_unique<kizuna::Potential>(model_, threads_, options);
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    stop_unless_all(failure.empty(), "cannot set up device " + std::string(kizuna::to_string(device_)) +
+                                         ": " + failure);
+    if (device_ == kizuna::Device::cuda && comm->me == 0)
+        utils::logmesg(lmp, "pair_style kizuna: device cuda, precision {}, rank 0 on {}\n",
+                       kizuna::to_string(precision_), potential_->device_name());
+}
+
+// A problem that may hit some ranks only (no GPU on one node): every rank learns the first
+// failing rank's message and all stop together with error->all (error->one would abort and
+// may lose the message).
+void PairKizuna::stop_unless_all(bool ok, const std::string& message) {
+    int first = ok ? comm->nprocs : comm->me;
+    int failing = 0;
+    MPI_Allreduce(&first, &failing, 1, MPI_INT, MPI_MIN, world);
+    if (failing == comm->nprocs) return;
+    std::string text = comm->me == failing ? message : std::string();
+    int length = static_cast<int>(text.size());
+    MPI_Bcast(&length, 1, MPI_INT, failing, world);
+    text.resize(length);
+    MPI_Bcast(&text[0], length, MPI_CHAR, failing, world);
+    error->all(FLERR, "pair_style kizuna: rank {} of {}: {}", failing, comm->nprocs, text);
+}
+
+// Rank of this process among the ranks of its node.
+int PairKizuna::local_rank() {
+    MPI_Comm node;
+    MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm->me, MPI_INFO_NULL, &node);
+    int rank = 0;
+    MPI_Comm_rank(node, &rank);
+    MPI_Comm_free(&node);
+    return rank;
 }
 
 // Rank 0 reads the model file; every rank receives its bytes.
@@ -272,6 +346,9 @@ void PairKizuna::compute(int eflag, int vflag) {
     neighbors.lists = list->firstneigh;
     neighbors.indexed_by_atom = true;
     neighbors.index_mask = NEIGHMASK;
+    // the list and the atoms' order change only at a build: the CUDA backend uploads the list
+    // after a build, positions and types every step
+    neighbors.list_version = static_cast<int64_t>(neighbor->ncalls);
 
     kizuna::Request request;
     request.forces = true;

@@ -2,13 +2,16 @@
 //
 //   pair_style kizuna model.kzn [extrapolation warn|error|ignore] [warn_every N]
 //                               [max_extrapolating N] [threads N] [uncertainty_every N]
+//                               [device cpu|cuda] [precision float64|float32]
 //   pair_coeff * * O H          (one element or NULL per atom type)
 //
 // Requirements (checked, with an error that says the fix): units metal, newton pair on. The
 // neighbour list is a full list (requested in init_style, never half); forces on ghost atoms are
 // summed back by LAMMPS's reverse communication. Global energy/virial, per-atom energy
 // (compute pe/atom) and per-atom virial (compute stress/atom) come from the core.
-// docs/lammps.md is the user guide.
+// device cuda: the core's CUDA backend, one GPU per MPI rank (local rank % GPUs of the node);
+// precision float32 computes in float with double sums. docs/lammps.md and docs/gpu.md are the
+// user guides.
 #pragma once
 
 // LAMMPS's classes live in liblammps: keep their declarations at default visibility while the
@@ -20,6 +23,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "kizuna/device.hpp"
 
 namespace kizuna {
 class Model;
@@ -57,6 +62,9 @@ class PairKizuna : public LAMMPS_NS::Pair {
     void allocate();
     void require_metal_units(const char* command);
     std::string broadcast_model_text(const std::string& path);
+    void create_potential();
+    void stop_unless_all(bool ok, const std::string& message);
+    int local_rank();
     void handle_extrapolation(long long local_count);
     void committee_uncertainty(bool with_forces, const double* local_member_energies);
 
@@ -72,6 +80,8 @@ class PairKizuna : public LAMMPS_NS::Pair {
     long long max_extrapolating_ = -1;   // error when more atoms extrapolate; -1 = no cap
     long long last_warning_step_ = -1;
     int threads_ = 0;                    // OpenMP threads of the core; 0 = OpenMP default
+    kizuna::Device device_ = kizuna::Device::cpu;
+    kizuna::Precision precision_ = kizuna::Precision::float64;
 
     // results of the last compute(), all ranks together (extract("num_extrapolating"))
     double num_extrapolating_ = 0.0;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "kizuna/device.hpp"
 #include "kizuna/errors.hpp"
 #include "kizuna/model.hpp"
 #include "kizuna/neighbor_list.hpp"
@@ -61,7 +62,8 @@ System make_system(const Array& positions, const IntArray& species, const py::ob
 // A Potential plus a reusable neighbour list.
 class PyPotential {
   public:
-    PyPotential(std::shared_ptr<const Model> model, int threads) : pot_(std::move(model), threads) {}
+    PyPotential(std::shared_ptr<const Model> model, int threads, const DeviceOptions& device)
+        : pot_(std::move(model), threads, device) {}
 
     py::dict compute(const Array& positions, const IntArray& species, const py::object& cell, const py::object& pbc,
                      bool forces, bool virial, bool atom_energies, bool atom_virials, bool member_energies,
@@ -182,6 +184,9 @@ class PyPotential {
     }
 
     int threads() const { return pot_.num_threads(); }
+    std::string device() const { return to_string(pot_.device()); }
+    std::string precision() const { return to_string(pot_.precision()); }
+    std::string device_name() const { return pot_.device_name(); }
     void set_threads(int n) { pot_.set_num_threads(n); }
     std::shared_ptr<const Model> model() const { return pot_.model_ptr(); }
 
@@ -245,6 +250,8 @@ py::tuple neighbor_list(const Array& positions, const py::object& cell, const py
 
 }  // namespace
 
+void register_packed(py::module_& m);  // bindings_packed.cpp
+
 PYBIND11_MODULE(_core, m) {
     m.doc() = "kizuna compiled core (symmetry functions, networks, forces)";
 
@@ -279,9 +286,15 @@ PYBIND11_MODULE(_core, m) {
         .def("num_features", [](const Model& m, int e) { return static_cast<int>(m.element_models.at(e).sfs.size()); });
 
     py::class_<PyPotential>(m, "Potential")
-        .def(py::init([](std::shared_ptr<Model> model, int threads) {
-                 return std::make_unique<PyPotential>(std::const_pointer_cast<const Model>(model), threads);
-             }), py::arg("model"), py::arg("threads") = 0)
+        .def(py::init([](std::shared_ptr<Model> model, int threads, const std::string& device,
+                         const std::string& precision, int device_id) {
+                 DeviceOptions options;
+                 options.device = parse_device(device);
+                 options.precision = parse_precision(precision);
+                 options.device_id = device_id;
+                 return std::make_unique<PyPotential>(std::const_pointer_cast<const Model>(model), threads, options);
+             }), py::arg("model"), py::arg("threads") = 0, py::arg("device") = "cpu",
+             py::arg("precision") = "float64", py::arg("device_id") = -1)
         .def("compute", &PyPotential::compute, py::arg("positions"), py::arg("species"), py::arg("cell") = py::none(),
              py::arg("pbc") = py::none(), py::arg("forces") = true, py::arg("virial") = false,
              py::arg("atom_energies") = false, py::arg("atom_virials") = false, py::arg("member_energies") = false,
@@ -293,9 +306,24 @@ PYBIND11_MODULE(_core, m) {
         .def("jvp", &PyPotential::jvp, py::arg("positions"), py::arg("species"), py::arg("cell"), py::arg("pbc"),
              py::arg("dpos") = py::none(), py::arg("dstrain") = py::none())
         .def_property("threads", &PyPotential::threads, &PyPotential::set_threads)
+        .def_property_readonly("device", &PyPotential::device)
+        .def_property_readonly("precision", &PyPotential::precision)
+        .def_property_readonly("device_name", &PyPotential::device_name)
         .def_property_readonly("model", &PyPotential::model);
 
     m.def("neighbor_list", &neighbor_list, py::arg("positions"), py::arg("cell") = py::none(),
           py::arg("pbc") = py::none(), py::arg("cutoff"));
-    m.attr("has_cuda") = false;
+    // CUDA: whether this build has the backend, and what the runtime sees
+    m.attr("has_cuda") = cuda_compiled();
+    m.def("cuda_device_count", &cuda_device_count,
+          "number of usable CUDA devices (0 without CUDA, driver or GPU)");
+    m.def("cuda_unavailable_reason", &cuda_unavailable_reason,
+          "why cuda_device_count() is 0 ('' when it is not)");
+    py::dict build;
+    build["cuda"] = cuda_compiled();
+    build["cuda_option"] = KIZUNA_CUDA_OPTION;            // CMake KIZUNA_CUDA: AUTO, ON, OFF
+    build["cuda_architectures"] = KIZUNA_CUDA_ARCHITECTURES;  // "" without CUDA
+    build["nvcc_version"] = KIZUNA_NVCC_VERSION;          // "" without CUDA
+    m.attr("build_info") = build;
+    register_packed(m);
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "atom_kernel.hpp"
+#include "kizuna/cuda_engine.hpp"
 #include "kizuna/errors.hpp"
 
 #ifdef _OPENMP
@@ -16,10 +17,18 @@
 
 namespace kizuna {
 
-Potential::Potential(std::shared_ptr<const Model> model, int num_threads)
-    : model_(std::move(model)), num_threads_(num_threads) {
+Potential::Potential(std::shared_ptr<const Model> model, int num_threads, const DeviceOptions& device)
+    : model_(std::move(model)), num_threads_(num_threads), options_(device) {
     if (!model_) throw InputError("Potential needs a model");
+    if (device.device == Device::cuda) {
+        engine_ = std::make_unique<CudaEngine>(model_, device);
+    } else if (device.precision != Precision::float64) {
+        throw InputError("precision float32 is an option of the CUDA backend; the CPU computes in float64 "
+                         "(use device cuda, or precision float64)");
+    }
 }
+
+std::string Potential::device_name() const { return engine_ ? engine_->device_name() : "cpu"; }
 
 Potential::~Potential() = default;
 
@@ -123,6 +132,10 @@ void scatter(const AtomKernel& k, int channel, int i, double* forces, double* vi
 // ----------------------------------------------------------------------------------- compute
 void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Request& request, Result& result) {
     check_inputs(atoms, nb);
+    if (engine_) {
+        engine_->compute(atoms, nb, request, result);
+        return;
+    }
     const Model& model = *model_;
     const int n_threads = num_threads();
     while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(model));
@@ -273,6 +286,10 @@ double force_deviation(const double* member_forces, int members, int n, double* 
 // -------------------------------------------------------------------------- training operators
 void Potential::descriptors(const AtomsView& atoms, const NeighborView& nb, const int64_t* offsets, double* G) {
     check_inputs(atoms, nb);
+    if (engine_) {
+        engine_->descriptors(atoms, nb, offsets, G);
+        return;
+    }
     const int n_threads = num_threads();
     while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
     std::exception_ptr error;
@@ -303,6 +320,10 @@ void Potential::descriptors(const AtomsView& atoms, const NeighborView& nb, cons
 void Potential::vjp(const AtomsView& atoms, const NeighborView& nb, const int64_t* offsets, const double* beta,
                     double* forces, double* virial9) {
     check_inputs(atoms, nb);
+    if (engine_) {
+        engine_->vjp(atoms, nb, offsets, beta, forces, virial9);
+        return;
+    }
     const int n_threads = num_threads();
     while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
     const size_t n3 = 3 * static_cast<size_t>(atoms.num_atoms);
@@ -349,6 +370,9 @@ void Potential::vjp(const AtomsView& atoms, const NeighborView& nb, const int64_
 void Potential::jvp(const AtomsView& atoms, const NeighborView& nb, const int64_t* offsets, const double* dpos,
                     const double* dstrain9, double* dG) {
     check_inputs(atoms, nb);
+    if (engine_)
+        throw UnsupportedError("jvp (the directional derivative of G used in training) runs on the CPU only; "
+                               "build this Potential with device cpu for training");
     const int n_threads = num_threads();
     while (static_cast<int>(kernels_.size()) < n_threads) kernels_.push_back(std::make_unique<AtomKernel>(*model_));
     std::exception_ptr error;

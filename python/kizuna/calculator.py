@@ -17,6 +17,9 @@ Implemented properties (ASE conventions, eV and Å):
   (eV/Å, the largest ``force_std``; the usual active-learning trigger). The force spread costs
   one force pass per member; ``committee_forces=False`` skips it.
 
+Device: ``device="cuda"`` (and ``precision="float32"``, ``device_id``) evaluates on a GPU, see
+:class:`~kizuna.potential.Potential`.
+
 Extrapolation: ``extrapolation="warn"`` (default) issues a warning (at most once per
 ``warn_every`` calls), ``"error"`` raises :class:`~kizuna.errors.InputError`, ``"ignore"``
 stays silent.
@@ -43,11 +46,16 @@ class Calculator(ASECalculator):
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "stresses"]
 
     def __init__(self, model, threads: int = 0, extrapolation: str = "warn", warn_every: int = 100,
-                 committee_forces: bool = True, **kwargs):
+                 committee_forces: bool = True, device: str = "cpu", precision: str = "float64",
+                 device_id: int = -1, **kwargs):
         super().__init__(**kwargs)
         if extrapolation not in ("warn", "error", "ignore"):
             raise ValueError(f"extrapolation must be 'warn', 'error' or 'ignore', got {extrapolation!r}")
-        self.potential = model if isinstance(model, Potential) else Potential(model, threads)
+        if isinstance(model, Potential):
+            self.potential = model
+        else:
+            self.potential = Potential(model, threads, device=device, precision=precision,
+                                       device_id=device_id)
         self.extrapolation = extrapolation
         self.warn_every = max(1, int(warn_every))
         self.committee_forces = bool(committee_forces)

@@ -36,18 +36,45 @@ class Potential:
     >>> pot = Potential("water.kzn", threads=1)
     >>> out = pot.compute(positions, ["O", "H", "H"], cell=None)   # open system
     >>> out["energy"], out["forces"]
+
+    ``device="cuda"`` evaluates on a GPU (``device_id`` picks one, default 0), with
+    ``precision="float64"`` (default) or ``"float32"`` (float arithmetic, float64 sums); it
+    raises :class:`~kizuna.errors.UnsupportedError` when this build has no CUDA backend
+    (``kizuna._core.has_cuda``) or no GPU is usable. On the GPU, ``compute``, ``descriptors``
+    and ``vjp`` run there; ``jvp`` (training) is CPU-only. ``threads`` only concerns the CPU
+    (and the neighbour list, which is always built on the CPU).
     """
 
-    def __init__(self, model, threads: int = 0):
+    def __init__(self, model, threads: int = 0, device: str = "cpu", precision: str = "float64",
+                 device_id: int = -1):
+        if device not in ("cpu", "cuda"):
+            raise InputError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        if precision not in ("float64", "float32"):
+            raise InputError(f"precision must be 'float64' or 'float32', got {precision!r}")
         self.model, text, source = _as_model(model)
         self._core_model = _core.Model.parse(text, source)
-        self._core = _core.Potential(self._core_model, threads)
+        self._core = _core.Potential(self._core_model, threads, device, precision, device_id)
         self.elements = list(self.model.elements)
         self._index = {e: i for i, e in enumerate(self.elements)}
 
     @property
     def cutoff(self) -> float:
         return self.model.cutoff
+
+    @property
+    def device(self) -> str:
+        """'cpu' or 'cuda'."""
+        return self._core.device
+
+    @property
+    def precision(self) -> str:
+        """'float64' or 'float32' (CUDA only)."""
+        return self._core.precision
+
+    @property
+    def device_name(self) -> str:
+        """'cpu', or the GPU's name and ordinal."""
+        return self._core.device_name
 
     @property
     def threads(self) -> int:

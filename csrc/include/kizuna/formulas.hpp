@@ -63,33 +63,47 @@ KZ_HD double kz_exp(double x) {
 #endif
 }
 
+// exp(x) in single precision (the CUDA backend's float32 mode): the library expf.
+KZ_HD float kz_exp(float x) {
+#if defined(__CUDA_ARCH__)
+    return ::expf(x);
+#else
+    return std::exp(x);
+#endif
+}
+
+// The formulas below are templates on the value type T: double everywhere on the CPU (the
+// instantiations are the plain double code), float in the CUDA backend's float32 mode.
+// Constants are written T(c) so that a float instantiation stays in float arithmetic.
+
 // sin(y) and cos(y) for |y| <= pi/2 (Taylor series to y^23 / y^22, error < 1e-19).
-KZ_HD void kz_sincos_half(double y, double& s, double& c) {
-    const double y2 = y * y;
-    double ps = -1.0 / 25852016738884976640000.0;           // -1/23!
-    ps = std::fma(ps, y2, 1.0 / 51090942171709440000.0);     //  1/21!
-    ps = std::fma(ps, y2, -1.0 / 121645100408832000.0);      // -1/19!
-    ps = std::fma(ps, y2, 1.0 / 355687428096000.0);          //  1/17!
-    ps = std::fma(ps, y2, -1.0 / 1307674368000.0);           // -1/15!
-    ps = std::fma(ps, y2, 1.0 / 6227020800.0);               //  1/13!
-    ps = std::fma(ps, y2, -1.0 / 39916800.0);                // -1/11!
-    ps = std::fma(ps, y2, 1.0 / 362880.0);                   //  1/9!
-    ps = std::fma(ps, y2, -1.0 / 5040.0);                    // -1/7!
-    ps = std::fma(ps, y2, 1.0 / 120.0);                      //  1/5!
-    ps = std::fma(ps, y2, -1.0 / 6.0);                       // -1/3!
+template <class T>
+KZ_HD void kz_sincos_half(T y, T& s, T& c) {
+    const T y2 = y * y;
+    T ps = T(-1.0 / 25852016738884976640000.0);               // -1/23!
+    ps = std::fma(ps, y2, T(1.0 / 51090942171709440000.0));   //  1/21!
+    ps = std::fma(ps, y2, T(-1.0 / 121645100408832000.0));    // -1/19!
+    ps = std::fma(ps, y2, T(1.0 / 355687428096000.0));        //  1/17!
+    ps = std::fma(ps, y2, T(-1.0 / 1307674368000.0));         // -1/15!
+    ps = std::fma(ps, y2, T(1.0 / 6227020800.0));             //  1/13!
+    ps = std::fma(ps, y2, T(-1.0 / 39916800.0));              // -1/11!
+    ps = std::fma(ps, y2, T(1.0 / 362880.0));                 //  1/9!
+    ps = std::fma(ps, y2, T(-1.0 / 5040.0));                  // -1/7!
+    ps = std::fma(ps, y2, T(1.0 / 120.0));                    //  1/5!
+    ps = std::fma(ps, y2, T(-1.0 / 6.0));                     // -1/3!
     s = std::fma(ps * y2, y, y);
-    double pc = -1.0 / 1124000727777607680000.0;             // -1/22!
-    pc = std::fma(pc, y2, 1.0 / 2432902008176640000.0);      //  1/20!
-    pc = std::fma(pc, y2, -1.0 / 6402373705728000.0);        // -1/18!
-    pc = std::fma(pc, y2, 1.0 / 20922789888000.0);           //  1/16!
-    pc = std::fma(pc, y2, -1.0 / 87178291200.0);             // -1/14!
-    pc = std::fma(pc, y2, 1.0 / 479001600.0);                //  1/12!
-    pc = std::fma(pc, y2, -1.0 / 3628800.0);                 // -1/10!
-    pc = std::fma(pc, y2, 1.0 / 40320.0);                    //  1/8!
-    pc = std::fma(pc, y2, -1.0 / 720.0);                     // -1/6!
-    pc = std::fma(pc, y2, 1.0 / 24.0);                       //  1/4!
-    pc = std::fma(pc, y2, -0.5);                             // -1/2!
-    c = std::fma(pc, y2, 1.0);
+    T pc = T(-1.0 / 1124000727777607680000.0);                // -1/22!
+    pc = std::fma(pc, y2, T(1.0 / 2432902008176640000.0));    //  1/20!
+    pc = std::fma(pc, y2, T(-1.0 / 6402373705728000.0));      // -1/18!
+    pc = std::fma(pc, y2, T(1.0 / 20922789888000.0));         //  1/16!
+    pc = std::fma(pc, y2, T(-1.0 / 87178291200.0));           // -1/14!
+    pc = std::fma(pc, y2, T(1.0 / 479001600.0));              //  1/12!
+    pc = std::fma(pc, y2, T(-1.0 / 3628800.0));               // -1/10!
+    pc = std::fma(pc, y2, T(1.0 / 40320.0));                  //  1/8!
+    pc = std::fma(pc, y2, T(-1.0 / 720.0));                   // -1/6!
+    pc = std::fma(pc, y2, T(1.0 / 24.0));                     //  1/4!
+    pc = std::fma(pc, y2, T(-0.5));                           // -1/2!
+    c = std::fma(pc, y2, T(1.0));
 }
 
 // --------------------------------------------------------------------------- cutoff functions
@@ -128,31 +142,32 @@ KZ_HD double tanh_norm() {
 }
 
 // f(x) and df/dx of a core function, x in [0, 1]; K known at compile time (vectorisable).
-template <CoreKind K>
-KZ_HD void core_fdf_t(double x, double& f, double& df) {
-    const double x2 = x * x;
+template <CoreKind K, class T>
+KZ_HD void core_fdf_t(T x, T& f, T& df) {
+    const T x2 = x * x;
     if (K == CoreKind::poly1) {
-        f = (2.0 * x - 3.0) * x2 + 1.0;
-        df = x * (6.0 * x - 6.0);
+        f = (T(2.0) * x - T(3.0)) * x2 + T(1.0);
+        df = x * (T(6.0) * x - T(6.0));
     } else if (K == CoreKind::poly2) {
-        f = ((15.0 - 6.0 * x) * x - 10.0) * x * x2 + 1.0;
-        df = x2 * ((60.0 - 30.0 * x) * x - 30.0);
+        f = ((T(15.0) - T(6.0) * x) * x - T(10.0)) * x * x2 + T(1.0);
+        df = x2 * ((T(60.0) - T(30.0) * x) * x - T(30.0));
     } else if (K == CoreKind::poly3) {
-        f = (x * (x * (20.0 * x - 70.0) + 84.0) - 35.0) * x2 * x2 + 1.0;
-        df = x2 * x * (x * (x * (140.0 * x - 420.0) + 420.0) - 140.0);
+        f = (x * (x * (T(20.0) * x - T(70.0)) + T(84.0)) - T(35.0)) * x2 * x2 + T(1.0);
+        df = x2 * x * (x * (x * (T(140.0) * x - T(420.0)) + T(420.0)) - T(140.0));
     } else if (K == CoreKind::poly4) {
-        f = (x * (x * ((315.0 - 70.0 * x) * x - 540.0) + 420.0) - 126.0) * x * x2 * x2 + 1.0;
-        df = x2 * x2 * (x * (x * ((2520.0 - 630.0 * x) * x - 3780.0) + 2520.0) - 630.0);
+        f = (x * (x * ((T(315.0) - T(70.0) * x) * x - T(540.0)) + T(420.0)) - T(126.0)) * x * x2 * x2 + T(1.0);
+        df = x2 * x2 * (x * (x * ((T(2520.0) - T(630.0) * x) * x - T(3780.0)) + T(2520.0)) - T(630.0));
     } else {  // exp: f = e exp(1/(x^2 - 1)), df = -2 x f / (x^2 - 1)^2; f(1) = 0
-        const double t = 1.0 / (x2 - 1.0);
-        const double e = kE * kz_exp(t);
-        const bool inside = x < 1.0;
-        f = inside ? e : 0.0;
-        df = inside ? -2.0 * x * t * t * e : 0.0;
+        const T t = T(1.0) / (x2 - T(1.0));
+        const T e = T(kE) * kz_exp(t);
+        const bool inside = x < T(1.0);
+        f = inside ? e : T(0.0);
+        df = inside ? T(-2.0) * x * t * t * e : T(0.0);
     }
 }
 
-KZ_HD void core_fdf(CoreKind kind, double x, double& f, double& df) {
+template <class T>
+KZ_HD void core_fdf(CoreKind kind, T x, T& f, T& df) {
     switch (kind) {
         case CoreKind::poly1: core_fdf_t<CoreKind::poly1>(x, f, df); return;
         case CoreKind::poly2: core_fdf_t<CoreKind::poly2>(x, f, df); return;
@@ -160,35 +175,35 @@ KZ_HD void core_fdf(CoreKind kind, double x, double& f, double& df) {
         case CoreKind::poly4: core_fdf_t<CoreKind::poly4>(x, f, df); return;
         case CoreKind::exp: core_fdf_t<CoreKind::exp>(x, f, df); return;
     }
-    f = 0.0;
-    df = 0.0;
+    f = T(0.0);
+    df = T(0.0);
 }
 
 // fc(r) and dfc/dr; K known at compile time. Written with selects only, so that loops over
 // many distances vectorise.
-template <CutoffKind K>
-KZ_HD void cutoff_fdf_t(const CutoffFunction& c, double r, double& f, double& df) {
-    double g, dg;
+template <CutoffKind K, class T>
+KZ_HD void cutoff_fdf_t(const CutoffFunction& c, T r, T& f, T& df) {
+    T g, dg;
     if (K == CutoffKind::hard) {
-        g = 1.0;
-        dg = 0.0;
+        g = T(1.0);
+        dg = T(0.0);
     } else if (K == CutoffKind::tanhu || K == CutoffKind::tanh) {
         // tanh(u) = (1 - e^-2u) / (1 + e^-2u), u = 1 - r/rc in [0, 1]
-        const double e = kz_exp(-2.0 * (1.0 - r * c.inv_rc));
-        const double t = (1.0 - e) / (1.0 + e);
-        const double t2 = t * t;
-        const double norm = K == CutoffKind::tanh ? tanh_norm() : 1.0;
+        const T e = kz_exp(T(-2.0) * (T(1.0) - r * T(c.inv_rc)));
+        const T t = (T(1.0) - e) / (T(1.0) + e);
+        const T t2 = t * t;
+        const T norm = K == CutoffKind::tanh ? T(tanh_norm()) : T(1.0);
         g = norm * t * t2;
-        dg = 3.0 * norm * t2 * (t2 - 1.0) * c.inv_rc;
+        dg = T(3.0) * norm * t2 * (t2 - T(1.0)) * T(c.inv_rc);
     } else {
-        const double x = (r - c.rci) * c.inv_width;
-        const double xc = x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x);
+        const T x = (r - T(c.rci)) * T(c.inv_width);
+        const T xc = x < T(0.0) ? T(0.0) : (x > T(1.0) ? T(1.0) : x);
         if (K == CutoffKind::cos) {
             // cos(pi x) = -sin(y), sin(pi x) = cos(y), y = pi (x - 1/2)
-            double s, co;
-            kz_sincos_half(kPi * (xc - 0.5), s, co);
-            g = 0.5 * (1.0 - s);
-            dg = -0.5 * kPi * c.inv_width * co;
+            T s, co;
+            kz_sincos_half(T(kPi) * (xc - T(0.5)), s, co);
+            g = T(0.5) * (T(1.0) - s);
+            dg = T(-0.5) * T(kPi) * T(c.inv_width) * co;
         } else {
             constexpr CoreKind core = K == CutoffKind::exp ? CoreKind::exp
                                     : K == CutoffKind::poly1 ? CoreKind::poly1
@@ -196,15 +211,15 @@ KZ_HD void cutoff_fdf_t(const CutoffFunction& c, double r, double& f, double& df
                                     : K == CutoffKind::poly3 ? CoreKind::poly3
                                                              : CoreKind::poly4;
             core_fdf_t<core>(xc, g, dg);
-            dg *= c.inv_width;
+            dg *= T(c.inv_width);
         }
-        const bool inner = r < c.rci;
-        g = inner ? 1.0 : g;
-        dg = inner ? 0.0 : dg;
+        const bool inner = r < T(c.rci);
+        g = inner ? T(1.0) : g;
+        dg = inner ? T(0.0) : dg;
     }
-    const bool outside = r >= c.rc;
-    f = outside ? 0.0 : g;
-    df = outside ? 0.0 : dg;
+    const bool outside = r >= T(c.rc);
+    f = outside ? T(0.0) : g;
+    df = outside ? T(0.0) : dg;
 }
 
 // Calls f(std::integral_constant<CutoffKind, K>{}): the kind becomes a compile-time constant
@@ -224,7 +239,8 @@ KZ_HD void dispatch_cutoff(CutoffKind kind, F&& f) {
     }
 }
 
-KZ_HD void cutoff_fdf(const CutoffFunction& c, double r, double& f, double& df) {
+template <class T>
+KZ_HD void cutoff_fdf(const CutoffFunction& c, T r, T& f, T& df) {
     switch (c.kind) {
         case CutoffKind::hard: cutoff_fdf_t<CutoffKind::hard>(c, r, f, df); return;
         case CutoffKind::cos: cutoff_fdf_t<CutoffKind::cos>(c, r, f, df); return;
@@ -236,8 +252,8 @@ KZ_HD void cutoff_fdf(const CutoffFunction& c, double r, double& f, double& df) 
         case CutoffKind::poly3: cutoff_fdf_t<CutoffKind::poly3>(c, r, f, df); return;
         case CutoffKind::poly4: cutoff_fdf_t<CutoffKind::poly4>(c, r, f, df); return;
     }
-    f = 0.0;
-    df = 0.0;
+    f = T(0.0);
+    df = T(0.0);
 }
 
 // ------------------------------------------------------------- compact (polynomial) functions
@@ -249,20 +265,21 @@ struct CompactFunction {
     double left, right, centre, inv_half_width;
 };
 
-KZ_HD void compact_fdf(const CompactFunction& c, double v, double& f, double& df) {
-    if (v <= c.left || v >= c.right) { f = 0.0; df = 0.0; return; }
-    const double a = (v - c.centre) * c.inv_half_width;
-    const double sign = a < 0.0 ? -1.0 : 1.0;
-    const double x = a * sign;  // |a|
-    double g, dg;
+template <class T>
+KZ_HD void compact_fdf(const CompactFunction& c, T v, T& f, T& df) {
+    if (v <= T(c.left) || v >= T(c.right)) { f = T(0.0); df = T(0.0); return; }
+    const T a = (v - T(c.centre)) * T(c.inv_half_width);
+    const T sign = a < T(0.0) ? T(-1.0) : T(1.0);
+    const T x = a * sign;  // |a|
+    T g, dg;
     if (c.asymmetric) {
-        core_fdf(c.core, (2.0 - x) * x, g, dg);
-        dg *= 2.0 - 2.0 * x;
+        core_fdf(c.core, (T(2.0) - x) * x, g, dg);
+        dg *= T(2.0) - T(2.0) * x;
     } else {
         core_fdf(c.core, x, g, dg);
     }
     f = g;
-    df = dg * sign * c.inv_half_width;
+    df = dg * sign * T(c.inv_half_width);
 }
 
 // ---------------------------------------------------------------------- activation functions
@@ -281,46 +298,48 @@ enum class Activation : int {
     shifted_softplus  // y = ln(1 + e^x) - ln 2
 };
 
-KZ_HD void activation_fdf(Activation a, double x, double& y, double& dy) {
+template <class T>
+KZ_HD void activation_fdf(Activation a, T x, T& y, T& dy) {
     switch (a) {
-        case Activation::linear: y = x; dy = 1.0; return;
-        case Activation::tanh: { const double t = std::tanh(x); y = t; dy = 1.0 - t * t; return; }
+        case Activation::linear: y = x; dy = T(1.0); return;
+        case Activation::tanh: { const T t = std::tanh(x); y = t; dy = T(1.0) - t * t; return; }
         case Activation::logistic: {
-            const double s = 1.0 / (1.0 + std::exp(-x));
-            y = s; dy = s * (1.0 - s); return;
+            const T s = T(1.0) / (T(1.0) + std::exp(-x));
+            y = s; dy = s * (T(1.0) - s); return;
         }
         case Activation::softplus:
         case Activation::shifted_softplus: {
             // stable: ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); derivative = logistic(x)
-            const double e = std::exp(-std::fabs(x));
-            y = (x > 0.0 ? x : 0.0) + std::log1p(e);
-            dy = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-            if (a == Activation::shifted_softplus) y -= 0.69314718055994530942;
+            const T e = std::exp(-std::fabs(x));
+            y = (x > T(0.0) ? x : T(0.0)) + std::log1p(e);
+            dy = x >= T(0.0) ? T(1.0) / (T(1.0) + e) : e / (T(1.0) + e);
+            if (a == Activation::shifted_softplus) y -= T(0.69314718055994530942);
             return;
         }
-        case Activation::relu: y = x > 0.0 ? x : 0.0; dy = x > 0.0 ? 1.0 : 0.0; return;
-        case Activation::gaussian: { const double e = std::exp(-0.5 * x * x); y = e; dy = -x * e; return; }
+        case Activation::relu: y = x > T(0.0) ? x : T(0.0); dy = x > T(0.0) ? T(1.0) : T(0.0); return;
+        case Activation::gaussian: { const T e = std::exp(T(-0.5) * x * x); y = e; dy = -x * e; return; }
         case Activation::cos: y = std::cos(x); dy = -std::sin(x); return;
         case Activation::revlogistic: {
-            const double s = 1.0 / (1.0 + std::exp(-x));
-            y = 1.0 - s; dy = s * (s - 1.0); return;
+            const T s = T(1.0) / (T(1.0) + std::exp(-x));
+            y = T(1.0) - s; dy = s * (s - T(1.0)); return;
         }
-        case Activation::negexp: { const double e = std::exp(-x); y = e; dy = -e; return; }
-        case Activation::harmonic: y = x * x; dy = 2.0 * x; return;
+        case Activation::negexp: { const T e = std::exp(-x); y = e; dy = -e; return; }
+        case Activation::harmonic: y = x * x; dy = T(2.0) * x; return;
         case Activation::silu: {
-            const double s = 1.0 / (1.0 + std::exp(-x));
-            y = x * s; dy = s * (1.0 + x * (1.0 - s)); return;
+            const T s = T(1.0) / (T(1.0) + std::exp(-x));
+            y = x * s; dy = s * (T(1.0) + x * (T(1.0) - s)); return;
         }
     }
-    y = 0.0;
-    dy = 0.0;
+    y = T(0.0);
+    dy = T(0.0);
 }
 
 // ------------------------------------------------------------------------- angular factor
 // A(c) = 2^(1-zeta) (1 + lambda c)^zeta and dA/dc, c = cos(theta_ijk).
 // izeta >= 0 marks an integer zeta (evaluated by repeated multiplication).
-KZ_HD double int_pow(double b, int n) {
-    double result = 1.0;
+template <class T>
+KZ_HD T int_pow(T b, int n) {
+    T result = T(1.0);
     while (n > 0) {
         if (n & 1) result *= b;
         b *= b;
@@ -329,15 +348,15 @@ KZ_HD double int_pow(double b, int n) {
     return result;
 }
 
-KZ_HD void angular_factor(double c, double zeta, int izeta, double lambda, double prefactor,
-                          double& A, double& dA) {
-    const double base = 1.0 + lambda * c;
-    if (base <= 0.0) {  // only at c = -lambda exactly (|lambda| = 1): A = 0, dA = 0 for zeta > 1
-        A = 0.0;
-        dA = (zeta == 1.0) ? prefactor * lambda : 0.0;
+template <class T>
+KZ_HD void angular_factor(T c, T zeta, int izeta, T lambda, T prefactor, T& A, T& dA) {
+    const T base = T(1.0) + lambda * c;
+    if (base <= T(0.0)) {  // only at c = -lambda exactly (|lambda| = 1): A = 0, dA = 0 for zeta > 1
+        A = T(0.0);
+        dA = (zeta == T(1.0)) ? prefactor * lambda : T(0.0);
         return;
     }
-    const double p = izeta >= 1 ? int_pow(base, izeta - 1) : std::pow(base, zeta - 1.0);
+    const T p = izeta >= 1 ? int_pow(base, izeta - 1) : std::pow(base, zeta - T(1.0));
     A = prefactor * p * base;
     dA = prefactor * zeta * lambda * p;
 }

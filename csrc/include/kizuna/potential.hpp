@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "kizuna/device.hpp"
 #include "kizuna/model.hpp"
 
 namespace kizuna {
@@ -39,6 +41,10 @@ struct NeighborView {
     // counts/lists indexed by the centre's atom index i = centre(ii) instead of by ii
     // (LAMMPS: numneigh[i], firstneigh[i]); then they can be passed without copying
     bool indexed_by_atom = false;
+    // The caller's neighbour-list build counter (LAMMPS: neighbor->ncalls), or -1. A value >= 0
+    // equal to the previous call's promises the same list and centres (positions and species may
+    // have changed): the CUDA backend then reuses its copy on the GPU. The CPU path ignores it.
+    int64_t list_version = -1;
 
     int centre(int ii) const { return centres ? centres[ii] : ii; }
     int slot(int ii) const { return indexed_by_atom ? centre(ii) : ii; }
@@ -67,6 +73,7 @@ struct Result {
 };
 
 class AtomKernel;
+class CudaEngine;
 
 // Committee force spread from member forces (M blocks of `stride` atoms x 3, stride >= n):
 // std[i] = sqrt(mean_m |F_m,i - <F_i>|^2) for i < n; returns max_i std[i]. `std` may be null.
@@ -75,7 +82,10 @@ double force_deviation(const double* member_forces, int members, int n, double* 
 
 class Potential {
   public:
-    explicit Potential(std::shared_ptr<const Model> model, int num_threads = 0);
+    // device.device = cuda runs compute, descriptors and vjp on a GPU (CudaEngine; throws
+    // UnsupportedError in a build without CUDA or without a usable device); jvp stays CPU-only.
+    explicit Potential(std::shared_ptr<const Model> model, int num_threads = 0,
+                       const DeviceOptions& device = DeviceOptions{});
     ~Potential();
     Potential(const Potential&) = delete;
     Potential& operator=(const Potential&) = delete;
@@ -85,6 +95,10 @@ class Potential {
     // 0 = OpenMP default
     void set_num_threads(int n);
     int num_threads() const;
+    Device device() const { return options_.device; }
+    Precision precision() const { return options_.precision; }
+    // "cpu", or the GPU's name and ordinal
+    std::string device_name() const;
 
     // Energy, forces, virials, extrapolation count.
     void compute(const AtomsView& atoms, const NeighborView& neighbors, const Request& request,
@@ -112,6 +126,8 @@ class Potential {
     std::vector<std::unique_ptr<AtomKernel>> kernels_;
     std::vector<std::vector<double>> thread_forces_, thread_atom_virials_, thread_member_forces_;
     std::vector<double> member_energy_;
+    DeviceOptions options_;
+    std::unique_ptr<CudaEngine> engine_;  // device = cuda
 };
 
 }  // namespace kizuna
