@@ -245,3 +245,35 @@ def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
                                  weights_only=False)["model"])
     for key in states[0]:
         assert torch.equal(states[0][key], states[1][key]), key
+
+
+def test_committee_training_merges_members_that_equal_their_single_runs(tmp_path, capsys):
+    """`kizuna train --committee 3`: three seeds, one model file; each member of the committee
+    computes exactly what its own run's model computes, and the committee mean is their mean."""
+    import yaml
+
+    cfg = tiny_config(tmp_path, "com", training={"epochs": 2})
+    cfg["output"]["plots"] = False
+    path = tmp_path / "com.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["train", str(path), "--committee", "3"]) == 0
+    assert "committee:" in capsys.readouterr().out
+    committee = Potential(tmp_path / "com" / "committee.kzn", threads=1)
+    assert committee.model.committee_size == 3
+    s = read_structures(SI / "Si_test.xyz")[0]
+    out = committee.compute(s.positions, s.symbols, s.cell, True, member_energies=True)
+    singles = []
+    for k in range(3):
+        single = Potential(tmp_path / "com" / f"member{k}" / "model.kzn", threads=1)
+        singles.append(single.compute(s.positions, s.symbols, s.cell, True))
+    energies = [r["energy"] for r in singles]
+    assert len(set(np.round(energies, 9))) == 3  # different seeds: different members
+    assert out["energy"] == pytest.approx(np.mean(energies), rel=1e-12)
+    assert np.allclose(out["forces"], np.mean([r["forces"] for r in singles], axis=0),
+                       rtol=0, atol=1e-12)
+    assert np.allclose(out["member_energies"], energies, rtol=1e-12, atol=0)
+    with pytest.raises(ConfigError, match="at least 2"):
+        from kizuna.cli.train import run as run_train
+        import argparse
+        run_train(argparse.Namespace(config=str(path), overrides=[], check=False, restart=False,
+                                     init=None, committee=1))

@@ -13,6 +13,9 @@ def add_arguments(parser):
                         "model's symmetry functions, scaling and weights")
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint "
                         "in the output directory and start again")
+    parser.add_argument("--committee", type=int, metavar="N", help="train N members (seeds "
+                        "seed .. seed+N-1: other initial weights, validation split and batch "
+                        "order) and merge them into <output.directory>/committee.kzn")
     parser.add_argument("--check", action="store_true", help="validate the config and exit")
 
 
@@ -22,6 +25,20 @@ def run(args):
     cfg = load_config(args.config, args.overrides)
     if args.check:
         print(f"{args.config}: configuration is valid")
+        return 0
+    if args.committee is not None:
+        from ..errors import ConfigError
+        from ..training.committee import train_committee
+
+        if args.committee < 2:
+            raise ConfigError(f"--committee {args.committee}: a committee needs at least 2 "
+                              "members")
+        result = train_committee(args.config, args.committee, args.overrides,
+                                 restart=args.restart, init=args.init)
+        if result["table"]:
+            print("committee mean on the test data:")
+            print(result["table"])
+        print(f"committee: {result['model']} ({args.committee} members)")
         return 0
     from ..training import train
 

@@ -1,0 +1,210 @@
+"""A CHGNet-distilled kizuna student against its teacher: accuracy and speed.
+
+For each finished distillation run (`kizuna learn examples/distill/<x>_chgnet.yaml`):
+
+  accuracy  the run's own independent test (summary.json): an MD trajectory driven by CHGNet
+            from a different seed, never seen in training; energy and force MAE of the
+            student (committee mean) against CHGNet, and the rank correlation between the
+            committee's max force deviation and the true max force error per frame.
+  speed     CHGNet through ASE (its CHGNetCalculator, CPU) on the run's start structure and
+            on a larger supercell, with 1 torch thread and with the machine's default
+            threads: seconds per force call / atoms = s per atom-step; the student in LAMMPS
+            (pair_style kizuna, 1 MPI rank, OMP_NUM_THREADS=1, NVE MD after a warm-up) on a
+            supercell of ~8,000 atoms, as the committee mean (uncertainty_every 0) and as
+            one member. Ratio = CHGNet's best (lowest) time per atom-step / the student's.
+
+    python benchmarks/distill_chgnet.py runs/distill-si runs/distill-li2o
+    python benchmarks/distill_chgnet.py runs/distill-si --lammps-atoms 4000 --steps 50
+    python benchmarks/distill_chgnet.py runs/distill-si --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def load_run(run: Path) -> dict:
+    from kizuna.learn.config import load_learn_config
+
+    for name in ("summary.json", "committee.kzn", "config.yaml"):
+        if not (run / name).is_file():
+            raise SystemExit(f"{run}: no {name}; finish the distillation first "
+                             f"(kizuna learn examples/distill/...yaml)")
+    cfg = load_learn_config(run / "config.yaml")
+    return {"cfg": cfg, "summary": json.loads((run / "summary.json").read_text()),
+            "model": run / "committee.kzn"}
+
+
+def supercell(atoms, target: int):
+    """The structure repeated (equal factors) to at least ``target`` atoms."""
+    n = 1
+    while len(atoms) * n ** 3 < target:
+        n += 1
+    return atoms.repeat((n, n, n))
+
+
+def chgnet_seconds_per_atom_step(atoms, threads: int | None, calls: int = 3) -> float:
+    """CHGNet (ASE calculator, CPU) time of one energy+forces call, per atom."""
+    import torch
+
+    from kizuna.learn.reference import make_reference
+
+    default = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        calc = make_reference("chgnet")
+        work = atoms.copy()
+        work.calc = calc
+        rng = np.random.default_rng(0)
+        work.positions += rng.normal(0, 0.03, work.positions.shape)
+        work.get_forces()  # warm-up (graph construction code paths, allocator)
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            work.positions += rng.normal(0, 0.005, work.positions.shape)
+            work.get_forces()
+        return (time.perf_counter() - t0) / calls / len(work)
+    finally:
+        torch.set_num_threads(default)
+
+
+def write_lammps_data(atoms, path: Path, elements: list) -> None:
+    from ase.io import write
+
+    write(path, atoms, format="lammps-data", specorder=elements, masses=True,
+          atom_style="atomic")
+
+
+def student_seconds_per_atom_step(model: Path, atoms, elements: list, steps: int,
+                                  uncertainty_every: int, workdir: Path) -> dict:
+    """pair_style kizuna in LAMMPS, 1 rank, 1 thread: loop time per atom-step of NVE MD."""
+    from kizuna.lammps import run
+
+    write_lammps_data(atoms, workdir / "system.data", elements)
+    keyword = f" uncertainty_every {uncertainty_every}" if uncertainty_every is not None else ""
+    script = f"""plugin load ${{kizuna_plugin}}
+units metal
+atom_style atomic
+boundary p p p
+read_data system.data
+pair_style kizuna {model}{keyword}
+pair_coeff * * {' '.join(elements)}
+neighbor 1.0 bin
+velocity all create 600 1 loop geom
+fix nve all nve
+timestep 0.001
+thermo 50
+run 10
+run {steps}
+"""
+    result = run(script, workdir, threads=1, timeout=1800).check()
+    loops = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with "
+                       r"(\d+) atoms", result.log)
+    seconds, _, n_steps, n_atoms = loops[-1]
+    per = float(seconds) / (int(n_steps) * int(n_atoms))
+    return {"atoms": int(n_atoms), "steps": int(n_steps), "s_per_atom_step": per,
+            "atom_steps_per_s": 1.0 / per}
+
+
+def single_member(model: Path, out: Path) -> Path:
+    from kizuna.learn.committee import split_members
+    from kizuna.model_io import read_model, write_model
+
+    write_model(split_members(read_model(model))[0], out)
+    return out
+
+
+def benchmark_run(run: Path, args) -> dict:
+    from kizuna.learn.md import start_structure
+    from kizuna.model_io import read_model
+
+    info = load_run(run)
+    cfg, summary = info["cfg"], info["summary"]
+    test = summary.get("test") or {}
+    elements = read_model(info["model"]).elements
+    start = start_structure(cfg)
+    out = {"run": str(run), "formula": start.get_chemical_formula(),
+           "labelled_structures": summary["labelled_structures"],
+           "reference_calls": summary["reference_calls"], "md_steps": summary["md_steps"],
+           "test_frames": test.get("frames"),
+           "energy_mae_meV_atom": test.get("energy_mae_meV_atom"),
+           "forces_mae_eV_A": test.get("forces_mae_eV_A"),
+           "forces_rmse_eV_A": test.get("forces_rmse_eV_A"),
+           "spearman": test.get("spearman_max_deviation_vs_max_error"), "chgnet": [],
+           "student": {}}
+    for atoms in (start, supercell(start, args.chgnet_atoms)):
+        for threads in (1, None):
+            s = chgnet_seconds_per_atom_step(atoms, threads)
+            out["chgnet"].append({"atoms": len(atoms), "threads": threads or os.cpu_count(),
+                                  "s_per_atom_step": s})
+            print(f"  CHGNet {len(atoms):5d} atoms, {threads or 'default'} thread(s): "
+                  f"{s * 1e6:8.0f} µs/atom-step", flush=True)
+    big = supercell(start, args.lammps_atoms)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        member = single_member(info["model"], tmp / "member0.kzn")
+        for name, model, every in (("committee mean", info["model"], 0),
+                                   ("one member", member, None)):
+            work = tmp / name.replace(" ", "_")
+            work.mkdir()
+            r = student_seconds_per_atom_step(model.resolve(), big, elements, args.steps,
+                                              every, work)
+            out["student"][name] = r
+            print(f"  student ({name}) LAMMPS {r['atoms']} atoms, 1 core: "
+                  f"{r['s_per_atom_step'] * 1e6:8.2f} µs/atom-step", flush=True)
+    best_chgnet = min(c["s_per_atom_step"] for c in out["chgnet"])
+    one_thread = min(c["s_per_atom_step"] for c in out["chgnet"] if c["threads"] == 1)
+    for name, r in out["student"].items():
+        r["speedup_vs_chgnet_best"] = best_chgnet / r["s_per_atom_step"]
+        r["speedup_vs_chgnet_1_thread"] = one_thread / r["s_per_atom_step"]
+    return out
+
+
+def report(results: list) -> str:
+    lines = ["| system | labelled (calls / MD steps) | test frames | E MAE (meV/atom) | "
+             "F MAE (eV/Å) | Spearman | CHGNet best (µs/atom-step) | student mean / one "
+             "member (µs/atom-step) | speed ratio mean / one member |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        best = min(c["s_per_atom_step"] for c in r["chgnet"])
+        mean, one = r["student"]["committee mean"], r["student"]["one member"]
+        lines.append(
+            f"| {r['formula']} | {r['reference_calls']} / {r['md_steps']} | {r['test_frames']} "
+            f"| {r['energy_mae_meV_atom']:.2f} | {r['forces_mae_eV_A']:.3f} | "
+            f"{r['spearman']:.2f} | {best * 1e6:.0f} | {mean['s_per_atom_step'] * 1e6:.2f} / "
+            f"{one['s_per_atom_step'] * 1e6:.2f} | {mean['speedup_vs_chgnet_best']:.0f}x / "
+            f"{one['speedup_vs_chgnet_best']:.0f}x |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="finished distillation run folders")
+    parser.add_argument("--lammps-atoms", type=int, default=8000,
+                        help="student benchmark: supercell of at least this many atoms")
+    parser.add_argument("--chgnet-atoms", type=int, default=500,
+                        help="CHGNet benchmark: the start structure and a supercell of at "
+                             "least this many atoms")
+    parser.add_argument("--steps", type=int, default=100, help="timed LAMMPS MD steps")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    results = []
+    for run in args.runs:
+        print(f"{run}:", flush=True)
+        results.append(benchmark_run(run, args))
+    print()
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
