@@ -40,6 +40,9 @@ SCHEMA = {
                         minimum=0.0),
         "stages": Opt(None, "any", "list of {temperature, steps, strain, vacancies}"),
         "snapshot_every": Opt(50, "int", "steps between two saved MD states", minimum=1),
+        "engine": Opt("ase", "str", "MD engine: ase (ASE dynamics, small cells) | lammps (LAMMPS "
+                                    "through its Python module, large cells)",
+                      choices=("ase", "lammps")),
     },
     "uncertainty": {
         "max_force_deviation": Opt(0.15, "float", "eV/Å: label when the committee's largest "

@@ -2,7 +2,8 @@
 
     bootstrap   a few reference calls on rattled/strained copies of the start structure
     train       a committee (N networks, different seeds) on the labelled structures
-    MD          every stage (temperature, strain, vacancies) with the committee; after every
+    MD          every stage (temperature, strain, vacancies) with the committee (md.engine:
+                ASE dynamics, or LAMMPS with kizuna's plugin: lammps_md.py); after every
                 step: if the largest per-atom force deviation exceeds the threshold (or atoms
                 leave the training range), label the structure with the reference, append it
                 to labelled.xyz at once (fsync), warm-start the committee on all the data,
@@ -28,8 +29,7 @@ import numpy as np
 
 from ..model_io import read_model, write_model
 from .committee import train_committee
-from .md import (dynamics, load_snapshot, save_snapshot, stage_structure, start_structure,
-                 thermalise)
+from .md import AseMD, load_snapshot, save_snapshot, stage_structure, start_structure, thermalise
 from .reference import make_reference
 from .store import LabelledStore
 
@@ -160,11 +160,28 @@ class Learner:
                 for a in self.store.read()]
         self.state["train_deviation_median"] = float(np.median(devs))
 
+    def _engine(self, atoms, stage, seed):
+        """The MD engine of md.engine from ``atoms`` (ase: ASE dynamics; lammps: LAMMPS in this
+        process, lammps_md.py); the committee is the current model file."""
+        cfg, st = self.cfg, self.state
+        if cfg["md"]["engine"] == "lammps":
+            from .lammps_md import LammpsMD
+
+            return LammpsMD(atoms, cfg, stage["temperature"], seed + 31 * st["step"],
+                            self.model_path, log=self.dir / "lammps.log")
+        return AseMD(atoms, cfg, stage["temperature"], seed + 31 * st["step"],
+                     self._calculator)
+
     def run_md(self):
+        """Every stage with the committee. The engine runs until the next stop: a snapshot
+        step, the end of the stage or of a cooldown, or (outside cooldowns) the first step the
+        committee is unsure of (ASE: every step is a stop; LAMMPS: fix halt). The bookkeeping
+        below is the same for both engines."""
         cfg, st = self.cfg, self.state
         stages = cfg["md"]["stages"]
         base = start_structure(cfg)
         u = cfg["uncertainty"]
+        every = cfg["md"]["snapshot_every"]
         while st["stage"] < len(stages):
             stage = stages[st["stage"]]
             seed = cfg["seed"] * 100 + st["stage"]
@@ -174,43 +191,50 @@ class Learner:
                 atoms = stage_structure(base, stage, seed)
                 thermalise(atoms, stage["temperature"], seed)
                 st["step"] = 0
-            atoms.calc = self._calculator()
-            dyn = dynamics(atoms, cfg, stage["temperature"], seed + 31 * st["step"])
+            engine = self._engine(atoms, stage, seed)
             self._event("stage", stage=st["stage"], temperature=stage["temperature"],
                         strain=stage["strain"], vacancies=stage["vacancies"], start=st["step"])
-            while st["step"] < stage["steps"]:
-                dyn.run(1)
-                st["step"] += 1
-                st["total_steps"] += 1
-                r = atoms.calc.results
-                dev = float(r["max_force_deviation"])
-                n_extra = int(r["num_extrapolating"])
-                uncertain = dev > self.threshold() or (u["extrapolation"] and n_extra > 0)
-                cooling = st["total_steps"] - st["last_training_step"] <= u["cooldown"]
-                if uncertain and not cooling:
-                    self.label(atoms, {"source": "md", "stage": st["stage"],
-                                       "step": st["step"], "max_force_deviation": dev,
-                                       "num_extrapolating": n_extra,
-                                       "temperature": stage["temperature"]})
-                    st["reference_calls"] += 1
-                    st["labels_since_training"] += 1
-                    st["calls_at"].append(st["total_steps"])
-                    save_snapshot(atoms, self.snapshot_path)
-                    self._save_state()
-                    self._event("labelled", stage=st["stage"], step=st["step"],
-                                total_step=st["total_steps"], max_force_deviation=dev,
-                                num_extrapolating=n_extra)
-                    if st["labels_since_training"] >= cfg["committee"]["retrain_every"]:
-                        self.train()
-                        self._record_training_deviation()
-                        atoms.calc = self._calculator()
-                if st["step"] % cfg["md"]["snapshot_every"] == 0:
-                    save_snapshot(atoms, self.snapshot_path)
-                    self._save_state()
-                self._say(f"stage {st['stage'] + 1}/{len(stages)} ({stage['temperature']:.0f} K) "
-                          f"step {st['step']}/{stage['steps']} | reference calls "
-                          f"{st['reference_calls']} | max deviation {dev:.3f} eV/Å "
-                          f"(threshold {self.threshold():.3f}) | labelled {len(self.store)}")
+            try:
+                while st["step"] < stage["steps"]:
+                    cooling_left = max(0, st["last_training_step"] + u["cooldown"]
+                                       - st["total_steps"])
+                    limit = min(stage["steps"] - st["step"], every - st["step"] % every)
+                    if cooling_left:
+                        limit = min(limit, cooling_left)
+                    steps, dev, n_extra = engine.advance(
+                        limit, None if cooling_left else self.threshold(), u["extrapolation"])
+                    st["step"] += steps
+                    st["total_steps"] += steps
+                    uncertain = dev > self.threshold() or (u["extrapolation"] and n_extra > 0)
+                    cooling = st["total_steps"] - st["last_training_step"] <= u["cooldown"]
+                    if uncertain and not cooling:
+                        atoms = engine.current()
+                        self.label(atoms, {"source": "md", "stage": st["stage"],
+                                           "step": st["step"], "max_force_deviation": dev,
+                                           "num_extrapolating": n_extra,
+                                           "temperature": stage["temperature"]})
+                        st["reference_calls"] += 1
+                        st["labels_since_training"] += 1
+                        st["calls_at"].append(st["total_steps"])
+                        save_snapshot(atoms, self.snapshot_path)
+                        self._save_state()
+                        self._event("labelled", stage=st["stage"], step=st["step"],
+                                    total_step=st["total_steps"], max_force_deviation=dev,
+                                    num_extrapolating=n_extra)
+                        if st["labels_since_training"] >= cfg["committee"]["retrain_every"]:
+                            self.train()
+                            self._record_training_deviation()
+                            engine.reload()
+                    if st["step"] % every == 0:
+                        save_snapshot(engine.current(), self.snapshot_path)
+                        self._save_state()
+                    self._say(f"stage {st['stage'] + 1}/{len(stages)} "
+                              f"({stage['temperature']:.0f} K) step {st['step']}/"
+                              f"{stage['steps']} | reference calls {st['reference_calls']} | "
+                              f"max deviation {dev:.3f} eV/Å (threshold {self.threshold():.3f})"
+                              f" | labelled {len(self.store)}")
+            finally:
+                engine.close()
             st["stage"] += 1
             st["step"] = 0
             self._save_state()

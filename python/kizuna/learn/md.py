@@ -84,3 +84,30 @@ def load_snapshot(path: Path):
     atoms = read(path, format="extxyz")
     atoms.calc = None
     return atoms
+
+
+class AseMD:
+    """The learner's MD engine on ASE dynamics (``md.engine: ase``): one step per ``advance``,
+    the committee calculator's results after it."""
+
+    def __init__(self, atoms, cfg: dict, temperature: float, seed: int, calculator):
+        self.atoms = atoms
+        self._calculator = calculator
+        atoms.calc = calculator()
+        self.dyn = dynamics(atoms, cfg, temperature, seed)
+
+    def advance(self, limit: int, threshold, extrapolation: bool):
+        """One step (whatever ``limit``, threshold and extrapolation): (1, max force
+        deviation, atoms extrapolating)."""
+        self.dyn.run(1)
+        r = self.atoms.calc.results
+        return 1, float(r["max_force_deviation"]), int(r["num_extrapolating"])
+
+    def current(self):
+        return self.atoms
+
+    def reload(self):
+        self.atoms.calc = self._calculator()
+
+    def close(self):
+        pass
