@@ -4,11 +4,13 @@ The documented example examples/learn/cu_emt.yaml as users run it (32 Cu atoms, 
 steps at 300, 600 and 900 K, one stage strained by 1 %, a 4-member committee, no data at the
 start): the loop must end with
 
-* force MAE <= 30 meV/Å against EMT on an independent EMT trajectory (600 K, another seed);
+* force MAE <= 30 meV/Å against EMT on independent EMT trajectories (other seeds) at 600 K
+  (a training temperature) and at 1200 K (beyond the hottest training stage, 900 K): on each
+  and on all frames together;
 * reference calls <= 2 % of the MD steps over the last half of the run;
-* a committee deviation that ranks the true errors: Spearman rank correlation between the
-  max force deviation and the true max force error per held-out frame (reported; the aim is
-  >= 0.6, the test requires a clearly positive correlation, > 0.3);
+* a committee deviation that ranks the true errors: Spearman rank correlation >= 0.6 between
+  the max force deviation and the true max force error per held-out frame (all 200 frames;
+  within the 600 K frames alone, whose errors are all small and alike, it is weaker: reported);
 
 and every reference call must be in labelled.xyz with EMT's own energy and forces.
 The numbers are written to <tmp>/learn-cu-emt/summary.json and printed (pytest -s)."""
@@ -32,13 +34,15 @@ def test_learning_copper_from_scratch_with_emt(tmp_path):
     test = summary["test"]
     print("\nCu EMT on-the-fly:", json.dumps({k: v for k, v in summary.items() if k != "test"}),
           "\n  test:", json.dumps({k: v for k, v in test.items()
-                                   if not isinstance(v, list)}))
+                                   if not isinstance(v, list)}, indent=1))
     assert summary["md_steps"] == 2000
     assert summary["bootstrap_calls"] > 0 and summary["training_rounds"] >= 2
-    assert test["frames"] == 100
+    assert test["frames"] == 200 and set(test["by_temperature"]) == {"600", "1200"}
     assert test["forces_mae_eV_A"] <= 0.030
+    for part in test["by_temperature"].values():
+        assert part["frames"] == 100 and part["forces_mae_eV_A"] <= 0.030
     assert summary["reference_call_fraction_last_half"] <= 0.02
-    assert test["spearman_max_deviation_vs_max_error"] > 0.3
+    assert test["spearman_max_deviation_vs_max_error"] >= 0.6
 
     labelled = read(run / "labelled.xyz", ":")
     assert len(labelled) == summary["reference_calls"] == summary["labelled_structures"]

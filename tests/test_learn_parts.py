@@ -104,6 +104,12 @@ def test_config_defaults_and_errors():
         validate_learn_config(_config(md={"stages": [{"temprature": 300}]}))
     with pytest.raises(ConfigError, match="members"):
         validate_learn_config(_config(committee={"members": 1}))
+    assert validate_learn_config(_config(test={"temperature": [600, 1200]}))["test"][
+        "temperature"] == [600.0, 1200.0]
+    assert validate_learn_config(_config(test={"temperature": 300}))["test"]["temperature"] == 300.0
+    for bad in ([], [300, "hot"], -5, True):
+        with pytest.raises(ConfigError, match="test.temperature"):
+            validate_learn_config(_config(test={"temperature": bad}))
 
 
 def test_rank_correlation():

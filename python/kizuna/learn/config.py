@@ -79,7 +79,8 @@ SCHEMA = {
         "trajectory_steps": Opt(0, "int", "after learning: steps of an independent reference "
                                           "MD run to measure the final errors (0: skip)",
                                 minimum=0),
-        "temperature": Opt(600.0, "float", "K", minimum=0.0),
+        "temperature": Opt(600.0, "any", "K, or a list: one trajectory of trajectory_steps "
+                                         "at each temperature"),
         "every": Opt(10, "int", "frames: every this many steps", minimum=1),
     },
 }
@@ -100,6 +101,14 @@ def validate_learn_config(given, source="<learn config>", text=None, base=None) 
         raise where.error(["md", "stages"], "expected a non-empty list of stages")
     cfg["md"]["stages"] = [_check_section(STAGE, st, ["md", "stages", str(k)], where)
                            for k, st in enumerate(stages)]
+    temps = cfg["test"]["temperature"]
+    temps = temps if isinstance(temps, list) else [temps]
+    if not temps or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0
+                            for t in temps):
+        raise where.error(["test", "temperature"], "expected a temperature >= 0 (K) or a "
+                          f"non-empty list of them, got {cfg['test']['temperature']!r}")
+    cfg["test"]["temperature"] = ([float(t) for t in temps] if isinstance(
+        cfg["test"]["temperature"], list) else float(temps[0]))
     if not isinstance(cfg["training"], dict):
         raise where.error(["training"], "expected a mapping (sections of a training config)")
     allowed = {"symmetry_functions", "model", "loss", "training", "data"}

@@ -68,7 +68,22 @@ def committee_errors(model_path, frames, threads=1) -> dict:
 
 
 def independent_test(cfg: dict, model_path, reference) -> dict:
+    """Errors on reference trajectories from seeds the learning never used: one trajectory
+    per test temperature; the totals over all frames, and per temperature under
+    ``by_temperature`` (a list of temperatures probes in- and out-of-distribution frames:
+    where the rank correlation of deviation and error matters)."""
     t = cfg["test"]
-    frames = reference_trajectory(cfg, reference, t["trajectory_steps"], t["every"],
-                                  t["temperature"], cfg["seed"] + 4242)
-    return committee_errors(model_path, frames, cfg["threads"])
+    temps = t["temperature"] if isinstance(t["temperature"], list) else [t["temperature"]]
+    per, frames = {}, []
+    for k, temperature in enumerate(temps):
+        part = reference_trajectory(cfg, reference, t["trajectory_steps"], t["every"],
+                                    temperature, cfg["seed"] + 4242 + 101 * k)
+        frames += part
+        if len(temps) > 1:
+            errors = committee_errors(model_path, part, cfg["threads"])
+            per[f"{temperature:g}"] = {k2: v for k2, v in errors.items()
+                                      if not isinstance(v, list)}
+    out = committee_errors(model_path, frames, cfg["threads"])
+    if per:
+        out["by_temperature"] = per
+    return out
