@@ -52,8 +52,8 @@ SCHEMA = {
                                        "median deviation over the labelled structures)"),
         "adaptive_factor": Opt(2.0, "float", "see adaptive", minimum=1.0),
         "extrapolation": Opt(True, "bool", "also label when atoms leave the training range"),
-        "cooldown": Opt(5, "int", "MD steps after a retraining during which no new label is "
-                                  "taken", minimum=0),
+        "cooldown": Opt(5, "int", "MD steps after a label or a retraining during which no "
+                                  "new label is taken", minimum=0),
     },
     "bootstrap": {
         "structures": Opt(6, "int", "reference calls on rattled/strained copies of the start "

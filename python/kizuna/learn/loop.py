@@ -172,6 +172,12 @@ class Learner:
         return AseMD(atoms, cfg, stage["temperature"], seed + 31 * st["step"],
                      self._calculator)
 
+    def _last_stop(self) -> int:
+        """Total step of the last label or retraining: the cooldown counts from there (labels
+        collected for one retraining are at least ``cooldown`` steps apart)."""
+        st = self.state
+        return max(st["last_training_step"], st["calls_at"][-1] if st["calls_at"] else -10 ** 9)
+
     def run_md(self):
         """Every stage with the committee. The engine runs until the next stop: a snapshot
         step, the end of the stage or of a cooldown, or (outside cooldowns) the first step the
@@ -196,7 +202,7 @@ class Learner:
                         strain=stage["strain"], vacancies=stage["vacancies"], start=st["step"])
             try:
                 while st["step"] < stage["steps"]:
-                    cooling_left = max(0, st["last_training_step"] + u["cooldown"]
+                    cooling_left = max(0, self._last_stop() + u["cooldown"]
                                        - st["total_steps"])
                     limit = min(stage["steps"] - st["step"], every - st["step"] % every)
                     if cooling_left:
@@ -206,7 +212,7 @@ class Learner:
                     st["step"] += steps
                     st["total_steps"] += steps
                     uncertain = dev > self.threshold() or (u["extrapolation"] and n_extra > 0)
-                    cooling = st["total_steps"] - st["last_training_step"] <= u["cooldown"]
+                    cooling = st["total_steps"] - self._last_stop() <= u["cooldown"]
                     if uncertain and not cooling:
                         atoms = engine.current()
                         self.label(atoms, {"source": "md", "stage": st["stage"],
