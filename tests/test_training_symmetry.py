@@ -49,7 +49,20 @@ def test_angular_grid_and_element_pairs():
     assert sorted({e for e, _, _ in grid}) == pytest.approx([1 / 50, 1 / 8])
 
 
+def test_shorter_angular_cutoff():
+    spec = SymmetryFunctionSpec(cutoff=5.0, n_radial=2, n_angular=8, r_min_angular=2.0,
+                                zetas=[1, 4], angular_cutoff=3.8)
+    sfs = generate_symmetry_functions(["Si"], spec)["Si"]
+    assert {sf.rc for sf in sfs if sf.kind == "radial"} == {5.0}
+    angular = [sf for sf in sfs if sf.kind != "radial"]
+    assert {sf.rc for sf in angular} == {3.8}
+    # widths spaced in [r_min_angular, angular cutoff]: 3.8 Å and 2 Å
+    assert sorted({sf.eta for sf in angular}) == pytest.approx([1 / (2 * 3.8 ** 2), 1 / 8])
+
+
 @pytest.mark.parametrize("change, message", [
+    (dict(angular_cutoff=6.0), r"angular_cutoff: must be in \(0, cutoff=5.5\]"),
+    (dict(angular_cutoff=1.0), r"r_min_angular: must be in \(0, angular cutoff=1.0\)"),
     (dict(n_angular=12), r"multiple of len\(zetas\)\*len\(lambdas\) = 8 .* use 8 or 16"),
     (dict(cutoff_function="hard"), "cutoff_function"),
     (dict(lambdas=[0.5]), "lambdas"),

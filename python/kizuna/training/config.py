@@ -77,6 +77,9 @@ SCHEMA = {
         "n_angular": Opt(32, "int", "per neighbour pair", minimum=0),
         "angular_kind": Opt("angular_narrow", "str", "", choices=ANGULAR_KINDS),
         "r_min_angular": Opt(1.5, "float", "Å", minimum=0.0, exclusive_min=True),
+        "angular_cutoff": Opt(None, "float", "Å, cutoff of the angular functions (default: "
+                              "cutoff); a shorter one makes the triplet sum much cheaper",
+                              minimum=0.0, exclusive_min=True, nullable=True),
         "zetas": Opt([1.0, 2.0, 4.0, 16.0], "list_float", "", minimum=1.0),
         "lambdas": Opt([-1.0, 1.0], "list_float", "", choices=(-1.0, 1.0)),
         "explicit": Opt(None, "any", "list of sf lines, or {element: [lines]}", nullable=True),

@@ -51,6 +51,11 @@ class SymmetryFunctionSpec:
     r_min_angular: float = 1.5
     zetas: list = field(default_factory=lambda: [1.0, 2.0, 4.0, 16.0])
     lambdas: list = field(default_factory=lambda: [-1.0, 1.0])
+    angular_cutoff: float | None = None  # Å; None: the same as cutoff
+
+    @property
+    def rc_angular(self) -> float:
+        return float(self.cutoff if self.angular_cutoff is None else self.angular_cutoff)
 
     def check(self, where="symmetry_functions") -> None:
         def bad(key, message):
@@ -70,8 +75,12 @@ class SymmetryFunctionSpec:
                 f"{self.radial_mode!r}")
         if not 0 <= self.r_min < self.cutoff:
             bad("r_min", f"must be in [0, cutoff={self.cutoff}), got {self.r_min}")
-        if not 0 < self.r_min_angular < self.cutoff:
-            bad("r_min_angular", f"must be in (0, cutoff={self.cutoff}), got {self.r_min_angular}")
+        if self.angular_cutoff is not None and not 0 < self.angular_cutoff <= self.cutoff:
+            bad("angular_cutoff", f"must be in (0, cutoff={self.cutoff}] Å, got "
+                f"{self.angular_cutoff}")
+        if not 0 < self.r_min_angular < self.rc_angular:
+            bad("r_min_angular", f"must be in (0, angular cutoff={self.rc_angular}), got "
+                f"{self.r_min_angular}")
         if self.angular_kind not in ANGULAR_KINDS:
             bad("angular_kind", f"must be one of {', '.join(ANGULAR_KINDS)}, got "
                 f"{self.angular_kind!r}")
@@ -120,7 +129,7 @@ def angular_parameters(spec: SymmetryFunctionSpec) -> list:
     n_eta = spec.n_angular // per_eta
     if n_eta == 0:
         return []
-    etas = _centred_etas(n_eta, spec.r_min_angular, spec.cutoff)
+    etas = _centred_etas(n_eta, spec.r_min_angular, spec.rc_angular)
     return [(float(eta), float(z), float(lam)) for eta in etas for z in spec.zetas
             for lam in spec.lambdas]
 
@@ -137,7 +146,8 @@ def generate_symmetry_functions(elements, spec: SymmetryFunctionSpec) -> dict:
     for e in elements:
         sfs += [SymmetryFunction("radial", (e,), eta=eta, rs=rs, **common)
                 for eta, rs in radial_parameters(spec)]
+    angular = {**common, "rc": spec.rc_angular}
     for pair in pairs:
         sfs += [SymmetryFunction(spec.angular_kind, pair, eta=eta, rs=0.0, zeta=z, lam=lam,
-                                 **common) for eta, z, lam in angular_parameters(spec)]
+                                 **angular) for eta, z, lam in angular_parameters(spec)]
     return {e: list(sfs) for e in elements}
