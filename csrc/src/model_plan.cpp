@@ -177,7 +177,14 @@ void finalize_element(ElementModel& em, int /*num_elements*/) {
             em.extrapolation_min[i] = m == 0 ? member.g_min[i] : std::min(em.extrapolation_min[i], member.g_min[i]);
             em.extrapolation_max[i] = m == 0 ? member.g_max[i] : std::max(em.extrapolation_max[i], member.g_max[i]);
         }
-        for (const DenseLayer& layer : member.layers) em.max_width = std::max(em.max_width, layer.n_out);
+        for (DenseLayer& layer : member.layers) {
+            em.max_width = std::max(em.max_width, layer.n_out);
+            layer.weights_t.resize(layer.weights.size());
+            for (int o = 0; o < layer.n_out; ++o)
+                for (int i = 0; i < layer.n_in; ++i)
+                    layer.weights_t[static_cast<size_t>(i) * layer.n_out + o] =
+                        layer.weights[static_cast<size_t>(o) * layer.n_in + i];
+        }
     }
 }
 

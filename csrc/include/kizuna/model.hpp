@@ -29,8 +29,9 @@ struct SymmetryFunction {
 struct DenseLayer {
     int n_in = 0, n_out = 0;
     Activation activation = Activation::linear;
-    std::vector<double> weights;  // n_out x n_in, row-major
-    std::vector<double> bias;     // n_out
+    std::vector<double> weights;    // n_out x n_in, row-major
+    std::vector<double> bias;       // n_out
+    std::vector<double> weights_t;  // n_in x n_out: the transpose (derived, for the CPU forward pass)
 };
 
 struct Member {
