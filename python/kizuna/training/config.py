@@ -87,7 +87,7 @@ SCHEMA = {
     },
     "model": {
         "elements": Opt(None, "list_str", "element order (default: from the data)", nullable=True),
-        "hidden_layers": Opt([48, 48], "list_int", "neurons per hidden layer", minimum=1),
+        "hidden_layers": Opt([96, 96], "list_int", "neurons per hidden layer", minimum=1),
         "activation": Opt("tanh", "str", "hidden-layer activation", choices=ACTIVATIONS),
         "scaling": Opt("scale_sigma", "str", "feature scaling", choices=SCALING_MODES),
         "scale_min": Opt(0.0, "float", "smin"),
