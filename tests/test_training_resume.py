@@ -21,7 +21,7 @@ def _config(tmp_path, name):
     cfg = {
         "seed": 11, "threads": 2,
         "output": {"directory": str(tmp_path / name), "progress": "bar", "plots": False},
-        "data": {"train": str(SI / "Si_train.xyz"), "max_structures": 40,
+        "data": {"train": str(SI / "Si_train.xyz"), "max_structures": 120,
                  "validation_fraction": 0.1},
         "symmetry_functions": {"cutoff": 4.5, "n_radial": 6, "n_angular": 8, "zetas": [1, 4]},
         "model": {"hidden_layers": [8, 8]},
@@ -39,8 +39,10 @@ def _command(config):
 
 def _run_until_mid_epoch(config, epoch, timeout=600):
     """Start `kizuna train`, read its progress bar and SIGKILL it when epoch `epoch` has done
-    some but not all of its batches. Returns the progress text seen."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    some but not all of its batches. Returns the progress text seen. The bar is redrawn after
+    every batch (KIZUNA_PROGRESS_INTERVAL=0): on an idle machine an epoch is shorter than the
+    default redraw interval, and the bar would jump from 1/N to N/N."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", KIZUNA_PROGRESS_INTERVAL="0")
     proc = subprocess.Popen(_command(config), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             env=env)
     seen = b""

@@ -2,8 +2,12 @@
 or nothing (``none``); ``auto`` picks ``bar`` on a terminal, ``epoch`` otherwise."""
 from __future__ import annotations
 
+import os
 import sys
 import time
+
+#: seconds between two redraws of the bar (KIZUNA_PROGRESS_INTERVAL; 0: every batch)
+REDRAW_SECONDS = float(os.environ.get("KIZUNA_PROGRESS_INTERVAL", "0.1"))
 
 
 class Progress:
@@ -15,11 +19,11 @@ class Progress:
         self._last = 0.0
 
     def batch(self, epoch, epochs, stage, done, total, energy_rmse, forces_rmse):
-        """Live update inside an epoch (bar mode only, at most 10 per second)."""
+        """Live update inside an epoch (bar mode only, at most one per REDRAW_SECONDS)."""
         if self.mode != "bar":
             return
         now = time.monotonic()
-        if done < total and now - self._last < 0.1:
+        if done < total and now - self._last < REDRAW_SECONDS:
             return
         self._last = now
         width = 24
