@@ -84,6 +84,9 @@ def test_example_defaults_match_schema_defaults():
     ({"data": {"train": "x.xyz", "validation_fraction": 0.5, "test_fraction": 0.5}},
      r"validation_fraction: must be <= 0.9|leave no training data"),
     ({"data": {"train": "x.xyz"}, "loss": {"forces_weight": -1}}, r"forces_weight: must be >= 0"),
+    ({"data": {"train": "x.xyz"}, "loss": {"function": "hubber"}}, r"did you mean 'huber'"),
+    ({"data": {"train": "x.xyz"}, "loss": {"huber_delta_forces": 0}},
+     r"huber_delta_forces: must be > 0"),
 ])
 def test_bad_configs(given, message):
     with pytest.raises(ConfigError, match=message):

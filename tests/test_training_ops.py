@@ -13,7 +13,7 @@ from ase import Atoms
 from kizuna import Calculator, Potential
 from kizuna.training.dataset import Batch, EnginePool, prepare
 from kizuna.training.export import from_kizuna_model, to_kizuna_model
-from kizuna.training.loss import LossWeights, loss_terms, predict, total_loss
+from kizuna.training.loss import LossWeights, loss_terms, predict, residuals, total_loss
 from kizuna.training.ops import _Tangent, core_forces
 from kizuna.training.structure import Structure
 from model_factory import random_model, random_structure
@@ -112,9 +112,11 @@ def test_virial_transpose_convention(setup):
     assert np.abs(fd - engine.jvp(s, dstrain=eps)).max() < 1e-4 * np.abs(fd).max()
 
 
-def test_loss_gradients_gradcheck():
+@pytest.mark.parametrize("function", ["mse", "huber"])
+def test_loss_gradients_gradcheck(function):
     """Gradients of the energy+force+stress loss w.r.t. every network weight (double backward
-    through the network, the core operators in between) against finite differences."""
+    through the network, the core operators in between) against finite differences; for
+    Huber, the deltas put force residuals on both sides of the kink."""
     elements = ["H", "O"]
     model = random_model(elements, seed=5, rc=3.2, hidden=(3,), activations=("tanh", "linear"),
                          kinds=("radial", "angular_wide"))
@@ -128,16 +130,39 @@ def test_loss_gradients_gradcheck():
     pool = EnginePool(elements, sfs, workers=1)
     batch = Batch(prepare(pool, [s], elements), elements, pool)
     names = [n for n, _ in net.named_parameters()]
-    weights = LossWeights(1.0, 0.7, 30.0)
+    weights = LossWeights(1.0, 0.7, 30.0, function=function, delta_energy=0.5,
+                          delta_forces=0.8, delta_stress=0.005)
 
     def loss_fn(*values):
         state = dict(zip(names, values))
         model_of_values = lambda e, G: torch.func.functional_call(net, state, (e, G))  # noqa: E731
         pred = predict(model_of_values, batch, forces=True, stress=True, create_graph=True)
-        return total_loss(loss_terms(pred, batch), weights)
+        return total_loss(loss_terms(pred, batch, weights), weights)
 
     inputs = tuple(p.detach().clone().requires_grad_(True) for p in net.parameters())
     assert len(inputs) == 8  # 2 elements x 2 layers x (weights, bias)
-    terms = loss_terms(predict(net, batch, forces=True, stress=True), batch)
-    assert set(terms) == {"energy", "forces", "stress"}
+    terms = loss_terms(predict(net, batch, forces=True, stress=True), batch, weights)
+    assert set(terms) == {"energy", "forces", "stress", "penalty"}
+    if function == "huber":
+        r = residuals(predict(net, batch, forces=True, stress=True), batch)["forces"].abs()
+        assert (r < 0.8).any() and (r > 0.8).any(), "deltas must straddle the residuals"
     assert torch.autograd.gradcheck(loss_fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_huber_penalty_values():
+    """rho(x) = x^2 up to delta, delta (2|x| - delta) beyond: continuous value and slope at the
+    kink, equal to the squared error for small residuals, linear growth for large ones."""
+    w = LossWeights(function="huber", delta_forces=0.1)
+    x = torch.tensor([0.0, 0.05, -0.1, 0.3, -2.0], dtype=torch.float64)
+    expected = [0.0, 0.0025, 0.01, 0.1 * (0.6 - 0.1), 0.1 * (4.0 - 0.1)]
+    for xi, ei in zip(x, expected):
+        assert w.penalty(xi.reshape(1), "forces").item() == pytest.approx(ei, rel=1e-12)
+    small = torch.linspace(-0.09, 0.09, 7, dtype=torch.float64)
+    assert w.penalty(small, "forces").item() == pytest.approx(torch.mean(small ** 2).item())
+    k = torch.tensor([0.1 - 1e-9, 0.1 + 1e-9], dtype=torch.float64, requires_grad=True)
+    slopes = [torch.autograd.grad(w.penalty(k[i:i + 1], "forces"), k)[0][i].item()
+              for i in range(2)]
+    assert slopes[0] == pytest.approx(0.2, rel=1e-6) and slopes[1] == pytest.approx(0.2)
+    big = torch.tensor([50.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.grad(w.penalty(big, "forces"), big)[0].item() == pytest.approx(0.2)
+    assert LossWeights().penalty(x, "forces").item() == pytest.approx(torch.mean(x ** 2).item())

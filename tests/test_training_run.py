@@ -277,3 +277,22 @@ def test_committee_training_merges_members_that_equal_their_single_runs(tmp_path
         import argparse
         run_train(argparse.Namespace(config=str(path), overrides=[], check=False, restart=False,
                                      init=None, committee=1))
+
+
+def test_huber_loss_run_reaches_the_loss_and_differs_from_mse(tmp_path):
+    """loss.function: huber goes from the config to the trainer: with deltas far below the
+    residuals the training differs from the mean-square run, and its reported errors (always
+    RMSE/MAE) still go down."""
+    mse = train(tiny_config(tmp_path, "mse"))
+    huber_cfg = tiny_config(tmp_path, "huber", loss={"function": "huber",
+                                                     "huber_delta_forces": 0.01,
+                                                     "huber_delta_energy": 1e-4})
+    huber = train(huber_cfg)
+    used = json.loads(read_model(huber["model"]).meta["config"])["loss"]
+    assert used["function"] == "huber" and used["huber_delta_forces"] == 0.01
+    rows = read_log(Path(huber["directory"]) / "log.csv")
+    assert float(rows[-1]["val_forces_rmse_eV_A"]) < float(rows[0]["val_forces_rmse_eV_A"])
+    s = read_structures(SI / "Si_test.xyz")[0]
+    energies = [Potential(r["model"], threads=1).compute(s.positions, s.symbols, s.cell,
+                                                          s.pbc)["energy"] for r in (mse, huber)]
+    assert abs(energies[0] - energies[1]) > 1e-6

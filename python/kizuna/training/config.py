@@ -101,6 +101,11 @@ SCHEMA = {
         "energy_weight": Opt(1.0, "float", "per (eV/atom)^2", minimum=0.0),
         "forces_weight": Opt(0.05, "float", "per (eV/Å)^2", minimum=0.0),
         "stress_weight": Opt(0.0, "float", "per (eV/Å^3)^2", minimum=0.0),
+        "function": Opt("mse", "str", "penalty of each residual: squared, or Huber (squared "
+                        "up to the delta, linear beyond)", choices=("mse", "huber")),
+        "huber_delta_energy": Opt(1e-3, "float", "eV/atom", minimum=0.0, exclusive_min=True),
+        "huber_delta_forces": Opt(0.05, "float", "eV/Å", minimum=0.0, exclusive_min=True),
+        "huber_delta_stress": Opt(1e-3, "float", "eV/Å^3", minimum=0.0, exclusive_min=True),
     },
     "training": {
         "optimizer": Opt("adam", "str", "", choices=("adam", "lbfgs")),

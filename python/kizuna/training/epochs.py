@@ -20,7 +20,7 @@ def adam_epoch(net, opt, run, weights, *, seed, epoch, batch_size, stress, clip=
     for k in range(0, len(data), batch_size):
         batch = Batch([data[i] for i in perm[k:k + batch_size]], run.elements, run.pool)
         pred = predict(net, batch, forces=weights.forces > 0, stress=stress, create_graph=True)
-        terms = loss_terms(pred, batch)
+        terms = loss_terms(pred, batch, weights)
         loss = total_loss(terms, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -54,7 +54,7 @@ def lbfgs_epoch(net, opt, chunks, weights, *, stress) -> dict:
         acc = {"loss": 0.0, "energy": 0.0, "forces": 0.0}
         for b in chunks:
             pred = predict(net, b, forces=weights.forces > 0, stress=stress, create_graph=True)
-            terms = loss_terms(pred, b)
+            terms = loss_terms(pred, b, weights)
             loss = total_loss(terms, weights) * (b.size / n_total)
             loss.backward()
             acc["loss"] += loss.item()
@@ -83,7 +83,7 @@ def evaluate_batches(net, batches, weights, *, stress) -> dict:
     loss_sum, n = 0.0, 0
     for b in batches:
         pred = predict(net, b, forces=True, stress=stress, create_graph=False)
-        loss_sum += total_loss(loss_terms(pred, b), weights).item() * b.size
+        loss_sum += total_loss(loss_terms(pred, b, weights), weights).item() * b.size
         n += b.size
         parts["energy"].append(((pred["energy"] - b.energy) / b.n_atoms).detach().numpy())
         if b.force_mask.any():

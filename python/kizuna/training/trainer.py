@@ -77,8 +77,10 @@ class Trainer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path = self.dir / "checkpoint.pt"
         self.progress = progress or Progress(cfg["output"]["progress"])
-        self.weights = LossWeights(cfg["loss"]["energy_weight"], cfg["loss"]["forces_weight"],
-                                   cfg["loss"]["stress_weight"])
+        lc = cfg["loss"]
+        self.weights = LossWeights(lc["energy_weight"], lc["forces_weight"], lc["stress_weight"],
+                                   lc["function"], lc["huber_delta_energy"],
+                                   lc["huber_delta_forces"], lc["huber_delta_stress"])
         torch.set_num_threads(cfg["threads"])
         self.resume_state = None
         if self.ckpt_path.is_file() and not restart:
