@@ -67,6 +67,7 @@ def run_all(args, data: Path, quick: bool) -> None:
     extra = list(args.set)
     if quick:
         extra += ["data.max_structures=40", "training.epochs=4", "training.lbfgs_epochs=2",
+                  "training.stage_two_epochs=2",
                   "symmetry_functions.n_radial=6", "symmetry_functions.n_angular=8",
                   "symmetry_functions.zetas=[1,4]", "model.hidden_layers=[8,8]"]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))

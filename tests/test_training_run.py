@@ -107,17 +107,25 @@ class _StopAfter(Progress):
             raise _Interrupt()
 
 
+STAGE_TWO = {"epochs": 3, "batch_size": 3, "learning_rate": 0.01, "lbfgs_epochs": 2,
+             "stage_two_epochs": 3, "stage_two_learning_rate": 0.003}
+
+
 @pytest.mark.parametrize("training, stop_at", [
     ({"epochs": 4, "batch_size": 3, "learning_rate": 0.01, "lbfgs_epochs": 4}, 6),   # in L-BFGS
     ({"epochs": 6, "batch_size": 3, "learning_rate": 0.01, "lr_schedule": "plateau",
       "lr_patience": 1, "early_stopping_patience": 50}, 4),                          # plateau
     ({"epochs": 5, "batch_size": 3, "learning_rate": 0.01, "lr_schedule": "cosine",
       "weight_decay": 0.01, "lbfgs_epochs": 2}, 5),                                 # stage edge
+    (STAGE_TWO, 6),                                     # edge into the re-weighted second stage
+    (STAGE_TWO, 8),                                     # inside the second Adam stage
+    (STAGE_TWO, 10),                                    # in the second L-BFGS stage
 ])
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, training, stop_at):
-    ref_cfg = tiny_config(tmp_path, "ref", training=training)
+    loss = {"stage_two_energy_weight": 7.0}
+    ref_cfg = tiny_config(tmp_path, "ref", training=training, loss=loss)
     train(ref_cfg)
-    cut_cfg = tiny_config(tmp_path, "cut", training=training)
+    cut_cfg = tiny_config(tmp_path, "cut", training=training, loss=loss)
     trainer = Trainer(load_config(given=cut_cfg), progress=_StopAfter(stop_at))
     with pytest.raises(_Interrupt):
         trainer.fit()
@@ -296,3 +304,28 @@ def test_huber_loss_run_reaches_the_loss_and_differs_from_mse(tmp_path):
     energies = [Potential(r["model"], threads=1).compute(s.positions, s.symbols, s.cell,
                                                           s.pbc)["energy"] for r in (mse, huber)]
     assert abs(energies[0] - energies[1]) > 1e-6
+
+
+def test_stage_two_reweights_the_loss(tmp_path):
+    """stage_two_epochs adds Adam ("adam2") and L-BFGS ("lbfgs2") stages whose loss uses
+    stage_two_energy_weight; the validation loss logged there is the re-weighted one."""
+    training = {"epochs": 4, "lbfgs_epochs": 2, "stage_two_epochs": 3}
+    one = train(tiny_config(tmp_path, "one", training={**training, "stage_two_epochs": 0}))
+    two = train(tiny_config(tmp_path, "two", training=training,
+                            loss={"stage_two_energy_weight": 50.0}))
+    rows_one = read_log(Path(one["directory"]) / "log.csv")
+    rows = read_log(Path(two["directory"]) / "log.csv")
+    assert [r["stage"] for r in rows] == ["adam"] * 4 + ["lbfgs"] * 2 + ["adam2"] * 3 + \
+        ["lbfgs2"] * 2
+    # the first six epochs are the single-stage run's, to the bit
+    assert [r["val_loss"] for r in rows[:6]] == [r["val_loss"] for r in rows_one]
+
+    # val_loss = w_E MSE_E + w_F MSE_F with the stage's weights
+    def loss_of(row, w_e):
+        return w_e * (float(row["val_energy_rmse_meV_atom"]) / 1000) ** 2 + \
+            0.05 * float(row["val_forces_rmse_eV_A"]) ** 2
+    for row in rows[:6]:
+        assert float(row["val_loss"]) == pytest.approx(loss_of(row, 1.0), rel=1e-4)
+    for row in rows[6:]:
+        assert float(row["val_loss"]) == pytest.approx(loss_of(row, 50.0), rel=1e-4)
+    assert read_model(two["model"]).meta  # exported

@@ -106,6 +106,10 @@ SCHEMA = {
         "huber_delta_energy": Opt(1e-3, "float", "eV/atom", minimum=0.0, exclusive_min=True),
         "huber_delta_forces": Opt(0.05, "float", "eV/Å", minimum=0.0, exclusive_min=True),
         "huber_delta_stress": Opt(1e-3, "float", "eV/Å^3", minimum=0.0, exclusive_min=True),
+        "stage_two_energy_weight": Opt(None, "float", "energy weight of the second stage "
+                                       "(null: energy_weight)", nullable=True, minimum=0.0),
+        "stage_two_forces_weight": Opt(None, "float", "forces weight of the second stage "
+                                       "(null: forces_weight)", nullable=True, minimum=0.0),
     },
     "training": {
         "optimizer": Opt("adam", "str", "", choices=("adam", "lbfgs")),
@@ -122,6 +126,11 @@ SCHEMA = {
         "gradient_clip": Opt(None, "float", "max gradient norm", nullable=True, minimum=0.0,
                              exclusive_min=True),
         "lbfgs_epochs": Opt(60, "int", "L-BFGS polish after the first optimiser", minimum=0),
+        "stage_two_epochs": Opt(0, "int", "Adam epochs of a second stage with the "
+                                "stage_two loss weights (then lbfgs_epochs more L-BFGS)",
+                                minimum=0),
+        "stage_two_learning_rate": Opt(3e-4, "float", "initial Adam learning rate of the "
+                                       "second stage", minimum=0.0, exclusive_min=True),
         "lbfgs_history": Opt(20, "int", "", minimum=1),
         "lbfgs_batch_size": Opt(32, "int", "structures per evaluation chunk", minimum=1),
         "early_stopping_patience": Opt(None, "int", "epochs", nullable=True, minimum=1),

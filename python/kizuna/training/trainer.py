@@ -16,6 +16,7 @@ import copy
 import json
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -61,12 +62,42 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run: the log/progress label, the optimiser, its epochs, the loss
+    weights and the (initial) learning rate."""
+    label: str
+    optimizer: str
+    epochs: int
+    weights: LossWeights
+    learning_rate: float
+
+
+def loss_weights(cfg, energy_weight=None, forces_weight=None) -> LossWeights:
+    lc = cfg["loss"]
+    return LossWeights(lc["energy_weight"] if energy_weight is None else energy_weight,
+                       lc["forces_weight"] if forces_weight is None else forces_weight,
+                       lc["stress_weight"], lc["function"], lc["huber_delta_energy"],
+                       lc["huber_delta_forces"], lc["huber_delta_stress"])
+
+
 def stages(cfg) -> list:
-    """[(optimiser, epochs), ...]: the main optimiser, then an optional L-BFGS polish."""
-    t = cfg["training"]
-    out = [(t["optimizer"], t["epochs"])]
+    """The stages of a run: the main optimiser, an optional L-BFGS polish, then, with
+    ``stage_two_epochs`` > 0, a second stage that re-weights the loss (Adam for
+    stage_two_epochs at stage_two_learning_rate with stage_two_energy/forces_weight, then the
+    same number of L-BFGS iterations as the first polish)."""
+    t, lc = cfg["training"], cfg["loss"]
+    first = loss_weights(cfg)
+    out = [Stage(t["optimizer"], t["optimizer"], t["epochs"], first, t["learning_rate"])]
     if t["lbfgs_epochs"] and t["optimizer"] != "lbfgs":
-        out.append(("lbfgs", t["lbfgs_epochs"]))
+        out.append(Stage("lbfgs", "lbfgs", t["lbfgs_epochs"], first, t["learning_rate"]))
+    if t["stage_two_epochs"]:
+        second = loss_weights(cfg, lc["stage_two_energy_weight"], lc["stage_two_forces_weight"])
+        out.append(Stage("adam2", "adam", t["stage_two_epochs"], second,
+                         t["stage_two_learning_rate"]))
+        if t["lbfgs_epochs"]:
+            out.append(Stage("lbfgs2", "lbfgs", t["lbfgs_epochs"], second,
+                             t["stage_two_learning_rate"]))
     return out
 
 
@@ -77,10 +108,7 @@ class Trainer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path = self.dir / "checkpoint.pt"
         self.progress = progress or Progress(cfg["output"]["progress"])
-        lc = cfg["loss"]
-        self.weights = LossWeights(lc["energy_weight"], lc["forces_weight"], lc["stress_weight"],
-                                   lc["function"], lc["huber_delta_energy"],
-                                   lc["huber_delta_forces"], lc["huber_delta_stress"])
+        self.weights = loss_weights(cfg)  # of the current stage (see fit)
         torch.set_num_threads(cfg["threads"])
         self.resume_state = None
         if self.ckpt_path.is_file() and not restart:
@@ -122,7 +150,7 @@ class Trainer:
         """Run (or continue) every stage; leaves the best weights in ``self.net``."""
         cfg, t = self.cfg, self.cfg["training"]
         plan = stages(cfg)
-        total_epochs = sum(n for _, n in plan)
+        total_epochs = sum(stage.epochs for stage in plan)
         state = self.resume_state
         if state is None:
             (self.dir / "split.json").write_text(json.dumps(self.run.split, indent=1))
@@ -139,12 +167,24 @@ class Trainer:
             self.progress.message(f"resuming {self.dir} after epoch {done}")
         chunks_train = None
         while stage_index < len(plan):
-            name, n_epochs = plan[stage_index]
-            opt = make_optimizer(name, self.net.parameters(), t)
-            sched = make_scheduler(opt, name, t, n_epochs)
+            stage = plan[stage_index]
+            name, label, n_epochs = stage.optimizer, stage.label, stage.epochs
+            t_stage = {**t, "learning_rate": stage.learning_rate}
+            opt = make_optimizer(name, self.net.parameters(), t_stage)
+            sched = make_scheduler(opt, name, t_stage, n_epochs)
             ema = WeightAverage(self.net, t["ema_decay"]) if name == "adam" and t["ema_decay"] \
                 else None
-            if state is not None and state["stage"] == stage_index and state["optimizer"]:
+            mid_stage = state is not None and state["stage"] == stage_index and \
+                bool(state["optimizer"])
+            if best is not None and not mid_stage and stage.weights != self.weights:
+                # new loss weights: the best state so far (the network holds it now) is
+                # judged again with them, so that the selection compares like with like
+                val = evaluate_batches(self.net, self.val_batches, stage.weights,
+                                       stress=self.has_stress)
+                best["metric"] = selection_metric(t["validation_metric"], val, stage.weights,
+                                                  float("inf"))  # inf: no validation data
+            self.weights = stage.weights
+            if mid_stage:
                 opt.load_state_dict(state["optimizer"])
                 if sched is not None and state["scheduler"] is not None:
                     sched.load_state_dict(state["scheduler"])
@@ -164,7 +204,7 @@ class Trainer:
                                               "cleared (restart from steepest descent)")
                 else:
                     def on_batch(k, n, e, f, _epoch=done):
-                        self.progress.batch(_epoch, total_epochs, name, k, n, e, f)
+                        self.progress.batch(_epoch, total_epochs, label, k, n, e, f)
 
                     train = adam_epoch(self.net, opt, self.run, self.weights, seed=cfg["seed"],
                                        epoch=done, batch_size=t["batch_size"],
@@ -185,9 +225,9 @@ class Trainer:
                 patience = 0 if improved else patience + 1
                 limit = t["early_stopping_patience"]
                 stop = limit is not None and patience >= limit
-                log.append(self._log_row(done, name, lr, train, val, improved,
+                log.append(self._log_row(done, label, lr, train, val, improved,
                                          time.perf_counter() - start))
-                self.progress.epoch(self._epoch_text(done, total_epochs, name, train, val,
+                self.progress.epoch(self._epoch_text(done, total_epochs, label, train, val,
                                                      improved))
                 finished = stop or done - stage_start >= n_epochs
                 self._save(done, stage_index, stage_start, finished, opt, sched, ema, best,
