@@ -176,13 +176,10 @@ class Trainer:
                 else None
             mid_stage = state is not None and state["stage"] == stage_index and \
                 bool(state["optimizer"])
-            if best is not None and not mid_stage and stage.weights != self.weights:
-                # new loss weights: the best state so far (the network holds it now) is
-                # judged again with them, so that the selection compares like with like
-                val = evaluate_batches(self.net, self.val_batches, stage.weights,
-                                       stress=self.has_stress)
-                best["metric"] = selection_metric(t["validation_metric"], val, stage.weights,
-                                                  float("inf"))  # inf: no validation data
+            if not mid_stage and stage.weights != self.weights:
+                # new loss weights = a new objective: the selection starts again, and the
+                # model of the run is the best state of the re-weighted stages
+                best = None
             self.weights = stage.weights
             if mid_stage:
                 opt.load_state_dict(state["optimizer"])
