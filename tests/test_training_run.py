@@ -2,6 +2,7 @@
 exported model reloads in the core and gives the torch energies and forces, fine-tuning,
 export/eval commands, and in-process interruption + resume equality for every stage."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,13 @@ def test_resume_refuses_a_changed_config(tmp_path):
     cfg["output"]["progress"] = "epoch"
     result = train(cfg)
     assert [int(r["epoch"]) for r in read_log(Path(result["directory"]) / "log.csv")] == [1]
+    # a run folder moved elsewhere resumes from its new place (finished: nothing to redo)
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.move(result["directory"], moved)
+    cfg["output"]["directory"] = str(moved)
+    again = train(cfg)
+    assert Path(again["directory"]) == moved
+    assert [int(r["epoch"]) for r in read_log(moved / "log.csv")] == [1]
 
 
 def test_fine_tune_from_a_model_and_cli_export_eval(tmp_path, capsys):

@@ -60,6 +60,46 @@ def test_shorter_angular_cutoff():
     assert sorted({sf.eta for sf in angular}) == pytest.approx([1 / (2 * 3.8 ** 2), 1 / 8])
 
 
+def test_shifted_and_mixed_angular_grids():
+    spec = SymmetryFunctionSpec(cutoff=5.5, n_radial=0, n_angular=16, r_min_angular=1.5,
+                                zetas=[1, 4], angular_kind="angular_wide",
+                                angular_mode="shifted")
+    sfs = generate_symmetry_functions(["Mo"], spec)["Mo"]
+    assert len(sfs) == 16 and {sf.kind for sf in sfs} == {"angular_wide"}
+    # 4 shells: d = (5.5 - 1.5)/4 = 1 Å, centres 2, 3, 4, 5 Å, eta = 1/(2 d^2) = 0.5 / Å^2
+    assert sorted({sf.rs for sf in sfs}) == pytest.approx([2.0, 3.0, 4.0, 5.0])
+    assert [sf.eta for sf in sfs] == pytest.approx([0.5] * 16)
+    assert {(sf.zeta, sf.lam) for sf in sfs if sf.rs == sfs[0].rs} == {
+        (1.0, -1.0), (1.0, 1.0), (4.0, -1.0), (4.0, 1.0)}
+    mixed = generate_symmetry_functions(["Mo"], SymmetryFunctionSpec(
+        cutoff=5.5, n_radial=0, n_angular=16, r_min_angular=1.5, zetas=[1, 4],
+        angular_mode="mixed"))["Mo"]
+    # 2 centred widths (5.5 and 1.5 Å, rs = 0), then 2 shells of d = 2 Å at 2.5 and 4.5 Å
+    terms = sorted({(sf.rs, sf.eta) for sf in mixed})
+    assert terms == [(0.0, pytest.approx(1 / (2 * 5.5 ** 2))), (0.0, pytest.approx(1 / 4.5)),
+                     (2.5, pytest.approx(1 / 8)), (4.5, pytest.approx(1 / 8))]
+
+
+def test_a_shifted_angular_shell_sees_only_its_neighbours():
+    """A shifted angular function of an equilateral triangle of side a is largest for the shell
+    at a and follows G = 2^(1-zeta) (1 + lambda/2)^zeta exp(-2 eta (a - rs)^2) fc(a)^2 per
+    pair (angular_wide, cos t = 1/2)."""
+    spec = SymmetryFunctionSpec(cutoff=5.5, cutoff_function="cos", n_radial=0, n_angular=8,
+                                r_min_angular=1.5, zetas=[2], lambdas=[1],
+                                angular_kind="angular_wide", angular_mode="shifted")
+    sfs = generate_symmetry_functions(["Mo"], spec)
+    a = 2.8
+    atoms = Structure(["Mo"] * 3, np.array([[0, 0, 0], [a, 0, 0], [a / 2, a * np.sqrt(3) / 2, 0]]),
+                      energy=0.0)
+    atoms.bind(["Mo"])
+    G = prepare(EnginePool(["Mo"], sfs), [atoms], ["Mo"])[0].G["Mo"][0].numpy()
+    fc = 0.5 * (np.cos(np.pi * a / 5.5) + 1.0)
+    expected = [0.5 * 1.5 ** 2 * np.exp(-2 * sf.eta * (a - sf.rs) ** 2) * fc ** 2
+                for sf in sfs["Mo"]]
+    assert G == pytest.approx(expected, rel=1e-12)
+    assert int(np.argmax(G)) == 2  # shells at 1.75, 2.25, 2.75, 3.25, ... Å: 2.75 is nearest
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(angular_cutoff=6.0), r"angular_cutoff: must be in \(0, cutoff=5.5\]"),
     (dict(angular_cutoff=1.0), r"r_min_angular: must be in \(0, angular cutoff=1.0\)"),
@@ -69,6 +109,8 @@ def test_shorter_angular_cutoff():
     (dict(zetas=[0.5]), "zetas"),
     (dict(r_min=7.0), r"r_min: must be in \[0, cutoff"),
     (dict(n_radial=0, n_angular=0), "not both 0"),
+    (dict(angular_mode="ring"), "angular_mode: must be one of centered, shifted, mixed"),
+    (dict(angular_mode="mixed", n_angular=8), r"angular_mode 'mixed' needs n_angular >= 2\*8"),
 ])
 def test_spec_errors(change, message):
     with pytest.raises(ConfigError, match=message):

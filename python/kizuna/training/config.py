@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..model import ACTIVATIONS, CUTOFF_KINDS, SCALING_MODES
 from .readers import ENERGY_UNITS, FORMATS, LENGTH_UNITS
-from .symmetry import ANGULAR_KINDS, RADIAL_MODES
+from .symmetry import ANGULAR_KINDS, ANGULAR_MODES, RADIAL_MODES
 
 
 @dataclass
@@ -76,6 +76,7 @@ SCHEMA = {
         "r_min": Opt(0.5, "float", "Å", minimum=0.0),
         "n_angular": Opt(32, "int", "per neighbour pair", minimum=0),
         "angular_kind": Opt("angular_narrow", "str", "", choices=ANGULAR_KINDS),
+        "angular_mode": Opt("centered", "str", "", choices=ANGULAR_MODES),
         "r_min_angular": Opt(1.5, "float", "Å", minimum=0.0, exclusive_min=True),
         "angular_cutoff": Opt(None, "float", "Å, cutoff of the angular functions (default: "
                               "cutoff); a shorter one makes the triplet sum much cheaper",

@@ -77,6 +77,7 @@ def symmetry_functions(cfg: dict, elements) -> dict:
         cutoff=sf["cutoff"], cutoff_function=sf["cutoff_function"], cutoff_alpha=sf["cutoff_alpha"],
         n_radial=sf["n_radial"], radial_mode=sf["radial_mode"], r_min=sf["r_min"],
         n_angular=sf["n_angular"], angular_kind=sf["angular_kind"],
+        angular_mode=sf["angular_mode"],
         r_min_angular=sf["r_min_angular"], zetas=sf["zetas"], lambdas=sf["lambdas"],
         angular_cutoff=sf.get("angular_cutoff"))
     return generate_symmetry_functions(elements, spec)

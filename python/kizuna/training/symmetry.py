@@ -16,9 +16,16 @@ Angular functions, per unordered neighbour pair (``angular_wide`` by default, or
     G = 2^(1-zeta) sum_{j<k} (1 + lambda cos t_ijk)^zeta exp(-eta (r_ij^2 + r_ik^2 [+ r_jk^2]))
         fc(r_ij) fc(r_ik) [fc(r_jk)]
 
-on the grid eta x zeta x lambda: zeta in ``zetas`` (default 1, 2, 4, 16), lambda = +-1 and
-``n_angular / (len(zetas) * 2)`` centred widths eta_k = 1/(2 r_k^2), r_k evenly spaced in
-[r_min_angular, rc] (the widest first).
+on the grid (eta, rs) x zeta x lambda: zeta in ``zetas`` (default 1, 2, 4, 16), lambda = +-1 and
+n = ``n_angular / (len(zetas) * len(lambdas))`` radial terms (``angular_mode``):
+
+* ``centered``: rs = 0 and widths eta_k = 1/(2 r_k^2), r_k evenly spaced in
+  [r_min_angular, rc] (the widest first): the classic grid, every angle out to r_k;
+* ``shifted``: shells rs_k = r_min_angular + (k + 1/2) d, d = (rc - r_min_angular)/n, one
+  width eta = 1/(2 d^2): the angular distribution of the neighbours at distance ~rs_k (both
+  r_ij and r_ik near rs_k; the radial-angular coupling of ANI-type and SOAP descriptors),
+  best with ``angular_wide`` (``angular_narrow`` also puts r_jk near rs_k);
+* ``mixed``: the first half centred, the rest shifted.
 
 The functions of one (kind, neighbours) share exponential terms and angular factors in the core,
 so a grid costs little more than its widest member.
@@ -33,6 +40,7 @@ from ..errors import ConfigError
 from ..model import CUTOFF_KINDS, SymmetryFunction
 
 RADIAL_MODES = ("shifted", "centered", "mixed")
+ANGULAR_MODES = ("centered", "shifted", "mixed")
 ANGULAR_KINDS = ("angular_wide", "angular_narrow")
 
 
@@ -48,6 +56,7 @@ class SymmetryFunctionSpec:
     r_min: float = 0.5
     n_angular: int = 32
     angular_kind: str = "angular_wide"
+    angular_mode: str = "centered"
     r_min_angular: float = 1.5
     zetas: list = field(default_factory=lambda: [1.0, 2.0, 4.0, 16.0])
     lambdas: list = field(default_factory=lambda: [-1.0, 1.0])
@@ -81,6 +90,9 @@ class SymmetryFunctionSpec:
         if not 0 < self.r_min_angular < self.rc_angular:
             bad("r_min_angular", f"must be in (0, angular cutoff={self.rc_angular}), got "
                 f"{self.r_min_angular}")
+        if self.angular_mode not in ANGULAR_MODES:
+            bad("angular_mode", f"must be one of {', '.join(ANGULAR_MODES)}, got "
+                f"{self.angular_mode!r}")
         if self.angular_kind not in ANGULAR_KINDS:
             bad("angular_kind", f"must be one of {', '.join(ANGULAR_KINDS)}, got "
                 f"{self.angular_kind!r}")
@@ -96,6 +108,9 @@ class SymmetryFunctionSpec:
                 f"or {lo + per_eta}")
         if self.radial_mode == "mixed" and self.n_radial == 1:
             bad("n_radial", "radial_mode 'mixed' needs n_radial >= 2")
+        if self.angular_mode == "mixed" and 0 < self.n_angular < 2 * per_eta:
+            bad("n_angular", f"angular_mode 'mixed' needs n_angular >= 2*{per_eta} (one "
+                f"centred and one shifted width), got {self.n_angular}")
 
 
 def _centred_etas(n: int, r_lo: float, r_hi: float) -> np.ndarray:
@@ -124,13 +139,20 @@ def radial_parameters(spec: SymmetryFunctionSpec) -> list:
 
 
 def angular_parameters(spec: SymmetryFunctionSpec) -> list:
-    """(eta, zeta, lambda) triples of the angular grid."""
+    """(eta, rs, zeta, lambda) of the angular grid."""
     per_eta = len(spec.zetas) * len(spec.lambdas)
-    n_eta = spec.n_angular // per_eta
-    if n_eta == 0:
+    n = spec.n_angular // per_eta
+    if n == 0:
         return []
-    etas = _centred_etas(n_eta, spec.r_min_angular, spec.rc_angular)
-    return [(float(eta), float(z), float(lam)) for eta in etas for z in spec.zetas
+    n_centred = {"centered": n, "shifted": 0, "mixed": n // 2}[spec.angular_mode]
+    n_shifted = n - n_centred
+    terms = [(float(eta), 0.0) for eta in
+             _centred_etas(n_centred, spec.r_min_angular, spec.rc_angular)] if n_centred else []
+    if n_shifted:
+        d = (spec.rc_angular - spec.r_min_angular) / n_shifted
+        terms += [(1.0 / (2.0 * d * d), float(spec.r_min_angular + (k + 0.5) * d))
+                  for k in range(n_shifted)]
+    return [(eta, rs, float(z), float(lam)) for eta, rs in terms for z in spec.zetas
             for lam in spec.lambdas]
 
 
@@ -148,6 +170,6 @@ def generate_symmetry_functions(elements, spec: SymmetryFunctionSpec) -> dict:
                 for eta, rs in radial_parameters(spec)]
     angular = {**common, "rc": spec.rc_angular}
     for pair in pairs:
-        sfs += [SymmetryFunction(spec.angular_kind, pair, eta=eta, rs=0.0, zeta=z, lam=lam,
-                                 **angular) for eta, z, lam in angular_parameters(spec)]
+        sfs += [SymmetryFunction(spec.angular_kind, pair, eta=eta, rs=rs, zeta=z, lam=lam,
+                                 **angular) for eta, rs, z, lam in angular_parameters(spec)]
     return {e: list(sfs) for e in elements}

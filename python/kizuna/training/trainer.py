@@ -35,8 +35,10 @@ from .setup import RunData, build_run, new_network, numpy_args
 
 #: config keys that may change when a run is resumed (any other change would make the resumed
 #: run differ from an uninterrupted one; to train further, fine-tune with --init)
+# config keys that may differ when a run is resumed (none changes the result; a run folder
+# may be moved and resumed from its new place)
 RESUMABLE_CHANGES = {("training", "early_stopping_patience"), ("output", "progress"),
-                     ("output", "plots"), ("threads",)}
+                     ("output", "plots"), ("output", "directory"), ("threads",)}
 
 
 def _flatten(cfg, prefix=()):
