@@ -36,7 +36,8 @@ def make_sfs(elements, rng, rc=4.0, cutoff="cos", alpha=0.0, kinds=("radial", "a
                                         angle_left=-60.0, angle_right=60.0, core="poly2",
                                         asymmetric=True))
             sfs.append(SymmetryFunction("compact_angular_wide", pair, rl=0.5, rc=rc,
-                                        angle_left=60.0, angle_right=180.0, core="poly4"))
+                                        angle_left=60.0, angle_right=180.0, core="poly4",
+                                        angle_asymmetric=True))
     return sfs
 
 
@@ -72,9 +73,10 @@ def random_member(rng, n, hidden=(8, 6), activations=("tanh", "softplus", "linea
 
 
 def single_kind_sfs(elements, kind, rc=4.0, cutoff="cos", alpha=0.0, core="poly2",
-                    asymmetric=False):
+                    asymmetric=False, angle_asymmetric=False):
     """A few symmetry functions of one kind for every neighbour element (pair), with one
-    cutoff function (cutoff-based kinds) or one core function (compact kinds)."""
+    cutoff function (cutoff-based kinds) or one core function (compact kinds); ``asymmetric``
+    and ``angle_asymmetric`` set the radial and angular bumps of the compact kinds."""
     elements = list(elements)
     pairs = [(a, b) for i, a in enumerate(elements) for b in elements[i:]]
     sfs = []
@@ -100,7 +102,8 @@ def single_kind_sfs(elements, kind, rc=4.0, cutoff="cos", alpha=0.0, core="poly2
                                          (0.2, 0.9 * rc, 30.0, 150.0)]:
                 sfs.append(SymmetryFunction("compact_angular_wide", pair, rl=rl, rc=right,
                                             angle_left=left, angle_right=top, core=core,
-                                            asymmetric=asymmetric))
+                                            asymmetric=asymmetric,
+                                            angle_asymmetric=angle_asymmetric))
     else:
         raise ValueError(f"unknown symmetry-function kind {kind!r}")
     return sfs

@@ -298,7 +298,8 @@ def compact_angular_value_grad(sf, r_j, r_k):
     Cj, dCj = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dj)
     Ck, dCk = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dk)
     theta = np.degrees(np.arccos(cos))
-    Ca, dCa_dtheta = compact_fdf(sf.angle_left, sf.angle_right, sf.core, sf.asymmetric, theta)
+    Ca, dCa_dtheta = compact_fdf(sf.angle_left, sf.angle_right, sf.core, sf.angle_asymmetric,
+                                 theta)
     # dtheta/dcos = -(180/pi) / sin(theta); at theta = 0 or 180 the cos-gradient vectors
     # dcos/dr vanish (u_j parallel to u_k) and so does the derivative of T; take 0 there.
     sin = np.sqrt(1.0 - cos**2)

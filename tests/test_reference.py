@@ -83,6 +83,17 @@ def test_compact_kind(kind, core, asymmetric):
     compare(model, positions, symbols, TRICLINIC, True)
 
 
+@pytest.mark.parametrize("asymmetric", [False, True])
+@pytest.mark.parametrize("core", CORE_KINDS)
+def test_compact_angular_asymmetric_angle(core, asymmetric):
+    """angle_asymmetric=1 (the angular bump asymmetric), with either radial bump."""
+    sfs = mf.single_kind_sfs(["H", "O"], "compact_angular_wide", rc=RC, core=core,
+                             asymmetric=asymmetric, angle_asymmetric=True)
+    model = mf.model_from_sfs(["H", "O"], sfs, seed=3)
+    positions, symbols = triclinic_structure(seed=4)
+    compare(model, positions, symbols, TRICLINIC, True)
+
+
 # ----------------------------------------------------------------------- geometries
 def water_cluster():
     """Three water molecules (open system)."""

@@ -283,6 +283,12 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("cutoff", [](const Model& m) { return m.cutoff; })
         .def_property_readonly("committee_size", [](const Model& m) { return m.committee_size; })
         .def_property_readonly("meta", [](const Model& m) { return m.meta; })
+        .def_property_readonly("checksum", [](const Model& m) -> py::object {
+            // "crc32:<hex>" when verified; None for a file without a checksum line
+            if (m.checksum.empty()) return py::none();
+            return py::str(m.checksum);
+        })
+        .def_property_readonly("legacy_angle_asymmetric", [](const Model& m) { return m.legacy_angle_asymmetric; })
         .def("num_features", [](const Model& m, int e) { return static_cast<int>(m.element_models.at(e).sfs.size()); });
 
     py::class_<PyPotential>(m, "Potential")

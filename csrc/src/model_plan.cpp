@@ -120,7 +120,7 @@ void build_plan(ElementModel& em) {
                 it->out.push_back(out);
                 it->radial.push_back(compact(sf.core, sf.asymmetric, sf.rl, sf.rc));
                 it->angular.push_back(
-                    compact(sf.core, sf.asymmetric, sf.angle_left * kDegree, sf.angle_right * kDegree));
+                    compact(sf.core, sf.angle_asymmetric, sf.angle_left * kDegree, sf.angle_right * kDegree));
                 break;
             }
         }

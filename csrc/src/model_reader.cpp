@@ -3,12 +3,15 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "kizuna/errors.hpp"
 #include "kizuna/model.hpp"
+#include "model_lexer.hpp"
 
 namespace kizuna {
 namespace {
@@ -31,7 +34,10 @@ const std::vector<std::vector<std::string>> kSFParameters = {
     {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
     {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
     {"rl", "rc", "core", "asymmetric"},
-    {"rl", "rc", "angle_left", "angle_right", "core", "asymmetric"}};
+    {"rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"}};
+// may be absent: a file without angle_asymmetric means angle_asymmetric = asymmetric (files
+// written before the flag existed used 'asymmetric' for both bumps)
+const std::vector<std::string> kOptionalParameters = {"angle_asymmetric"};
 
 // 118 element symbols (index + 1 = atomic number)
 const char* const kSymbols[] = {
@@ -63,43 +69,14 @@ std::string fmt(double x) {
     return os.str();
 }
 
-struct Line {
-    int number;
-    std::vector<std::string> tokens;
-};
+using Line = lexer::Statement;
 
 class Lines {
   public:
-    Lines(const std::string& text, std::string source) : source_(std::move(source)) {
-        std::istringstream in(text);
-        std::string raw;
-        int number = 0;
-        while (std::getline(in, raw)) {
-            ++number;
-            const auto first = raw.find_first_not_of(" \t\r");
-            if (first == std::string::npos) continue;
-            std::string content = raw.substr(first);
-            if (content.compare(0, 5, "meta ") == 0 || content == "meta") {
-                // meta <key> <value>: the value is the rest of the line, '#' included
-                std::istringstream ls(content);
-                std::string kw, key;
-                ls >> kw >> key;
-                std::string value;
-                std::getline(ls, value);
-                const auto b = value.find_first_not_of(" \t");
-                const auto e = value.find_last_not_of(" \t\r");
-                value = b == std::string::npos ? "" : value.substr(b, e - b + 1);
-                items_.push_back({number, {kw, key, value}});
-                continue;
-            }
-            const auto hash = content.find('#');
-            if (hash != std::string::npos) content.resize(hash);
-            std::istringstream ls(content);
-            std::vector<std::string> tokens;
-            std::string t;
-            while (ls >> t) tokens.push_back(t);
-            if (!tokens.empty()) items_.push_back({number, tokens});
-        }
+    Lines(const std::string& text, std::string source)
+        : source_(std::move(source)), items_(lexer::statements(text, source_)) {
+        tokens_from_.assign(items_.size() + 1, 0);
+        for (size_t k = items_.size(); k-- > 0;) tokens_from_[k] = tokens_from_[k + 1] + items_[k].tokens.size();
     }
 
     [[noreturn]] void fail(const std::string& message, int number = -1) const {
@@ -109,6 +86,11 @@ class Lines {
     }
 
     const Line* peek() const { return pos_ < items_.size() ? &items_[pos_] : nullptr; }
+    size_t position() const { return pos_; }
+    const std::vector<Line>& items() const { return items_; }
+    const std::string& source() const { return source_; }
+    // number of tokens from the current statement to the end of the file
+    size_t tokens_left() const { return tokens_from_[pos_]; }
 
     const Line& next(const std::string& keyword, const std::string& expectation) {
         if (pos_ >= items_.size())
@@ -132,30 +114,26 @@ class Lines {
     }
 
     double number(const std::string& token, const std::string& what, int line) const {
-        const char* s = token.c_str();
-        char* end = nullptr;
-        errno = 0;
-        const double v = std::strtod(s, &end);
-        if (end == s || *end != '\0')
-            fail(what + " must be a number, got '" + token + "'", line);
-        if (!std::isfinite(v)) fail(what + " must be a finite number, got '" + token + "'", line);
-        if (errno == ERANGE && std::fabs(v) > 1.0)
-            fail(what + " is out of the range of a double: '" + token + "'", line);
+        double v = 0.0;
+        const std::string problem = lexer::number(token, v);
+        if (!problem.empty()) fail(what + " " + problem, line);
         return v;
     }
 
     int integer(const std::string& token, const std::string& what, int line, int minimum) const {
-        bool digits = !token.empty() && token.size() < 10;
-        for (char c : token) digits = digits && c >= '0' && c <= '9';
-        if (!digits || std::atoi(token.c_str()) < minimum)
+        int v = 0;
+        if (!lexer::integer(token, v) || v < minimum)
             fail(what + " must be an integer >= " + std::to_string(minimum) + ", got '" + token + "'",
                  line);
-        return std::atoi(token.c_str());
+        return v;
     }
+
+    bool legacy_angle_asymmetric = false;  // an old file with asymmetric=1 compact angular functions
 
   private:
     std::string source_;
     std::vector<Line> items_;
+    std::vector<size_t> tokens_from_;
     size_t pos_ = 0;
 };
 
@@ -210,10 +188,10 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
             if (c < 0)
                 lines.fail("unknown core '" + value + "'; expected one of " + join(kCoreNames), line.number);
             sf.core = static_cast<CoreKind>(c);
-        } else if (name == "asymmetric") {
+        } else if (name == "asymmetric" || name == "angle_asymmetric") {
             if (value != "0" && value != "1")
-                lines.fail("asymmetric must be 0 or 1, got '" + value + "'", line.number);
-            sf.asymmetric = value == "1";
+                lines.fail(name + " must be 0 or 1, got '" + value + "'", line.number);
+            (name == "asymmetric" ? sf.asymmetric : sf.angle_asymmetric) = value == "1";
         } else {
             const double v = lines.number(value, "parameter '" + name + "'", line.number);
             if (name == "eta") sf.eta = v;
@@ -229,9 +207,13 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
     }
     std::vector<std::string> missing;
     for (const auto& name : expected)
-        if (!seen.count(name)) missing.push_back(name);
+        if (!seen.count(name) && find(kOptionalParameters, name) < 0) missing.push_back(name);
     if (!missing.empty())
         lines.fail("'" + t[1] + "' is missing parameter(s) " + join(missing), line.number);
+    if (sf.kind == SFKind::compact_angular_wide && !seen.count("angle_asymmetric")) {
+        sf.angle_asymmetric = sf.asymmetric;
+        lines.legacy_angle_asymmetric = lines.legacy_angle_asymmetric || sf.asymmetric;
+    }
 
     if (!(sf.rc > 0.0)) lines.fail("rc must be > 0, got " + fmt(sf.rc), line.number);
     const bool gaussian = sf.kind == SFKind::radial || sf.kind == SFKind::angular_narrow ||
@@ -330,6 +312,16 @@ Member read_member(Lines& lines, int index, int n_features) {
                 lines.fail("unknown activation '" + ll.tokens[3] + "'; expected one of " + join(kActivationNames),
                            ll.number);
             layer.activation = static_cast<Activation>(act);
+            // n_out lines 'row <n_in weights> <bias>': bound the allocation by the file length
+            const size_t needed = static_cast<size_t>(layer.n_out) * (static_cast<size_t>(layer.n_in) + 2);
+            if (needed > lines.tokens_left())
+                lines.fail("layer " + std::to_string(ell + 1) + " (" + std::to_string(layer.n_in) + " inputs, " +
+                               std::to_string(layer.n_out) + " outputs) needs " + std::to_string(layer.n_out) +
+                               " rows of " + std::to_string(layer.n_in) +
+                               " weights and a bias but the rest of the file holds only " +
+                               std::to_string(lines.tokens_left()) +
+                               " values: unexpected end of file (truncated?) or a wrong layer size",
+                           ll.number);
             layer.weights.resize(static_cast<size_t>(layer.n_in) * layer.n_out);
             layer.bias.resize(layer.n_out);
             for (int k = 0; k < layer.n_out; ++k) {
@@ -361,8 +353,6 @@ Member read_member(Lines& lines, int index, int n_features) {
 int Model::element_index(const std::string& symbol) const { return find(elements, symbol); }
 
 std::shared_ptr<const Model> Model::parse(const std::string& text, const std::string& source) {
-    if (text.find('\0') != std::string::npos)
-        throw ModelFormatError(source + ": not a kizuna model (binary data)");
     Lines lines(text, source);
     auto model = std::make_shared<Model>();
     {
@@ -377,9 +367,23 @@ std::shared_ptr<const Model> Model::parse(const std::string& text, const std::st
                            "); " + (model->version > kFormatVersion ? "upgrade kizuna" : "re-export the model"),
                        line.number);
     }
+    std::string stored;
+    if (lines.peek() && lines.peek()->tokens[0] == "checksum") {
+        const std::string expectation = "checksum crc32 <8 hex digits>";
+        const Line& line = lines.next("checksum", expectation);
+        lines.count(line, 3, expectation);
+        if (line.tokens[1] != "crc32")
+            lines.fail("unknown checksum algorithm '" + line.tokens[1] + "'; expected crc32", line.number);
+        if (!lexer::is_checksum_value(line.tokens[2]))
+            lines.fail("a crc32 checksum is 8 lowercase hexadecimal digits, got '" + line.tokens[2] + "'",
+                       line.number);
+        stored = line.tokens[2];
+    }
+    const size_t protected_from = lines.position();
     while (lines.peek() && lines.peek()->tokens[0] == "meta") {
         const Line& line = lines.next("meta", "meta <key> <value>");
-        if (line.tokens[1].empty()) lines.fail("expected 'meta <key> <value>'", line.number);
+        if (line.tokens.size() < 3 || line.tokens[1].empty())
+            lines.fail("expected 'meta <key> <value>'", line.number);
         model->meta[line.tokens[1]] = line.tokens[2];
     }
     {
@@ -425,15 +429,35 @@ std::shared_ptr<const Model> Model::parse(const std::string& text, const std::st
     }
     lines.next("end_model", "end_model");
     if (lines.peek()) lines.fail("unexpected content after 'end_model'");
+    if (!stored.empty()) {
+        const std::string actual = lexer::canonical_checksum(lines.items(), protected_from, lines.items().size());
+        if (actual != stored)
+            throw ModelFormatError(source + ": model file corrupted: checksum crc32 of the content is " + actual +
+                                   " but the file says " + stored +
+                                   ": the file changed after it was written (a damaged copy? restore it; if "
+                                   "you edited it on purpose, delete the 'checksum' line to load it unchecked)");
+        model->checksum = "crc32:" + stored;
+    }
+    model->legacy_angle_asymmetric = lines.legacy_angle_asymmetric;
     return model;
 }
 
-std::shared_ptr<const Model> Model::load(const std::string& path) {
+std::string read_model_text(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw ModelFormatError(path + ": is a directory, not a model file (give the path of a .kzn file)");
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw ModelFormatError(path + ": cannot open the model file (does it exist and is it readable?)");
+    if (!in) {
+        const std::string reason = errno ? std::strerror(errno) : "does it exist and is it readable?";
+        throw ModelFormatError(path + ": cannot open the model file (" + reason + ")");
+    }
     std::ostringstream buffer;
     buffer << in.rdbuf();
-    return parse(buffer.str(), path);
+    if (in.bad()) throw ModelFormatError(path + ": cannot read the model file (read error)");
+    return buffer.str();
 }
+
+std::shared_ptr<const Model> Model::load(const std::string& path) { return parse(read_model_text(path), path); }
 
 }  // namespace kizuna

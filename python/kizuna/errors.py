@@ -23,3 +23,8 @@ class ConfigError(KizunaError, ValueError):
 
 class UnsupportedError(KizunaError, NotImplementedError):
     """A feature that this build or this importer does not support (named in the message)."""
+
+
+class ModelIntegrityWarning(UserWarning):
+    """A model file could not be checked for corruption (it has no checksum line: written by
+    an older kizuna) or carries a known defect of an older writer (named in the message)."""

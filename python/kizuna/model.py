@@ -32,8 +32,13 @@ SF_PARAMETERS = {
     "angular_narrow": ("eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
     "angular_wide": ("eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
     "compact_radial": ("rl", "rc", "core", "asymmetric"),
-    "compact_angular_wide": ("rl", "rc", "angle_left", "angle_right", "core", "asymmetric"),
+    "compact_angular_wide": ("rl", "rc", "angle_left", "angle_right", "core", "asymmetric",
+                             "angle_asymmetric"),
 }
+#: 0/1 flags; a file without ``angle_asymmetric`` means angle_asymmetric = asymmetric (the meaning
+#: of ``asymmetric`` in files written before the flag existed, docs/model-format.md)
+BOOL_PARAMETERS = ("asymmetric", "angle_asymmetric")
+OPTIONAL_PARAMETERS = ("angle_asymmetric",)
 STRING_PARAMETERS = {"cutoff": CUTOFF_KINDS, "core": CORE_KINDS}
 
 
@@ -48,6 +53,9 @@ class SymmetryFunction:
     compact_radial:  G = sum_j C_r(r_ij), C_r a polynomial bump on [rl, rc]
     compact_angular_wide: G = sum_{j<k} C_r(r_ij) C_r(r_ik) C_a(t), C_a a bump on
                          [angle_left, angle_right] (degrees)
+
+    ``asymmetric`` makes the radial bump C_r asymmetric, ``angle_asymmetric`` the angular bump
+    C_a (n2p2's subtypes p1a..p4a set only the radial one).
     """
 
     kind: str
@@ -64,6 +72,7 @@ class SymmetryFunction:
     angle_right: float = 180.0
     core: str = "poly2"
     asymmetric: bool = False
+    angle_asymmetric: bool = False
 
     @property
     def is_angular(self) -> bool:
@@ -165,6 +174,8 @@ class Model:
     elements: list  # element symbols in model order (index = species id in the core)
     element_models: list  # ElementModel, same order as elements
     meta: dict = field(default_factory=dict)
+    #: "crc32:<hex>" when read from a file whose checksum was verified; None otherwise
+    checksum: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def committee_size(self) -> int:

@@ -7,19 +7,21 @@ found.
 """
 from __future__ import annotations
 
-import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFormatError
-from .model import (ACTIVATIONS, FORMAT_VERSION, SCALING_MODES, SF_KINDS, SF_PARAMETERS,
-                    STRING_PARAMETERS, DenseLayer, ElementModel, Member, Model, Scaling,
-                    SymmetryFunction)
+from .errors import ModelFormatError, ModelIntegrityWarning
+from .model import (ACTIVATIONS, BOOL_PARAMETERS, FORMAT_VERSION, OPTIONAL_PARAMETERS,
+                    SCALING_MODES, SF_KINDS, SF_PARAMETERS, STRING_PARAMETERS, DenseLayer,
+                    ElementModel, Member, Model, Scaling, SymmetryFunction)
+from .model_text import (CHECKSUM_ALGORITHM, canonical_checksum, decode, is_checksum_value,
+                         statements)
+from .model_text import integer as parse_integer
+from .model_text import number as parse_number
 
 MAGIC = "kizuna-model"
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_NONFINITE = re.compile(r"^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
 
 
 def _chemical_symbols():
@@ -38,17 +40,17 @@ def _sf_line(sf: SymmetryFunction) -> str:
     for name, value in sf.parameters().items():
         if name in STRING_PARAMETERS:
             parts.append(f"{name}={value}")
-        elif name == "asymmetric":
-            parts.append(f"asymmetric={int(bool(value))}")
+        elif name in BOOL_PARAMETERS:
+            parts.append(f"{name}={int(bool(value))}")
         else:
             parts.append(f"{name}={_fmt(value)}")
     return " ".join(parts)
 
 
 def model_to_string(model: Model) -> str:
+    """The model file text: the first line, a checksum line, then the content it protects."""
     validate_model(model)
-    out = [f"{MAGIC} {FORMAT_VERSION}",
-           "# kizuna model file; format: docs/model-format.md; units: energy eV, length angstrom"]
+    out = ["# kizuna model file; format: docs/model-format.md; units: energy eV, length angstrom"]
     for key, value in model.meta.items():
         text = str(value).replace("\n", " ")
         out.append(f"meta {key} {text}")
@@ -79,34 +81,30 @@ def model_to_string(model: Model) -> str:
             out.append("  end_member")
         out.append("end_element")
     out.append("end_model")
-    return "\n".join(out) + "\n"
+    body = "\n".join(out) + "\n"
+    checksum = canonical_checksum(statements(body, "<writer>"))
+    return f"{MAGIC} {FORMAT_VERSION}\nchecksum {CHECKSUM_ALGORITHM} {checksum}\n" + body
 
 
 def write_model(model: Model, path) -> None:
     text = model_to_string(model)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(text.encode("utf-8"))
     tmp.replace(path)  # atomic: a crash never leaves a half-written model
 
 
 # ------------------------------------------------------------------------------------------ read
 class _Lines:
-    """Cursor over the meaningful lines of a model file, with located errors."""
+    """Cursor over the statements of a model file (model_text.statements), with located errors."""
 
     def __init__(self, text: str, source: str):
         self.source = source
-        self.items = []
-        for number, raw in enumerate(text.splitlines(), start=1):
-            stripped = raw.strip()
-            if stripped.startswith("meta ") or stripped == "meta":
-                # meta <key> <value>: the value is the rest of the line, '#' included
-                self.items.append((number, (stripped.split(None, 2) + ["", ""])[:3]))
-                continue
-            content = stripped.split("#", 1)[0].strip()
-            if content:
-                self.items.append((number, content.split()))
+        self.items = statements(text, source)
+        # tokens[k] = number of tokens in items[k:], to bound declared sizes by the file length
+        self.tokens_from = np.cumsum([len(t) for _, t in self.items][::-1])[::-1].tolist() + [0]
         self.pos = 0
+        self.legacy_angle_asymmetric = False  # an old file with asymmetric=1 angular functions
 
     def error(self, message: str, number=None) -> ModelFormatError:
         if number is None:
@@ -115,6 +113,9 @@ class _Lines:
 
     def peek(self):
         return self.items[self.pos][1] if self.pos < len(self.items) else None
+
+    def tokens_left(self) -> int:
+        return self.tokens_from[self.pos]
 
     def next(self, keyword: str, expectation: str):
         """Return (line number, tokens) of the next line, which must start with ``keyword``."""
@@ -133,16 +134,16 @@ class _Lines:
                              f"'{tokens[0]}'), got {len(tokens) - 1}", number)
 
     def number(self, token: str, what: str, number: int) -> float:
-        if _NONFINITE.match(token):
-            raise self.error(f"{what} must be a finite number, got '{token}'", number)
-        if not _NUMBER.match(token):
-            raise self.error(f"{what} must be a number, got '{token}'", number)
-        return float(token)
+        value, problem = parse_number(token)
+        if problem:
+            raise self.error(f"{what} {problem}", number)
+        return value
 
     def integer(self, token: str, what: str, number: int, minimum: int = 0) -> int:
-        if not re.match(r"^\d+$", token) or int(token) < minimum:
+        value = parse_integer(token)
+        if value is None or value < minimum:
             raise self.error(f"{what} must be an integer >= {minimum}, got '{token}'", number)
-        return int(token)
+        return value
 
 
 def _read_sf(lines: _Lines, elements, symbol: str) -> SymmetryFunction:
@@ -160,7 +161,7 @@ def _read_sf(lines: _Lines, elements, symbol: str) -> SymmetryFunction:
     for e in neighbors:
         if e not in elements:
             raise lines.error(f"neighbour element '{e}' of a {symbol} symmetry function is not "
-                              f"in the model's elements {elements}", number)
+                              f"in the model's elements [{', '.join(elements)}]", number)
     neighbors = tuple(sorted(neighbors, key=elements.index))
     expected = SF_PARAMETERS[kind]
     values = {}
@@ -178,21 +179,25 @@ def _read_sf(lines: _Lines, elements, symbol: str) -> SymmetryFunction:
                 raise lines.error(f"unknown {name} '{value}'; expected one of "
                                   f"{', '.join(STRING_PARAMETERS[name])}", number)
             values[name] = value
-        elif name == "asymmetric":
+        elif name in BOOL_PARAMETERS:
             if value not in ("0", "1"):
-                raise lines.error(f"asymmetric must be 0 or 1, got '{value}'", number)
+                raise lines.error(f"{name} must be 0 or 1, got '{value}'", number)
             values[name] = value == "1"
         else:
             values[name] = lines.number(value, f"parameter '{name}'", number)
-    missing = [name for name in expected if name not in values]
+    missing = [name for name in expected if name not in values and name not in OPTIONAL_PARAMETERS]
     if missing:
         raise lines.error(f"'{kind}' is missing parameter(s) {', '.join(missing)}", number)
+    legacy = kind == "compact_angular_wide" and "angle_asymmetric" not in values
+    if legacy:  # a file from before the flag: 'asymmetric' applied to both bumps
+        values["angle_asymmetric"] = values["asymmetric"]
     if "lambda" in values:
         values["lam"] = values.pop("lambda")
     sf = SymmetryFunction(kind=kind, neighbors=neighbors, **values)
     problem = _sf_problem(sf)
     if problem:
         raise lines.error(problem, number)
+    lines.legacy_angle_asymmetric |= legacy and sf.asymmetric
     return sf
 
 
@@ -280,6 +285,12 @@ def _read_network(lines: _Lines, n_features: int) -> list:
         if activation not in ACTIVATIONS:
             raise lines.error(f"unknown activation '{activation}'; expected one of "
                               f"{', '.join(ACTIVATIONS)}", number)
+        needed = n_out * (n_in + 2)  # n_out lines 'row <n_in weights> <bias>'
+        if needed > lines.tokens_left():
+            raise lines.error(f"layer {ell + 1} ({n_in} inputs, {n_out} outputs) needs {n_out} "
+                              f"rows of {n_in} weights and a bias but the rest of the file holds "
+                              f"only {lines.tokens_left()} values: unexpected end of file "
+                              "(truncated?) or a wrong layer size", number)
         rows = np.empty((n_out, n_in + 1))
         for k in range(n_out):
             number, tokens = lines.next("row", f"row <{n_in} weights> <bias> "
@@ -295,6 +306,8 @@ def _read_network(lines: _Lines, n_features: int) -> list:
 
 
 def model_from_string(text: str, source: str = "<string>") -> Model:
+    """Parse model text. The checksum, when there is one, is verified last (after the syntax),
+    so that an error in an edited file is located; ``Model.checksum`` tells which was found."""
     lines = _Lines(text, source)
     number, tokens = lines.next(MAGIC, f"{MAGIC} {FORMAT_VERSION} (first line of a kizuna model)")
     lines.count(tokens, 2, f"{MAGIC} <version>", number)
@@ -304,10 +317,22 @@ def model_from_string(text: str, source: str = "<string>") -> Model:
                           f"(it reads version {FORMAT_VERSION}); "
                           + ("upgrade kizuna" if version > FORMAT_VERSION else
                              "re-export the model"), number)
+    stored = None
+    if lines.peek() is not None and lines.peek()[0] == "checksum":
+        number, tokens = lines.next("checksum", f"checksum {CHECKSUM_ALGORITHM} <8 hex digits>")
+        lines.count(tokens, 3, f"checksum {CHECKSUM_ALGORITHM} <8 hex digits>", number)
+        if tokens[1] != CHECKSUM_ALGORITHM:
+            raise lines.error(f"unknown checksum algorithm '{tokens[1]}'; expected "
+                              f"{CHECKSUM_ALGORITHM}", number)
+        if not is_checksum_value(tokens[2]):
+            raise lines.error(f"a {CHECKSUM_ALGORITHM} checksum is 8 lowercase hexadecimal "
+                              f"digits, got '{tokens[2]}'", number)
+        stored = tokens[2]
+    protected = lines.pos
     meta = {}
     while lines.peek() is not None and lines.peek()[0] == "meta":
         number, tokens = lines.next("meta", "meta <key> <value>")
-        if not tokens[1]:
+        if len(tokens) < 3 or not tokens[1]:
             raise lines.error("expected 'meta <key> <value>'", number)
         meta[tokens[1]] = tokens[2]
     number, tokens = lines.next("units", "units eV angstrom")
@@ -319,11 +344,11 @@ def model_from_string(text: str, source: str = "<string>") -> Model:
     if not elements:
         raise lines.error("expected at least one element symbol after 'elements'", number)
     known = set(_chemical_symbols())
-    for e in elements:
+    for k, e in enumerate(elements):
         if e not in known:
             raise lines.error(f"'{e}' is not a chemical element symbol", number)
-    if len(set(elements)) != len(elements):
-        raise lines.error(f"duplicate element in {elements}", number)
+        if e in elements[:k]:
+            raise lines.error(f"duplicate element '{e}'", number)
     number, tokens = lines.next("committee", "committee <number of members>")
     lines.count(tokens, 2, "committee <number of members>", number)
     n_members = lines.integer(tokens[1], "committee size", number, 1)
@@ -344,18 +369,52 @@ def model_from_string(text: str, source: str = "<string>") -> Model:
     lines.next("end_model", "end_model")
     if lines.peek() is not None:
         raise lines.error("unexpected content after 'end_model'")
-    return Model(elements=elements, element_models=element_models, meta=meta)
+    if stored is not None:
+        actual = canonical_checksum(lines.items[protected:])
+        if actual != stored:
+            raise ModelFormatError(
+                f"{source}: model file corrupted: checksum {CHECKSUM_ALGORITHM} of the content "
+                f"is {actual} but the file says {stored}: the file changed after it was written "
+                "(a damaged copy? restore it; if you edited it on purpose, delete the "
+                "'checksum' line to load it unchecked)")
+    model = Model(elements=elements, element_models=element_models, meta=meta)
+    model.checksum = None if stored is None else f"{CHECKSUM_ALGORITHM}:{stored}"
+    if lines.legacy_angle_asymmetric and str(meta.get("source", "")).startswith("n2p2"):
+        warnings.warn(f"{source}: imported from n2p2 by a kizuna that also made the angular "
+                      "bump of n2p2's p1a-p4a functions asymmetric (n2p2 makes only the radial "
+                      "one asymmetric); re-import the n2p2 potential (kizuna import-n2p2) to "
+                      "match n2p2", ModelIntegrityWarning, stacklevel=3)
+    return model
+
+
+def read_model_text(path) -> str:
+    """The text of a model file (UTF-8, no NUL bytes), or ModelFormatError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFormatError(f"{path}: is a directory, not a model file (give the path of a "
+                               ".kzn file)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot open the model file ({exc.strerror})") from None
+    return decode(data, str(path))
+
+
+def note_missing_checksum(model: Model, source) -> None:
+    """Warn (ModelIntegrityWarning) when a model file had no checksum to verify."""
+    if getattr(model, "checksum", None) is None:
+        warnings.warn(f"{source}: no checksum line (written by an older kizuna): its integrity "
+                      "is not verified; saving it again adds one", ModelIntegrityWarning,
+                      stacklevel=3)
 
 
 def read_model(path) -> Model:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise ModelFormatError(f"{path}: not a kizuna model (binary or not UTF-8 text)") from None
-    except OSError as exc:
-        raise ModelFormatError(f"{path}: cannot read the model file ({exc.strerror})") from None
-    return model_from_string(text, str(path))
+    """Read a model file; its checksum, when present, is verified (a mismatch raises
+    ModelFormatError "model file corrupted"); a file without one loads with a
+    ModelIntegrityWarning."""
+    model = model_from_string(read_model_text(path), str(path))
+    note_missing_checksum(model, path)
+    return model
 
 
 def validate_model(model: Model) -> None:

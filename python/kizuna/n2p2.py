@@ -160,10 +160,12 @@ def _make_sf(sf_type, tokens, index, cutoff, alpha):
         sf = SymmetryFunction("compact_radial", (e1,), rl=rl, rc=rc, core=core, asymmetric=asym)
         return sf, (20, tokens[5], index[e1], rc, rl)
     # 22: <ec> 22 <e1> <e2> <rl> <rc> <angle left> <angle right> <subtype>
+    # n2p2 (SymFncBaseCompAng::setParameters): the subtype's 'a' makes only the radial bump
+    # asymmetric (cr.setAsymmetric); the angular bump ca takes the core type only.
     e1, e2 = sorted(tokens[2:4], key=lambda e: index[e])
     rl, rc, left, right = map(float, tokens[4:8])
     sf = SymmetryFunction("compact_angular_wide", (e1, e2), rl=rl, rc=rc, angle_left=left,
-                          angle_right=right, core=core, asymmetric=asym)
+                          angle_right=right, core=core, asymmetric=asym, angle_asymmetric=False)
     return sf, (22, tokens[8], index[e1], index[e2], rc, rl, left, right)
 
 
@@ -182,7 +184,7 @@ def _convert_sf_units(sf: SymmetryFunction, cflength: float) -> SymmetryFunction
                             rs=sf.rs / cflength, zeta=sf.zeta, lam=sf.lam, rc=sf.rc / cflength,
                             cutoff=sf.cutoff, alpha=sf.alpha, rl=sf.rl / cflength,
                             angle_left=sf.angle_left, angle_right=sf.angle_right, core=sf.core,
-                            asymmetric=sf.asymmetric)
+                            asymmetric=sf.asymmetric, angle_asymmetric=sf.angle_asymmetric)
 
 
 def _read_scaling(path: Path, order, counts):

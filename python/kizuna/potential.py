@@ -8,7 +8,8 @@ import numpy as np
 from . import _core
 from .errors import InputError
 from .model import Model
-from .model_io import model_to_string, read_model
+from .model_io import (model_from_string, model_to_string, note_missing_checksum,
+                       read_model_text)
 
 #: LAMMPS/core virial order -> index: xx yy zz xy xz yz
 VIRIAL_ORDER = ("xx", "yy", "zz", "xy", "xz", "yz")
@@ -18,14 +19,14 @@ def _as_model(model) -> tuple:
     """(python Model, model text, source name) from a path, a Model or a model text."""
     if isinstance(model, Model):
         return model, model_to_string(model), "<model>"
-    if isinstance(model, (str, Path)) and Path(model).is_file():
-        path = Path(model)
-        m = read_model(path)
-        return m, path.read_text(), str(path)
     if isinstance(model, str) and model.startswith("kizuna-model"):
-        from .model_io import model_from_string
-
         return model_from_string(model), model, "<string>"
+    if isinstance(model, (str, Path)) and Path(model).exists():
+        path = Path(model)
+        text = read_model_text(path)  # the same text goes to both readers
+        m = model_from_string(text, str(path))
+        note_missing_checksum(m, path)
+        return m, text, str(path)
     raise InputError(f"model must be a kizuna model file, a Model or model text; got {model!r} "
                      "(file not found?)")
 

@@ -21,7 +21,8 @@ struct SymmetryFunction {
     CutoffKind cutoff = CutoffKind::cos;
     double rl = 0.0, angle_left = 0.0, angle_right = 180.0;  // compact kinds (angles in degrees)
     CoreKind core = CoreKind::poly2;
-    bool asymmetric = false;
+    bool asymmetric = false;        // compact kinds: the radial bump is core(a (2 - a))
+    bool angle_asymmetric = false;  // compact_angular_wide: the angular bump likewise
 
     bool angular() const { return kind != SFKind::radial && kind != SFKind::compact_radial; }
 };
@@ -113,11 +114,20 @@ class Model {
     int committee_size = 1;
     double cutoff = 0.0;   // largest rc of all symmetry functions (Å)
     int max_features = 0;  // largest number of symmetry functions of any element
+    // "crc32:<hex>" when the file's checksum was verified; empty for a file without one (written
+    // by an older kizuna: adapters may note that its integrity is not checked)
+    std::string checksum;
+    // a file from before 'angle_asymmetric' with asymmetric=1 compact angular functions (read with
+    // their old meaning: both bumps asymmetric); adapters may note it for n2p2 imports
+    bool legacy_angle_asymmetric = false;
 
     int num_elements() const { return static_cast<int>(elements.size()); }
     // element index of a symbol, -1 if the model does not have it
     int element_index(const std::string& symbol) const;
 };
+
+// The bytes of a model file; ModelFormatError "<path>: is a directory ..." / "cannot open ...".
+std::string read_model_text(const std::string& path);
 
 // Builds the evaluation plan and derived scaling parameters (called by the parser).
 void finalize_element(ElementModel& em, int num_elements);
