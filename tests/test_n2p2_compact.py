@@ -154,7 +154,7 @@ def _extrapolating(directory, config):
     model = read_n2p2(directory, length_unit="bohr", energy_unit="hartree")
     s = read_input_data(config, "bohr", "hartree")[0]
     out = kizuna.Potential(model, threads=1).compute(s.positions, s.symbols, s.cell, s.pbc,
-                                                     extrapolation_flags=True)
+                                                     forces=False)
     return out["num_extrapolating"], len(s.symbols), (out["energy"] - s.energy) / len(s.symbols)
 
 

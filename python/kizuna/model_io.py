@@ -465,7 +465,9 @@ def model_summary(model: Model) -> str:
     lines = [f"kizuna model, format {FORMAT_VERSION}",
              f"  elements       : {' '.join(model.elements)}",
              f"  cutoff         : {model.cutoff:.4f} Å",
-             f"  committee size : {model.committee_size}"]
+             f"  committee size : {model.committee_size}",
+             "  checksum       : " + (f"{model.checksum} (verified)" if model.checksum else
+                                      "none (an older file: integrity not verified)")]
     for key, value in model.meta.items():
         lines.append(f"  {key:<15}: {value}")
     for em in model.element_models:
