@@ -161,6 +161,9 @@ void PairKizuna::settings(int narg, char** arg) {
         error->all(FLERR, "pair_style kizuna: cannot use model file '{}': {}", model_path_,
                    e.what());
     }
+    if (comm->me == 0 && model_->checksum.empty())
+        utils::logmesg(lmp, "pair_style kizuna: note: model file '{}' has no checksum line (written "
+                            "by an older kizuna): its integrity is not verified\n", model_path_);
     create_potential();
     elements_text_.clear();
     for (const std::string& e : model_->elements)
@@ -234,21 +237,20 @@ int PairKizuna::local_rank() {
 // Rank 0 reads the model file; every rank receives its bytes.
 std::string PairKizuna::broadcast_model_text(const std::string& path) {
     long long size = -1;  // -1: rank 0 could not read the file
-    std::string text;
+    std::string text, problem;
     if (comm->me == 0) {
-        std::ifstream in(path, std::ios::binary);
-        if (in) {
-            std::ostringstream buffer;
-            buffer << in.rdbuf();
-            text = buffer.str();
-            size = in.bad() ? -1 : static_cast<long long>(text.size());
+        try {
+            text = kizuna::read_model_text(path);  // the core's reader: directories named as such
+            size = static_cast<long long>(text.size());
+        } catch (const std::exception& e) {
+            problem = e.what();
         }
     }
     MPI_Bcast(&size, 1, MPI_LONG_LONG, 0, world);
-    if (size < 0)
-        error->all(FLERR, "pair_style kizuna: cannot read model file '{}' (relative paths are "
-                          "taken from the folder LAMMPS runs in; 'kizuna info {}' checks a "
-                          "model file)", path, path);
+    if (size < 0)  // error->all prints rank 0's message
+        error->all(FLERR, "pair_style kizuna: cannot read model file: {} (relative paths are taken "
+                          "from the folder LAMMPS runs in; 'kizuna info {}' checks a model file)",
+                   problem.empty() ? path : problem, path);
     text.resize(static_cast<size_t>(size));
     const long long chunk = 1 << 30;
     for (long long offset = 0; offset < size; offset += chunk) {
