@@ -177,6 +177,17 @@ void finalize_element(ElementModel& em, int /*num_elements*/) {
             em.extrapolation_min[i] = m == 0 ? member.g_min[i] : std::min(em.extrapolation_min[i], member.g_min[i]);
             em.extrapolation_max[i] = m == 0 ? member.g_max[i] : std::max(em.extrapolation_max[i], member.g_max[i]);
         }
+    }
+    // Round-off slack: the training extremes, recomputed with another summation order (another
+    // code, another neighbour order), may exceed the stored range by a few ulps; they are not
+    // extrapolation. [min - eps, max + eps], eps = 1e-12 * max(|min|, |max|).
+    for (size_t i = 0; i < n; ++i) {
+        const double eps = 1e-12 * std::max(std::fabs(em.extrapolation_min[i]), std::fabs(em.extrapolation_max[i]));
+        em.extrapolation_min[i] -= eps;
+        em.extrapolation_max[i] += eps;
+    }
+    for (size_t m = 0; m < em.members.size(); ++m) {
+        Member& member = em.members[m];
         for (DenseLayer& layer : member.layers) {
             em.max_width = std::max(em.max_width, layer.n_out);
             layer.weights_t.resize(layer.weights.size());
