@@ -416,7 +416,8 @@ def predict(model, positions, symbols, cell=None, pbc=False) -> Prediction:
         beta = np.zeros(em.num_features)
         lo = np.min([m.scaling.minimum for m in em.members], axis=0)
         hi = np.max([m.scaling.maximum for m in em.members], axis=0)
-        extrapolating[i] = bool(np.any((G[i] < lo) | (G[i] > hi)))
+        eps = 1e-12 * np.maximum(np.abs(lo), np.abs(hi))  # spec: round-off slack
+        extrapolating[i] = bool(np.any((G[i] < lo - eps) | (G[i] > hi + eps)))
         for m, member in enumerate(em.members):
             offset, shift, factor = scaling_shift_factor(member.scaling)
             x = offset + factor * (G[i] - shift)
