@@ -209,3 +209,39 @@ def test_all_shared_n2p2_potentials_load():
         text = model_to_string(model)
         assert model_to_string(model_from_string(text, folder.name)) == text
         assert kizuna._core.Model.parse(text, folder.name).checksum is not None
+
+
+def test_files_without_angle_asymmetric_keep_their_old_meaning(tmp_path):
+    """A file written before 'angle_asymmetric' existed reads with angle_asymmetric = asymmetric
+    (its predictions do not change); an n2p2 import among them is named for re-import."""
+    import re
+
+    import model_factory as mf
+    from kizuna.errors import ModelIntegrityWarning
+    from kizuna.model_io import model_to_string, read_model
+
+    sfs = mf.single_kind_sfs(["H", "O"], "compact_angular_wide", asymmetric=True)
+    model = mf.model_from_sfs(["H", "O"], sfs, seed=4)
+    model.meta["source"] = "n2p2 import of /somewhere"
+    text = model_to_string(model)
+    assert " asymmetric=1 angle_asymmetric=0" in text
+    old = re.sub(r" angle_asymmetric=[01]", "", text)
+    old = "\n".join(line for line in old.split("\n") if not line.startswith("checksum"))
+    path = tmp_path / "old.kzn"
+    path.write_text(old)
+    with pytest.warns(ModelIntegrityWarning) as record:
+        legacy = read_model(path)
+    messages = [str(w.message) for w in record]
+    assert any("re-import the n2p2 potential" in m for m in messages)
+    assert any("no checksum line" in m for m in messages)
+    assert all(sf.angle_asymmetric for em in legacy.element_models
+               for sf in em.symmetry_functions if sf.asymmetric)
+    assert kizuna._core.Model.load(str(path)).legacy_angle_asymmetric
+    assert not kizuna._core.Model.parse(text, "new").legacy_angle_asymmetric
+    for em in model.element_models:
+        for sf in em.symmetry_functions:
+            sf.angle_asymmetric = sf.asymmetric
+    pos, symbols = mf.random_structure(n=8, seed=5)
+    with pytest.warns(ModelIntegrityWarning):
+        a = kizuna.Potential(path).compute(pos, symbols)["energy"]
+    assert a == kizuna.Potential(model).compute(pos, symbols)["energy"]
