@@ -26,7 +26,7 @@ from .errors import ModelFormatError
 
 CHECKSUM_ALGORITHM = "crc32"
 _TOKEN = re.compile(r"[^ \t]+")
-_META = re.compile(r"[ \t]*meta(?:[ \t]+([^ \t]+)(.*))?\Z", re.S)
+_META = re.compile(r"[ \t]*meta(?:[ \t]+([^ \t]+)(.*))?[ \t]*\Z", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 _NONFINITE = re.compile(r"[+-]?(nan|inf|infinity)\Z", re.IGNORECASE)
