@@ -186,3 +186,14 @@ def test_declared_sizes_at_the_limit_still_read(text):
     """The bound is exact: a file holding exactly the declared rows reads."""
     model = model_from_string(text)
     assert np.isfinite(model.element_models[0].members[0].layers[0].weights).all()
+
+
+def test_writer_keeps_meta_on_one_line_and_readable():
+    model = random_model(seed=3)
+    model.meta["note"] = "line one\nline two\r\x0bend\t"
+    text = model_to_string(model)
+    assert model_from_string(text).meta["note"] == "line one line two  end"
+    assert _core.Model.parse(text, "m").meta["note"] == "line one line two  end"
+    model.meta["two words"] = "x"
+    with pytest.raises(ModelFormatError, match="meta key 'two words' must be one word"):
+        model_to_string(model)

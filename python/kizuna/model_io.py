@@ -7,6 +7,7 @@ found.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def model_to_string(model: Model) -> str:
     validate_model(model)
     out = ["# kizuna model file; format: docs/model-format.md; units: energy eV, length angstrom"]
     for key, value in model.meta.items():
-        text = str(value).replace("\n", " ")
+        # one line; control characters (the lexical rules refuse them) become blanks
+        text = re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", " ", str(value)).strip(" \t")
         out.append(f"meta {key} {text}")
     out.append("units eV angstrom")
     out.append("elements " + " ".join(model.elements))
@@ -102,7 +104,8 @@ class _Lines:
         self.source = source
         self.items = statements(text, source)
         # tokens[k] = number of tokens in items[k:], to bound declared sizes by the file length
-        self.tokens_from = np.cumsum([len(t) for _, t in self.items][::-1])[::-1].tolist() + [0]
+        counts = np.array([len(t) for _, t in self.items], dtype=np.int64)
+        self.tokens_from = np.cumsum(counts[::-1])[::-1].tolist() + [0]
         self.pos = 0
         self.legacy_angle_asymmetric = False  # an old file with asymmetric=1 angular functions
 
@@ -423,6 +426,10 @@ def validate_model(model: Model) -> None:
         raise ModelFormatError(f"model elements must be unique and non-empty: {model.elements}")
     if len(model.element_models) != len(model.elements):
         raise ModelFormatError("one ElementModel per element is required")
+    for key in model.meta:
+        if not isinstance(key, str) or not re.fullmatch(r"[^\x00-\x20\x7f]+", key):
+            raise ModelFormatError(f"meta key {key!r} must be one word (no blanks or control "
+                                   "characters)")
     n_members = len(model.element_models[0].members)
     for symbol, em in zip(model.elements, model.element_models):
         where = f"element {symbol}"
