@@ -140,7 +140,7 @@ def test_huge_cutoff_is_refused_with_the_image_count(water_file, rc):
 
 def test_thin_cell_is_refused_up_front(water):
     """A 1e-3 Å thin cell ran 37 s and died with std::bad_alloc; now it is refused at once,
-    with the number of images it would need (2 ceil(6.35/0.001) + 1 = 12701 across it)."""
+    with the number of images it would need (2 ceil(6.35/0.001) + 1 = 12703 across it)."""
     code, output = run_python(f"""
         import numpy as np, kizuna
         from kizuna.n2p2 import read_n2p2
@@ -154,7 +154,7 @@ def test_thin_cell_is_refused_up_front(water):
             print("REFUSED", exc)
     """, timeout=30)
     assert code == 0, output
-    assert "REFUSED" in output and "1.27e+04 along the lattice directions" in output, output
+    assert "REFUSED" in output and "1.27e+04 along lattice vector 2 (planes 0.001 Å apart)" in output, output
     assert "too thin for the cutoff" in output
 
 

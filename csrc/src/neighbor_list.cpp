@@ -129,14 +129,20 @@ void build_neighbor_list(int n, const double* positions, const double* cell, con
         images *= per_direction[d];
     }
     if (!(images <= max_periodic_images)) {
+        std::string detail;
+        char part[160];
+        for (int d = 0; d < 3; ++d) {
+            if (!pbc[d]) continue;
+            std::snprintf(part, sizeof part, "%s%.3g along lattice vector %d (planes %.3g Å apart)",
+                          detail.empty() ? "" : ", ", per_direction[d], d, h[d]);
+            detail += part;
+        }
         char text[512];
         std::snprintf(text, sizeof text,
-                      "the cutoff %.6g Å spans %.3g periodic images of the cell (%.3g x %.3g x %.3g along the "
-                      "lattice directions, whose lattice planes are %.3g, %.3g and %.3g Å apart), more than "
-                      "the limit of %.0f: the cell is too thin for the cutoff. Check the cell and the cutoff, "
-                      "or repeat a small cell into a supercell (ase: atoms.repeat)",
-                      cutoff, images, per_direction[0], per_direction[1], per_direction[2], h[0], h[1], h[2],
-                      max_periodic_images);
+                      "the cutoff %.6g Å spans %.3g periodic images of the cell (%s), more than the limit of "
+                      "%.0f: the cell is too thin for the cutoff. Check the cell and the cutoff, or repeat a "
+                      "small cell into a supercell (ase: atoms.repeat)",
+                      cutoff, images, detail.c_str(), max_periodic_images);
         throw InputError(text);
     }
     // fractional coordinates, wrapped in periodic directions; wrap = the (integer-valued) image
