@@ -32,9 +32,9 @@ Extrapolation (atoms with a symmetry function outside the training range stored 
   silent (and does not compute the per-atom flags).
 
 Warnings are rate-limited (after a warning, the next ``warn_every`` calculations with
-extrapolation stay silent) while the extrapolation goes on unchanged, but a new event is always reported: when more atoms extrapolate than at the last
-warning, or when extrapolation starts again (after a calculation without any) on atoms the last
-warning did not name.
+extrapolation stay silent) while the extrapolation goes on unchanged, but a new event is always
+reported: when more atoms extrapolate than at the last warning, or when extrapolation starts
+again (after a calculation without any) on atoms the last warning did not name.
 """
 from __future__ import annotations
 
