@@ -106,7 +106,8 @@ void PairKizuna::settings(int narg, char** arg) {
     stop_after_ = 10;
     over_fraction_ = 0;
     last_warning_step_ = -1;
-    last_warning_count_ = 0;
+    reference_count_ = 0;
+    window_max_count_ = 0;
     threads_ = 0;
     uncertainty_every_ = 1;
     device_ = kizuna::Device::cpu;
@@ -514,21 +515,28 @@ void PairKizuna::handle_extrapolation(long long local_count, long long local_ato
                           "'{}' at step {} (extrapolation error). To go on, use 'extrapolation "
                           "warn', with 'max_extrapolating N' to stop only above N atoms.",
                    total, model_path_, step);
-    // warnings: at most one per warn_every steps while the count does not rise; a rise above the
-    // count last reported is always reported (a new event is never hidden by the rate limit)
+    // warnings: at most one per warn_every steps while the extrapolation goes on as before; a
+    // count at least twice the largest of the last window (or reported since) is reported at
+    // once, so the rate limit never hides a new, larger event (and a steady climb costs
+    // log2(atoms) warnings, not one per step: LAMMPS stops printing warnings after 100)
+    if (policy_ != ExtrapolationPolicy::warn && policy_ != ExtrapolationPolicy::stop) return;
     const bool window = last_warning_step_ < 0 || step < last_warning_step_ ||  // reset_timestep
                         step - last_warning_step_ >= warn_every_;
-    if ((policy_ == ExtrapolationPolicy::warn || policy_ == ExtrapolationPolicy::stop) &&
-        (window || total > last_warning_count_)) {
+    const bool rise = total > reference_count_ && total >= 2 * reference_count_;
+    if (window) {
+        reference_count_ = std::max(window_max_count_, total);
+        window_max_count_ = total;
         last_warning_step_ = step;
-        last_warning_count_ = total;
-        if (comm->me == 0)
-            error->warning(FLERR, "pair_style kizuna: {} atoms outside the training range of "
-                                  "model '{}' at step {} (next warning in {} steps at the "
-                                  "earliest, or when more atoms extrapolate; count per step: "
-                                  "compute pair kizuna, c_ID[1])",
-                           total, model_path_, step, warn_every_);
+    } else {
+        reference_count_ = std::max(reference_count_, total);
+        window_max_count_ = std::max(window_max_count_, total);
     }
+    if ((window || rise) && comm->me == 0)
+        error->warning(FLERR, "pair_style kizuna: {} atoms outside the training range of "
+                              "model '{}' at step {} (next warning in {} steps at the "
+                              "earliest, unless the count doubles; count per step: "
+                              "compute pair kizuna, c_ID[1])",
+                       total, model_path_, step, warn_every_ - (step - last_warning_step_));
 }
 
 // ----------------------------------------------------------------------------------- extract

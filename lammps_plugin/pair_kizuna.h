@@ -85,8 +85,9 @@ class PairKizuna : public LAMMPS_NS::Pair {
     double max_fraction_ = 0.1;          // stop: fraction of the model's atoms ...
     long long stop_after_ = 10;          // ... exceeded in this many consecutive evaluations
     long long over_fraction_ = 0;        // consecutive evaluations above max_fraction_ so far
-    long long last_warning_step_ = -1;
-    long long last_warning_count_ = 0;   // atoms extrapolating at the last warning
+    long long last_warning_step_ = -1;   // step of the last periodic warning (window start)
+    long long reference_count_ = 0;      // a count above this is a rise, warned at once
+    long long window_max_count_ = 0;     // the largest count since the window started
     int threads_ = 0;                    // OpenMP threads of the core; 0 = OpenMP default
     kizuna::Device device_ = kizuna::Device::cpu;
     kizuna::Precision precision_ = kizuna::Precision::float64;

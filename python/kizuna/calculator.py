@@ -32,9 +32,10 @@ Extrapolation (atoms with a symmetry function outside the training range stored 
   silent (and does not compute the per-atom flags).
 
 Warnings are rate-limited (after a warning, the next ``warn_every`` calculations with
-extrapolation stay silent) while the extrapolation goes on unchanged, but a new event is always
-reported: when more atoms extrapolate than at the last warning, or when extrapolation starts
-again (after a calculation without any) on atoms the last warning did not name.
+extrapolation stay silent) while the extrapolation goes on as before, but a new event is
+always reported at once: at least twice as many atoms extrapolating as the most in the last
+``warn_every`` calculations (and than reported since), or extrapolation starting again, after a
+calculation without any, on atoms not seen extrapolating in that time.
 """
 from __future__ import annotations
 
@@ -82,9 +83,12 @@ class Calculator(ASECalculator):
         self.max_extrapolating_fraction = float(max_extrapolating_fraction)
         self.stop_after = int(stop_after)
         self.committee_forces = bool(committee_forces)
-        self._calls_since_warning = None  # None: no warning yet
-        self._warned_count = 0            # atoms extrapolating at the last warning
-        self._warned_atoms = frozenset()  # ... and which
+        # rate limit: a "window" is the span between two periodic warnings
+        self._calls_since_warning = None  # silent calculations with extrapolation; None: none yet
+        self._reference = 0               # a count above this is a rise, reported at once
+        self._window_max = 0              # the largest count of the current window
+        self._known = set()               # atoms seen extrapolating in this and the last window
+        self._window_atoms = set()        # atoms seen extrapolating in this window
         self._previous_count = 0          # atoms extrapolating in the previous calculation
         self._over_fraction = 0           # consecutive calculations above the fraction
 
@@ -146,12 +150,24 @@ class Calculator(ASECalculator):
                 "trained on and its forces are guesses. Teach the model such structures ('kizuna "
                 "learn' runs this MD and retrains as it goes, see docs/learning.md), or go on "
                 "anyway with extrapolation='warn'.")
-        new_event = previous == 0 and not set(atoms_out.tolist()) <= self._warned_atoms
-        if (self._calls_since_warning is None or self._calls_since_warning >= self.warn_every
-                or n > self._warned_count or new_event):
-            warnings.warn(message, ExtrapolationWarning, stacklevel=3)
+        # rate limit: one warning per warn_every calculations with extrapolation, except for a
+        # new event: a count at least twice the largest of the last window (or reported since),
+        # or extrapolation resuming after a calculation without any on atoms not seen recently
+        flagged = set(atoms_out.tolist())
+        window = self._calls_since_warning is None or self._calls_since_warning >= self.warn_every
+        rise = n > self._reference and n >= 2 * self._reference
+        new_event = previous == 0 and not flagged <= self._known
+        if window:
+            self._reference = max(self._window_max, n)
+            self._known = self._window_atoms | flagged
+            self._window_max, self._window_atoms = n, set(flagged)
             self._calls_since_warning = 0
-            self._warned_count = n
-            self._warned_atoms = frozenset(atoms_out.tolist())
         else:
-            self._calls_since_warning += 1  # silent calculations with extrapolation
+            self._reference = max(self._reference, n)
+            self._known |= flagged
+            self._window_max = max(self._window_max, n)
+            self._window_atoms |= flagged
+        if window or rise or new_event:
+            warnings.warn(message, ExtrapolationWarning, stacklevel=3)
+        else:
+            self._calls_since_warning += 1
