@@ -85,15 +85,29 @@ void PairKizuna::require_metal_units(const char* command) {
 void PairKizuna::settings(int narg, char** arg) {
     if (narg < 1)
         error->all(FLERR, "pair_style kizuna: missing model file. Usage: pair_style kizuna "
-                          "model.kzn [extrapolation warn|error|ignore] [warn_every N] "
-                          "[max_extrapolating N] [threads N] [uncertainty_every N] "
-                          "[device cpu|cuda] [precision float64|float32]");
+                          "model.kzn [extrapolation stop|warn|error|ignore] [warn_every N] "
+                          "[max_extrapolating N] [max_extrapolating_fraction F] [stop_after N] "
+                          "[threads N] [uncertainty_every N] [device cpu|cuda] "
+                          "[precision float64|float32]");
     require_metal_units("pair_style kizuna");
+    // the n2p2 habit 'pair_style hdnnp 6.35 dir ...': a cutoff before the model file
+    if (utils::is_double(arg[0]))
+        error->all(FLERR, "pair_style kizuna: the first argument is the model file, but '{}' is a "
+                          "number. kizuna takes no cutoff here: the model file holds it (and the "
+                          "length unit). Write 'pair_style kizuna {} ...'{}", arg[0],
+                   narg > 1 ? arg[1] : "model.kzn",
+                   narg > 1 ? "" : " with the path of the model file");
 
     // keywords first, so that a typo is reported before the model is read
-    policy_ = ExtrapolationPolicy::warn;
+    policy_ = ExtrapolationPolicy::stop;
     warn_every_ = 100;
     max_extrapolating_ = -1;
+    max_fraction_ = 0.1;
+    stop_after_ = 10;
+    over_fraction_ = 0;
+    last_warning_step_ = -1;
+    reference_count_ = 0;
+    window_max_count_ = 0;
     threads_ = 0;
     uncertainty_every_ = 1;
     device_ = kizuna::Device::cpu;
@@ -104,12 +118,13 @@ void PairKizuna::settings(int narg, char** arg) {
             error->all(FLERR, "pair_style kizuna: keyword '{}' needs a value", key);
         const std::string value = arg[a + 1];
         if (key == "extrapolation") {
-            if (value == "warn") policy_ = ExtrapolationPolicy::warn;
+            if (value == "stop") policy_ = ExtrapolationPolicy::stop;
+            else if (value == "warn") policy_ = ExtrapolationPolicy::warn;
             else if (value == "error") policy_ = ExtrapolationPolicy::error;
             else if (value == "ignore") policy_ = ExtrapolationPolicy::ignore;
             else
-                error->all(FLERR, "pair_style kizuna: extrapolation must be warn, error or "
-                                  "ignore, got '{}'", value);
+                error->all(FLERR, "pair_style kizuna: extrapolation must be stop, warn, error "
+                                  "or ignore, got '{}'", value);
         } else if (key == "warn_every") {
             warn_every_ = utils::bnumeric(FLERR, value, false, lmp);
             if (warn_every_ < 1)
@@ -120,11 +135,23 @@ void PairKizuna::settings(int narg, char** arg) {
             if (max_extrapolating_ < 0)
                 error->all(FLERR, "pair_style kizuna: max_extrapolating is a number of atoms "
                                   ">= 0, got {}", value);
+        } else if (key == "max_extrapolating_fraction") {
+            max_fraction_ = utils::numeric(FLERR, value, false, lmp);
+            if (!(max_fraction_ >= 0.0 && max_fraction_ < 1.0))
+                error->all(FLERR, "pair_style kizuna: max_extrapolating_fraction is a fraction of "
+                                  "the atoms in [0, 1) (0.1: stop when more than 10% extrapolate), "
+                                  "got {}", value);
+        } else if (key == "stop_after") {
+            stop_after_ = utils::bnumeric(FLERR, value, false, lmp);
+            if (stop_after_ < 1)
+                error->all(FLERR, "pair_style kizuna: stop_after is a number of consecutive "
+                                  "steps >= 1, got {}", value);
         } else if (key == "threads") {
             threads_ = utils::inumeric(FLERR, value, false, lmp);
-            if (threads_ < 0)
-                error->all(FLERR, "pair_style kizuna: threads must be >= 0 (0 = OpenMP "
-                                  "default, OMP_NUM_THREADS), got {}", value);
+            if (threads_ < 0 || threads_ > kizuna::max_threads)
+                error->all(FLERR, "pair_style kizuna: threads must be between 0 (the OpenMP "
+                                  "default, OMP_NUM_THREADS) and {}, got {}", kizuna::max_threads,
+                           value);
         } else if (key == "uncertainty_every") {
             uncertainty_every_ = utils::bnumeric(FLERR, value, false, lmp);
             if (uncertainty_every_ < 0)
@@ -144,7 +171,8 @@ void PairKizuna::settings(int narg, char** arg) {
                                   "'{}'", value);
         } else {
             error->all(FLERR, "pair_style kizuna: unknown keyword '{}'; known keywords: "
-                              "extrapolation, warn_every, max_extrapolating, threads, "
+                              "extrapolation, warn_every, max_extrapolating, "
+                              "max_extrapolating_fraction, stop_after, threads, "
                               "uncertainty_every, device, precision", key);
         }
     }
@@ -385,6 +413,10 @@ void PairKizuna::compute(int eflag, int vflag) {
 
     try {
         potential_->compute(atoms, neighbors, request, result);
+    } catch (const kizuna::NumericalError& e) {
+        error->one(FLERR, "pair_style kizuna at step {}: model '{}' gives a non-finite result: {}. "
+                          "Its numbers cannot be used; check the model (kizuna info) and the "
+                          "structure", update->ntimestep, model_path_, e.what());
     } catch (const std::exception& e) {
         // the problem (e.g. atoms on top of each other) may be on this rank only
         error->one(FLERR, "pair_style kizuna at step {}: {}", update->ntimestep, e.what());
@@ -393,7 +425,10 @@ void PairKizuna::compute(int eflag, int vflag) {
     if (eflag_global) eng_vdwl += result.energy;
     if (vflag_global)
         for (int a = 0; a < 6; ++a) virial[a] += result.virial[a];
-    handle_extrapolation(static_cast<long long>(result.num_extrapolating));
+    long long handled = 0;  // atoms of this rank the model computes (not NULL types)
+    if (policy_ == ExtrapolationPolicy::stop)
+        for (int ii = 0; ii < list->inum; ++ii) handled += type_to_species_[atom->type[list->ilist[ii]]] >= 0;
+    handle_extrapolation(static_cast<long long>(result.num_extrapolating), handled);
     if (committee) committee_uncertainty(spread, member_energies_.data());
 }
 
@@ -445,35 +480,65 @@ void PairKizuna::unpack_reverse_comm(int n, int* list, double* buf) {
         }
 }
 
-void PairKizuna::handle_extrapolation(long long local_count) {
+// Extrapolation policy, after every evaluation. `local_atoms`: atoms of this rank the model
+// computes (counted for the stop policy only; 0 otherwise).
+void PairKizuna::handle_extrapolation(long long local_count, long long local_atoms) {
     pvector[0] = static_cast<double>(local_count);
     pvector[1] += static_cast<double>(local_count);
-    long long total = 0;
-    MPI_Allreduce(&local_count, &total, 1, MPI_LONG_LONG, MPI_SUM, world);
+    long long local[2] = {local_count, local_atoms}, sums[2] = {0, 0};
+    MPI_Allreduce(local, sums, 2, MPI_LONG_LONG, MPI_SUM, world);
+    const long long total = sums[0], atoms = sums[1];
     num_extrapolating_ = static_cast<double>(total);
     extrapolating_total_ += static_cast<double>(total);
-    if (total == 0) return;
     const bigint step = update->ntimestep;
+    // stop: more than max_fraction_ of the atoms in stop_after_ consecutive evaluations
+    if (policy_ == ExtrapolationPolicy::stop) {
+        if (total > 0 && static_cast<double>(total) > max_fraction_ * static_cast<double>(atoms)) ++over_fraction_;
+        else over_fraction_ = 0;
+        if (over_fraction_ >= stop_after_)
+            error->all(FLERR, "pair_style kizuna: {} of {} atoms ({:.1f}%) are outside the "
+                              "training range of model '{}' at step {}, more than "
+                              "max_extrapolating_fraction {} for {} consecutive steps "
+                              "(extrapolation stop): the run has left what the model was trained "
+                              "on and its forces are guesses. Teach the model such structures "
+                              "('kizuna learn' with md.engine lammps runs this MD and retrains as "
+                              "it goes, see docs/learning.md), or go on anyway with 'extrapolation "
+                              "warn'.", total, atoms, 100.0 * total / std::max(atoms, 1LL), model_path_,
+                       step, max_fraction_, stop_after_);
+    }
+    if (total == 0) return;
     if (max_extrapolating_ >= 0 && total > max_extrapolating_)
         error->all(FLERR, "pair_style kizuna: {} atoms are outside the training range of model "
                           "'{}' at step {}, more than max_extrapolating {}. The structure has left "
-                          "what the model was trained on; retrain with such structures or raise "
-                          "the cap.", total, model_path_, step, max_extrapolating_);
+                          "what the model was trained on; retrain with such structures ('kizuna "
+                          "learn') or raise the cap.", total, model_path_, step, max_extrapolating_);
     if (policy_ == ExtrapolationPolicy::error)
         error->all(FLERR, "pair_style kizuna: {} atoms are outside the training range of model "
                           "'{}' at step {} (extrapolation error). To go on, use 'extrapolation "
                           "warn', with 'max_extrapolating N' to stop only above N atoms.",
                    total, model_path_, step);
-    if (policy_ == ExtrapolationPolicy::warn &&
-        (last_warning_step_ < 0 || step < last_warning_step_ ||  // reset_timestep
-         step - last_warning_step_ >= warn_every_)) {
+    // warnings: at most one per warn_every steps while the extrapolation goes on as before; a
+    // count at least twice the largest of the last window (or reported since) is reported at
+    // once, so the rate limit never hides a new, larger event (and a steady climb costs
+    // log2(atoms) warnings, not one per step: LAMMPS stops printing warnings after 100)
+    if (policy_ != ExtrapolationPolicy::warn && policy_ != ExtrapolationPolicy::stop) return;
+    const bool window = last_warning_step_ < 0 || step < last_warning_step_ ||  // reset_timestep
+                        step - last_warning_step_ >= warn_every_;
+    const bool rise = total > reference_count_ && total >= 2 * reference_count_;
+    if (window) {
+        reference_count_ = std::max(window_max_count_, total);
+        window_max_count_ = total;
         last_warning_step_ = step;
-        if (comm->me == 0)
-            error->warning(FLERR, "pair_style kizuna: {} atoms outside the training range of "
-                                  "model '{}' at step {} (next warning in {} steps at the "
-                                  "earliest; count per step: compute pair kizuna, c_ID[1])",
-                           total, model_path_, step, warn_every_);
+    } else {
+        reference_count_ = std::max(reference_count_, total);
+        window_max_count_ = std::max(window_max_count_, total);
     }
+    if ((window || rise) && comm->me == 0)
+        error->warning(FLERR, "pair_style kizuna: {} atoms outside the training range of "
+                              "model '{}' at step {} (next warning in {} steps at the "
+                              "earliest, unless the count doubles; count per step: "
+                              "compute pair kizuna, c_ID[1])",
+                       total, model_path_, step, warn_every_ - (step - last_warning_step_));
 }
 
 // ----------------------------------------------------------------------------------- extract

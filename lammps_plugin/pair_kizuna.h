@@ -1,7 +1,8 @@
 // pair_style kizuna: a thin LAMMPS adapter over the kizuna core (kizuna::Potential).
 //
-//   pair_style kizuna model.kzn [extrapolation warn|error|ignore] [warn_every N]
-//                               [max_extrapolating N] [threads N] [uncertainty_every N]
+//   pair_style kizuna model.kzn [extrapolation stop|warn|error|ignore] [warn_every N]
+//                               [max_extrapolating N] [max_extrapolating_fraction F]
+//                               [stop_after N] [threads N] [uncertainty_every N]
 //                               [device cpu|cuda] [precision float64|float32]
 //   pair_coeff * * O H          (one element or NULL per atom type)
 //
@@ -33,7 +34,10 @@ class Potential;
 
 namespace kizuna::lmp {
 
-enum class ExtrapolationPolicy { warn, error, ignore };
+// stop (default): warn, and stop when more than max_extrapolating_fraction of the atoms
+// extrapolate in stop_after consecutive evaluations; warn: warnings only; error: stop at the
+// first extrapolating atom; ignore: silent (max_extrapolating applies to every policy)
+enum class ExtrapolationPolicy { stop, warn, error, ignore };
 
 class PairKizuna : public LAMMPS_NS::Pair {
   public:
@@ -65,7 +69,7 @@ class PairKizuna : public LAMMPS_NS::Pair {
     void create_potential();
     void stop_unless_all(bool ok, const std::string& message);
     int local_rank();
-    void handle_extrapolation(long long local_count);
+    void handle_extrapolation(long long local_count, long long local_atoms);
     void committee_uncertainty(bool with_forces, const double* local_member_energies);
 
     std::string model_path_;
@@ -75,10 +79,15 @@ class PairKizuna : public LAMMPS_NS::Pair {
     std::string elements_text_;         // the model's elements, for messages
 
     // extrapolation policy (pair_style keywords)
-    ExtrapolationPolicy policy_ = ExtrapolationPolicy::warn;
-    long long warn_every_ = 100;         // steps between two warnings
+    ExtrapolationPolicy policy_ = ExtrapolationPolicy::stop;
+    long long warn_every_ = 100;         // steps between two warnings (unless the count rises)
     long long max_extrapolating_ = -1;   // error when more atoms extrapolate; -1 = no cap
-    long long last_warning_step_ = -1;
+    double max_fraction_ = 0.1;          // stop: fraction of the model's atoms ...
+    long long stop_after_ = 10;          // ... exceeded in this many consecutive evaluations
+    long long over_fraction_ = 0;        // consecutive evaluations above max_fraction_ so far
+    long long last_warning_step_ = -1;   // step of the last periodic warning (window start)
+    long long reference_count_ = 0;      // a count above this is a rise, warned at once
+    long long window_max_count_ = 0;     // the largest count since the window started
     int threads_ = 0;                    // OpenMP threads of the core; 0 = OpenMP default
     kizuna::Device device_ = kizuna::Device::cpu;
     kizuna::Precision precision_ = kizuna::Precision::float64;

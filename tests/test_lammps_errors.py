@@ -68,8 +68,13 @@ def test_all_null_is_refused(lammps_models, tmp_path):  # noqa: F811
 
 
 @pytest.mark.parametrize("keywords, message", [
-    ("extrapolation maybe", "extrapolation must be warn, error or ignore, got 'maybe'"),
-    ("threads -2", "threads must be >= 0"),
+    ("extrapolation maybe", "extrapolation must be stop, warn, error or ignore, got 'maybe'"),
+    ("threads -2", "threads must be between 0 (the OpenMP default, OMP_NUM_THREADS) and 1024"),
+    ("threads 100000", "threads must be between 0 (the OpenMP default, OMP_NUM_THREADS) and 1024, "
+                       "got 100000"),
+    ("max_extrapolating_fraction 1.5", "max_extrapolating_fraction is a fraction of the atoms in "
+                                       "[0, 1)"),
+    ("stop_after 0", "stop_after is a number of consecutive steps >= 1"),
     ("warn_every 0", "warn_every is a number of steps >= 1"),
     ("max_extrapolating -1", "max_extrapolating is a number of atoms >= 0"),
     ("colour blue", "unknown keyword 'colour'"),
@@ -77,6 +82,16 @@ def test_all_null_is_refused(lammps_models, tmp_path):  # noqa: F811
 ])
 def test_bad_pair_style_keywords(lammps_models, tmp_path, keywords, message):  # noqa: F811
     failed_with(run(setup_script(CFG, lammps_models, keywords), tmp_path), message)
+
+
+def test_cutoff_before_the_model_file_says_what_to_write(lammps_models, tmp_path):  # noqa: F811
+    """The n2p2 habit 'pair_style hdnnp 6.35 dir': said "keyword 'model.kzn' needs a value"."""
+    model = lammps_models["water"]
+    script = setup_script(CFG, lammps_models).replace(f"pair_style kizuna {model}",
+                                                      f"pair_style kizuna 6.35 {model}")
+    failed_with(run(script, tmp_path), "the first argument is the model file, but '6.35' is a "
+                "number", "kizuna takes no cutoff here: the model file holds it",
+                f"Write 'pair_style kizuna {model} ...'")
 
 
 def test_missing_model_file(lammps_models, tmp_path):  # noqa: F811

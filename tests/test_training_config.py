@@ -131,3 +131,17 @@ def test_schema_options_are_well_formed():
             node = node[part]
         opt = node[name]
         assert isinstance(opt, Opt) and opt.kind
+
+
+@pytest.mark.parametrize("key", ["cutoff", "angular_cutoff"])
+@pytest.mark.parametrize("value", ["1e6", ".inf", "31"])
+def test_absurd_cutoff_is_refused(tmp_path, capsys, key, value):
+    """--set symmetry_functions.cutoff=1e6 passed the check and then hung in the neighbour
+    search; the cutoff is bounded (MAX_CUTOFF Å) with a clear error."""
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  train: a.xyz\n")
+    assert main(["train", str(path), "--check", "--set",
+                 f"symmetry_functions.{key}={value}"]) == 1
+    err = capsys.readouterr().err
+    assert f"symmetry_functions.{key}: must be <= 30.0" in err
+    assert main(["train", str(path), "--check", "--set", f"symmetry_functions.{key}=12"]) == 0

@@ -259,6 +259,7 @@ PYBIND11_MODULE(_core, m) {
     static py::object model_format_error = errors.attr("ModelFormatError");
     static py::object input_error = errors.attr("InputError");
     static py::object unsupported_error = errors.attr("UnsupportedError");
+    static py::object numerical_error = errors.attr("NumericalError");
     static py::object kizuna_error = errors.attr("KizunaError");
     py::register_exception_translator([](std::exception_ptr p) {
         try {
@@ -269,6 +270,8 @@ PYBIND11_MODULE(_core, m) {
             PyErr_SetString(input_error.ptr(), e.what());
         } catch (const UnsupportedError& e) {
             PyErr_SetString(unsupported_error.ptr(), e.what());
+        } catch (const NumericalError& e) {
+            PyErr_SetString(numerical_error.ptr(), e.what());
         } catch (const Error& e) {
             PyErr_SetString(kizuna_error.ptr(), e.what());
         }

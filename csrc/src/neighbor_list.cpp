@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "kizuna/errors.hpp"
@@ -84,13 +85,27 @@ std::array<Vec, 3> complete_cell(const double* cell, const bool pbc[3]) {
 
 void build_neighbor_list(int n, const double* positions, const double* cell, const bool pbc[3],
                          double cutoff, NeighborList& out, int threads) {
-    if (!(cutoff > 0.0) || !std::isfinite(cutoff)) throw InputError("neighbour-list cutoff must be > 0");
+    if (!(cutoff > 0.0) || !std::isfinite(cutoff))
+        throw InputError("neighbour-list cutoff must be a finite number > 0 Å, got " + std::to_string(cutoff));
     for (int i = 0; i < n; ++i)
         for (int k = 0; k < 3; ++k)
             if (!std::isfinite(positions[3 * i + k]))
                 throw InputError("atom " + std::to_string(i) + " has a non-finite coordinate (" +
                                  std::to_string(positions[3 * i]) + ", " + std::to_string(positions[3 * i + 1]) +
                                  ", " + std::to_string(positions[3 * i + 2]) + ")");
+    for (int i = 0; i < n; ++i)
+        for (int k = 0; k < 3; ++k)
+            if (std::fabs(positions[3 * i + k]) > max_coordinate) {
+                char text[400];
+                std::snprintf(text, sizeof text,
+                              "atom %d has coordinate %.6g Å, more than %.0e Å from the origin, where a double "
+                              "resolves positions only to ~1e-5 Å (here to %.2g Å): its place in the cell and "
+                              "its distances are lost to rounding. Wrap the atoms into the cell first (ase: "
+                              "atoms.wrap())",
+                              i, positions[3 * i + k], max_coordinate,
+                              std::nextafter(std::fabs(positions[3 * i + k]), HUGE_VAL) - std::fabs(positions[3 * i + k]));
+                throw InputError(text);
+            }
     if (cell)
         for (int k = 0; k < 9; ++k)
             if (!std::isfinite(cell[k])) throw InputError("the cell has a non-finite component");
@@ -102,9 +117,38 @@ void build_neighbor_list(int n, const double* positions, const double* cell, con
         const Vec c = cross(a[(d + 1) % 3], a[(d + 2) % 3]);
         for (int k = 0; k < 3; ++k) r[d][k] = c[k] / volume;
     }
-    // fractional coordinates, wrapped in periodic directions
+    // plane spacings h_d = V / |a_e x a_f| (Å) and, along periodic directions, the periodic
+    // images a sphere of radius rc spans: 2 ceil(rc / h_d) + 1. Their product bounds the search
+    // per atom; a cell far thinner than the cutoff (or an absurd cutoff) is refused here, before
+    // anything is allocated, instead of running for minutes and running out of memory.
+    double h[3];
+    double images = 1.0, per_direction[3] = {1.0, 1.0, 1.0};
+    for (int d = 0; d < 3; ++d) {
+        h[d] = std::fabs(volume) / norm(cross(a[(d + 1) % 3], a[(d + 2) % 3]));
+        if (pbc[d]) per_direction[d] = 2.0 * std::ceil(cutoff / h[d]) + 1.0;
+        images *= per_direction[d];
+    }
+    if (!(images <= max_periodic_images)) {
+        std::string detail;
+        char part[160];
+        for (int d = 0; d < 3; ++d) {
+            if (!pbc[d]) continue;
+            std::snprintf(part, sizeof part, "%s%.3g along lattice vector %d (planes %.3g Å apart)",
+                          detail.empty() ? "" : ", ", per_direction[d], d, h[d]);
+            detail += part;
+        }
+        char text[512];
+        std::snprintf(text, sizeof text,
+                      "the cutoff %.6g Å spans %.3g periodic images of the cell (%s), more than the limit of "
+                      "%.0f: the cell is too thin for the cutoff. Check the cell and the cutoff, or repeat a "
+                      "small cell into a supercell (ase: atoms.repeat)",
+                      cutoff, images, detail.c_str(), max_periodic_images);
+        throw InputError(text);
+    }
+    // fractional coordinates, wrapped in periodic directions; wrap = the (integer-valued) image
+    // index removed, kept in floating point: an atom 1e10 cells away overflows no int
     std::vector<double> frac(3 * static_cast<size_t>(n));
-    std::vector<int> wrap(3 * static_cast<size_t>(n), 0);
+    std::vector<double> wrap(3 * static_cast<size_t>(n), 0.0);
     double lo[3] = {0, 0, 0}, hi[3] = {1, 1, 1};
     for (int d = 0; d < 3; ++d) {
         if (pbc[d]) continue;
@@ -116,10 +160,10 @@ void build_neighbor_list(int n, const double* positions, const double* cell, con
         for (int d = 0; d < 3; ++d) {
             double s = dot(x, r[d]);
             if (pbc[d]) {
-                const double f = std::floor(s);
+                double f = std::floor(s);
                 s -= f;
-                if (s >= 1.0) { s -= 1.0; wrap[3 * i + d] = static_cast<int>(f) + 1; }
-                else wrap[3 * i + d] = static_cast<int>(f);
+                if (s >= 1.0) { s -= 1.0; f += 1.0; }
+                wrap[3 * i + d] = f;
             } else {
                 lo[d] = std::min(lo[d], s);
                 hi[d] = std::max(hi[d], s);
@@ -127,28 +171,27 @@ void build_neighbor_list(int n, const double* positions, const double* cell, con
             frac[3 * i + d] = s;
         }
     }
-    // bins
+    // bins; counts are computed in floating point and clamped before any conversion to int
     int nb[3], reach[3];
     double bin_width[3];
+    auto bin_reach = [&](int d) {
+        double k = std::ceil(cutoff / (h[d] * bin_width[d]) - 1e-12);
+        if (!pbc[d]) k = std::min(k, static_cast<double>(nb[d]));  // open: at most the bins there are
+        return std::max(static_cast<int>(k), 1);  // periodic: <= images (bounded above) x bins
+    };
     for (int d = 0; d < 3; ++d) {
-        const double h = std::fabs(volume) / norm(cross(a[(d + 1) % 3], a[(d + 2) % 3]));  // plane spacing
         const double extent = std::max(hi[d] - lo[d], 1e-12);
-        nb[d] = std::max(1, std::min(static_cast<int>(std::floor(extent * h / cutoff)), 1 << 10));
+        nb[d] = static_cast<int>(std::max(1.0, std::min(std::floor(extent * h[d] / cutoff), 1024.0)));
         bin_width[d] = extent / nb[d];
-        reach[d] = static_cast<int>(std::ceil(cutoff / (h * bin_width[d]) - 1e-12));
-        reach[d] = std::max(reach[d], 1);
-        if (pbc[d]) reach[d] = std::min(reach[d], 1 << 20);
-        else reach[d] = std::min(reach[d], nb[d]);
+        reach[d] = bin_reach(d);
     }
     // keep the bin count O(atoms) (vacuum or sparse systems would otherwise make empty bins)
     const int64_t max_bins = 4 * static_cast<int64_t>(n) + 64;
     while (static_cast<int64_t>(nb[0]) * nb[1] * nb[2] > max_bins) {
         const int d = nb[0] >= nb[1] && nb[0] >= nb[2] ? 0 : (nb[1] >= nb[2] ? 1 : 2);
         nb[d] = (nb[d] + 1) / 2;
-        const double h = std::fabs(volume) / norm(cross(a[(d + 1) % 3], a[(d + 2) % 3]));
         bin_width[d] = std::max(hi[d] - lo[d], 1e-12) / nb[d];
-        reach[d] = std::max(static_cast<int>(std::ceil(cutoff / (h * bin_width[d]) - 1e-12)), 1);
-        if (!pbc[d]) reach[d] = std::min(reach[d], nb[d]);
+        reach[d] = bin_reach(d);
     }
     const int64_t n_bins = static_cast<int64_t>(nb[0]) * nb[1] * nb[2];
     std::vector<int> bin_of(n);
@@ -175,7 +218,7 @@ void build_neighbor_list(int n, const double* positions, const double* cell, con
             xw[3 * i + k] = positions[3 * i + k] - wrap[3 * i] * a[0][k] - wrap[3 * i + 1] * a[1][k] -
                             wrap[3 * i + 2] * a[2][k];
 
-    const double rc2 = cutoff * cutoff;
+    const double rc2 = cutoff * cutoff;  // may be inf for an absurd cutoff of an open system: all pairs
     int n_threads = 1;
 #ifdef _OPENMP
     n_threads = threads > 0 ? threads : omp_get_max_threads();

@@ -17,9 +17,21 @@
 
 namespace kizuna {
 
+namespace {
+
+void check_thread_count(int n, const char* what) {
+    if (n < 0 || n > max_threads)
+        throw InputError(std::string(what) + " must be between 0 (the OpenMP default) and " +
+                         std::to_string(max_threads) + ", got " + std::to_string(n) +
+                         (n > max_threads ? "; more threads than cores only slow the run down" : ""));
+}
+
+}  // namespace
+
 Potential::Potential(std::shared_ptr<const Model> model, int num_threads, const DeviceOptions& device)
     : model_(std::move(model)), num_threads_(num_threads), options_(device) {
     if (!model_) throw InputError("Potential needs a model");
+    check_thread_count(num_threads, "threads");
     if (device.device == Device::cuda) {
         engine_ = std::make_unique<CudaEngine>(model_, device);
     } else if (device.precision != Precision::float64) {
@@ -32,11 +44,20 @@ std::string Potential::device_name() const { return engine_ ? engine_->device_na
 
 Potential::~Potential() = default;
 
-void Potential::set_num_threads(int n) { num_threads_ = std::max(0, n); }
+void Potential::set_num_threads(int n) {
+    check_thread_count(n, "threads");
+    num_threads_ = n;
+}
 
 int Potential::num_threads() const {
 #ifdef _OPENMP
-    return num_threads_ > 0 ? num_threads_ : omp_get_max_threads();
+    if (num_threads_ > 0) return num_threads_;
+    const int n = omp_get_max_threads();
+    if (n > max_threads)
+        throw InputError("the OpenMP default number of threads (OMP_NUM_THREADS) is " + std::to_string(n) +
+                         ", more than the " + std::to_string(max_threads) +
+                         " kizuna runs; set OMP_NUM_THREADS to the number of cores, or give threads");
+    return n;
 #else
     return 1;
 #endif
@@ -49,8 +70,13 @@ void Potential::check_inputs(const AtomsView& atoms, const NeighborView& nb) con
         throw InputError("no positions given");
     if (!atoms.species && !(atoms.types && atoms.type_to_species))
         throw InputError("give either species or types with a type map");
-    if (nb.num_centres > 0 && (!nb.counts || (!nb.lists && !(nb.offsets && nb.indices))))
-        throw InputError("incomplete neighbour list");
+    if (nb.num_centres > 0 && (!nb.counts || (!nb.lists && !nb.offsets)))
+        throw InputError("incomplete neighbour list: counts and either lists or offsets are needed");
+    if (!nb.lists && !nb.indices)  // CSR without indices: fine only when there is no pair at all
+        for (int ii = 0; ii < nb.num_centres; ++ii)
+            if (nb.counts[nb.slot(ii)] != 0)
+                throw InputError("incomplete neighbour list: centre " + std::to_string(ii) + " has " +
+                                 std::to_string(nb.counts[nb.slot(ii)]) + " neighbours but no indices were given");
     const int ne = model_->num_elements();
     for (int i = 0; i < atoms.num_atoms; ++i) {
         const double* x = atoms.positions + 3 * static_cast<size_t>(i);
@@ -127,6 +153,31 @@ void scatter(const AtomKernel& k, int channel, int i, double* forces, double* vi
     }
 }
 
+// Why atom i's energy is not finite: the first non-finite symmetry function, if any, else the
+// network or the energy map (scale, offset) overflowed.
+std::string non_finite_atom(const Model& model, const AtomKernel& k, int i, int s, double Ei) {
+    std::string where = "atom " + std::to_string(i) + " (" + model.elements[s] + ") has energy " +
+                        std::to_string(Ei) + " eV: ";
+    const double* G = k.G();
+    for (int f = 0; f < k.num_features(); ++f)
+        if (!std::isfinite(G[f]))
+            return where + "its symmetry function " + std::to_string(f + 1) + " of element " + model.elements[s] +
+                   " is " + std::to_string(G[f]) + " (a parameter such as a huge zeta or eta overflows)";
+    return where + "its symmetry functions are finite, so the network or the energy map (energy_scale, "
+                   "energy_offset) overflows";
+}
+
+void check_finite_totals(const Result& result, const Request& request) {
+    if (!std::isfinite(result.energy))
+        throw NumericalError("the total energy is " + std::to_string(result.energy) +
+                             " eV: the model overflows on this structure");
+    if (request.virial)
+        for (int a = 0; a < 6; ++a)
+            if (!std::isfinite(result.virial[a]))
+                throw NumericalError("the virial is not finite (component " + std::to_string(a) + " is " +
+                                     std::to_string(result.virial[a]) + "): the model overflows on this structure");
+}
+
 }  // namespace
 
 // ----------------------------------------------------------------------------------- compute
@@ -134,6 +185,7 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
     check_inputs(atoms, nb);
     if (engine_) {
         engine_->compute(atoms, nb, request, result);
+        check_finite_totals(result, request);
         return;
     }
     const Model& model = *model_;
@@ -211,6 +263,7 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
                     }
                 }
                 Ei /= M;
+                if (!std::isfinite(Ei)) throw NumericalError(non_finite_atom(model, k, i, s, Ei));
                 local_energy += Ei;
                 if (request.atom_energies && result.atom_energies) result.atom_energies[i] = Ei;
                 if (want_mf) {
@@ -261,6 +314,7 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
     if (request.member_energies && result.member_energies)
         for (int m = 0; m < M; ++m) result.member_energies[m] = member_energy[m];
     result.num_extrapolating = n_extrapolating;
+    check_finite_totals(result, request);
 }
 
 double force_deviation(const double* member_forces, int members, int n, double* std, int64_t stride) {

@@ -20,9 +20,22 @@ Implemented properties (ASE conventions, eV and Å):
 Device: ``device="cuda"`` (and ``precision="float32"``, ``device_id``) evaluates on a GPU, see
 :class:`~kizuna.potential.Potential`.
 
-Extrapolation: ``extrapolation="warn"`` (default) issues a warning (at most once per
-``warn_every`` calls), ``"error"`` raises :class:`~kizuna.errors.InputError`, ``"ignore"``
-stays silent.
+Extrapolation (atoms with a symmetry function outside the training range stored in the model):
+
+* ``extrapolation="stop"`` (default) warns, and raises :class:`~kizuna.errors.ExtrapolationError`
+  when more than ``max_extrapolating_fraction`` (default 0.1) of the atoms extrapolate in
+  ``stop_after`` (default 10) consecutive calculations: an MD run or relaxation that has left the
+  model's domain stops instead of going on with guessed forces. A single evaluation of an unusual
+  structure only warns.
+* ``"warn"`` only warns; ``"error"`` raises :class:`~kizuna.errors.ExtrapolationError` (an
+  :class:`~kizuna.errors.InputError`) at the first extrapolating atom; ``"ignore"`` stays
+  silent (and does not compute the per-atom flags).
+
+Warnings are rate-limited (after a warning, the next ``warn_every`` calculations with
+extrapolation stay silent) while the extrapolation goes on as before, but a new event is
+always reported at once: at least twice as many atoms extrapolating as the most in the last
+``warn_every`` calculations (and than reported since), or extrapolation starting again, after a
+calculation without any, on atoms not seen extrapolating in that time.
 """
 from __future__ import annotations
 
@@ -32,8 +45,10 @@ import numpy as np
 from ase.calculators.calculator import Calculator as ASECalculator
 from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 
-from .errors import InputError
+from .errors import ExtrapolationError
 from .potential import Potential
+
+POLICIES = ("stop", "warn", "error", "ignore")
 
 _VIRIAL_TO_ASE = [0, 1, 2, 5, 4, 3]  # core xx yy zz xy xz yz -> ASE xx yy zz yz xz xy
 
@@ -45,12 +60,19 @@ class ExtrapolationWarning(UserWarning):
 class Calculator(ASECalculator):
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "stresses"]
 
-    def __init__(self, model, threads: int = 0, extrapolation: str = "warn", warn_every: int = 100,
+    def __init__(self, model, threads: int = 0, extrapolation: str = "stop", warn_every: int = 100,
                  committee_forces: bool = True, device: str = "cpu", precision: str = "float64",
-                 device_id: int = -1, **kwargs):
+                 device_id: int = -1, max_extrapolating_fraction: float = 0.1,
+                 stop_after: int = 10, **kwargs):
         super().__init__(**kwargs)
-        if extrapolation not in ("warn", "error", "ignore"):
-            raise ValueError(f"extrapolation must be 'warn', 'error' or 'ignore', got {extrapolation!r}")
+        if extrapolation not in POLICIES:
+            raise ValueError(f"extrapolation must be one of {', '.join(map(repr, POLICIES))}, got "
+                             f"{extrapolation!r}")
+        if not 0.0 <= max_extrapolating_fraction < 1.0:
+            raise ValueError("max_extrapolating_fraction is a fraction of the atoms in [0, 1), "
+                             f"got {max_extrapolating_fraction!r}")
+        if int(stop_after) < 1:
+            raise ValueError(f"stop_after is a number of calculations >= 1, got {stop_after!r}")
         if isinstance(model, Potential):
             self.potential = model
         else:
@@ -58,8 +80,17 @@ class Calculator(ASECalculator):
                                        device_id=device_id)
         self.extrapolation = extrapolation
         self.warn_every = max(1, int(warn_every))
+        self.max_extrapolating_fraction = float(max_extrapolating_fraction)
+        self.stop_after = int(stop_after)
         self.committee_forces = bool(committee_forces)
-        self._calls_since_warning = None
+        # rate limit: a "window" is the span between two periodic warnings
+        self._calls_since_warning = None  # silent calculations with extrapolation; None: none yet
+        self._reference = 0               # a count above this is a rise, reported at once
+        self._window_max = 0              # the largest count of the current window
+        self._known = set()               # atoms seen extrapolating in this and the last window
+        self._window_atoms = set()        # atoms seen extrapolating in this window
+        self._previous_count = 0          # atoms extrapolating in the previous calculation
+        self._over_fraction = 0           # consecutive calculations above the fraction
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -94,16 +125,49 @@ class Calculator(ASECalculator):
         self._handle_extrapolation(out)
 
     def _handle_extrapolation(self, out):
+        if self.extrapolation == "ignore":
+            return
         n = int(out["num_extrapolating"])
-        if n == 0 or self.extrapolation == "ignore":
+        n_atoms = len(out["extrapolating"])
+        previous, self._previous_count = self._previous_count, n
+        over = n > 0 and n > self.max_extrapolating_fraction * n_atoms
+        self._over_fraction = self._over_fraction + 1 if over else 0
+        if n == 0:
             return
         atoms_out = np.flatnonzero(out["extrapolating"])
-        message = (f"{n} atom(s) have symmetry functions outside the training range of the model "
-                   f"(e.g. atoms {atoms_out[:10].tolist()}); the prediction is an extrapolation")
+        model = self.potential.source
+        message = (f"{n} of {n_atoms} atom(s) have symmetry functions outside the training range "
+                   f"of model {model} (e.g. atoms {atoms_out[:10].tolist()}); the prediction is "
+                   "an extrapolation")
         if self.extrapolation == "error":
-            raise InputError(message)
-        if self._calls_since_warning is None or self._calls_since_warning >= self.warn_every:
-            warnings.warn(message, ExtrapolationWarning, stacklevel=3)
+            raise ExtrapolationError(message + " (extrapolation='error'; 'warn' goes on)")
+        if self.extrapolation == "stop" and self._over_fraction >= self.stop_after:
+            raise ExtrapolationError(
+                f"{n} of {n_atoms} atoms ({100.0 * n / n_atoms:.1f}%) are outside the training "
+                f"range of model {model}, more than max_extrapolating_fraction="
+                f"{self.max_extrapolating_fraction:g} in {self._over_fraction} consecutive "
+                "calculations (extrapolation='stop'): the structure has left what the model was "
+                "trained on and its forces are guesses. Teach the model such structures ('kizuna "
+                "learn' runs this MD and retrains as it goes, see docs/learning.md), or go on "
+                "anyway with extrapolation='warn'.")
+        # rate limit: one warning per warn_every calculations with extrapolation, except for a
+        # new event: a count at least twice the largest of the last window (or reported since),
+        # or extrapolation resuming after a calculation without any on atoms not seen recently
+        flagged = set(atoms_out.tolist())
+        window = self._calls_since_warning is None or self._calls_since_warning >= self.warn_every
+        rise = n > self._reference and n >= 2 * self._reference
+        new_event = previous == 0 and not flagged <= self._known
+        if window:
+            self._reference = max(self._window_max, n)
+            self._known = self._window_atoms | flagged
+            self._window_max, self._window_atoms = n, set(flagged)
             self._calls_since_warning = 0
+        else:
+            self._reference = max(self._reference, n)
+            self._known |= flagged
+            self._window_max = max(self._window_max, n)
+            self._window_atoms |= flagged
+        if window or rise or new_event:
+            warnings.warn(message, ExtrapolationWarning, stacklevel=3)
         else:
             self._calls_since_warning += 1

@@ -21,6 +21,17 @@ class ConfigError(KizunaError, ValueError):
     """A configuration file has an unknown key or a bad value."""
 
 
+class NumericalError(KizunaError, ArithmeticError):
+    """A model produced a non-finite result (NaN or infinite energy, forces or virial) on a
+    structure: it overflows there (e.g. a huge zeta, energy scale or offset). The message names
+    the model and, when known, the atom."""
+
+
+class ExtrapolationError(InputError):
+    """Too many atoms outside the model's training range (the ``extrapolation`` policy of
+    :class:`~kizuna.Calculator`): the structure has left what the model was trained on."""
+
+
 class UnsupportedError(KizunaError, NotImplementedError):
     """A feature that this build or this importer does not support (named in the message)."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
-from .errors import InputError
+from .errors import InputError, NumericalError
 from .model import Model
 from .model_io import (model_from_string, model_to_string, note_missing_checksum,
                        read_model_text)
@@ -53,6 +53,7 @@ class Potential:
         if precision not in ("float64", "float32"):
             raise InputError(f"precision must be 'float64' or 'float32', got {precision!r}")
         self.model, text, source = _as_model(model)
+        self.source = source  # the model's file name (or "<model>", "<string>"), for messages
         self._core_model = _core.Model.parse(text, source)
         self._core = _core.Potential(self._core_model, threads, device, precision, device_id)
         self.elements = list(self.model.elements)
@@ -108,14 +109,27 @@ class Potential:
         per-atom extrapolation flags. ``num_extrapolating`` counts atoms with a feature outside
         the training range stored in the model. For committees, ``member_forces=True`` adds
         ``member_forces`` (M, n, 3), ``force_std`` (n,) = sqrt(mean_m |F_m - <F>|^2) and
-        ``max_force_deviation`` (eV/Å); the forces are then the members' mean."""
+        ``max_force_deviation`` (eV/Å); the forces are then the members' mean.
+
+        A non-finite energy (of any atom or in total), virial or force raises
+        :class:`~kizuna.errors.NumericalError` naming the model: the model overflows on this
+        structure and its numbers must not be used."""
         positions = np.ascontiguousarray(positions, dtype=np.float64)
         species = self.species(symbols)
         if cell is not None:
             cell = np.ascontiguousarray(cell, dtype=np.float64).reshape(3, 3)
-        return self._core.compute(positions, species, cell, pbc, forces, virial, atom_energies,
-                                  atom_virials, member_energies, extrapolation_flags,
-                                  member_forces)
+        try:
+            out = self._core.compute(positions, species, cell, pbc, forces, virial,
+                                     atom_energies, atom_virials, member_energies,
+                                     extrapolation_flags, member_forces)
+        except NumericalError as exc:
+            raise NumericalError(f"model {self.source}: {exc}") from None
+        if forces and not np.isfinite(out["forces"]).all():
+            bad = np.flatnonzero(~np.isfinite(out["forces"]).all(axis=1))
+            raise NumericalError(f"model {self.source}: the forces on {bad.size} atom(s) are not "
+                                 f"finite (e.g. atoms {bad[:10].tolist()}): the model overflows "
+                                 "on this structure")
+        return out
 
     def compute_atoms(self, atoms, **kwargs) -> dict:
         """:meth:`compute` for an ``ase.Atoms``."""

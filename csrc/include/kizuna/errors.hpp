@@ -25,6 +25,13 @@ class InputError : public Error {
     using Error::Error;
 };
 
+// A computation produced a non-finite number (energy, virial): the model overflows on this
+// structure (e.g. a huge zeta, energy scale or offset); the result must not be used.
+class NumericalError : public Error {
+  public:
+    using Error::Error;
+};
+
 // A feature this build does not provide (e.g. CUDA in a CPU-only build).
 class UnsupportedError : public Error {
   public:

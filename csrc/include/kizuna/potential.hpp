@@ -80,6 +80,10 @@ class CudaEngine;
 double force_deviation(const double* member_forces, int members, int n, double* std,
                        int64_t stride = -1);
 
+// The most OpenMP threads one Potential runs (threads argument, or the OpenMP default from
+// OMP_NUM_THREADS): more than any node has cores; beyond it thread creation itself fails.
+constexpr int max_threads = 1024;
+
 class Potential {
   public:
     // device.device = cuda runs compute, descriptors and vjp on a GPU (CudaEngine; throws
@@ -92,7 +96,7 @@ class Potential {
 
     const Model& model() const { return *model_; }
     std::shared_ptr<const Model> model_ptr() const { return model_; }
-    // 0 = OpenMP default
+    // 0 = OpenMP default; InputError outside 0..max_threads
     void set_num_threads(int n);
     int num_threads() const;
     Device device() const { return options_.device; }
@@ -100,7 +104,8 @@ class Potential {
     // "cpu", or the GPU's name and ordinal
     std::string device_name() const;
 
-    // Energy, forces, virials, extrapolation count.
+    // Energy, forces, virials, extrapolation count. Throws NumericalError when an atom's energy,
+    // the total energy or the virial is not finite (the model overflows on this structure).
     void compute(const AtomsView& atoms, const NeighborView& neighbors, const Request& request,
                  Result& result);
 

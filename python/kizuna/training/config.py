@@ -18,6 +18,11 @@ from .readers import ENERGY_UNITS, FORMATS, LENGTH_UNITS
 from .symmetry import ANGULAR_KINDS, ANGULAR_MODES, RADIAL_MODES
 
 
+#: Å, the largest symmetry-function cutoff accepted: short-range potentials use 4-12 Å, and the
+#: cost of the angular functions grows as cutoff^6 (a typo such as 1e6 would hang the run).
+MAX_CUTOFF = 30.0
+
+
 @dataclass
 class Opt:
     default: object
@@ -67,7 +72,8 @@ SCHEMA = {
         "min_distance": Opt(0.5, "float", "Å; closer atoms are an error", minimum=0.0),
     },
     "symmetry_functions": {
-        "cutoff": Opt(5.5, "float", "Å", minimum=0.0, exclusive_min=True),
+        "cutoff": Opt(5.5, "float", "Å", minimum=0.0, exclusive_min=True,
+                      maximum=MAX_CUTOFF),
         "cutoff_function": Opt("poly2", "str", "",
                                choices=tuple(c for c in CUTOFF_KINDS if c != "hard")),
         "cutoff_alpha": Opt(0.0, "float", "", minimum=0.0, maximum=0.999),
@@ -80,7 +86,8 @@ SCHEMA = {
         "r_min_angular": Opt(1.5, "float", "Å", minimum=0.0, exclusive_min=True),
         "angular_cutoff": Opt(None, "float", "Å, cutoff of the angular functions (default: "
                               "cutoff); a shorter one makes the triplet sum much cheaper",
-                              minimum=0.0, exclusive_min=True, nullable=True),
+                              minimum=0.0, exclusive_min=True, nullable=True,
+                              maximum=MAX_CUTOFF),
         "zetas": Opt([1.0, 2.0, 4.0, 16.0], "list_float", "", minimum=1.0),
         "lambdas": Opt([-1.0, 1.0], "list_float", "", choices=(-1.0, 1.0)),
         "explicit": Opt(None, "any", "list of sf lines, or {element: [lines]}", nullable=True),
