@@ -128,7 +128,7 @@ macro(_kz_finish)
     endif()
   endif()
   if(NOT _why AND NOT _kz_lammps_version MATCHES "^[12][0-9][0-9][0-9][01][0-9][0-3][0-9]$")
-    set(_why "cannot read the LAMMPS version from ${_kz_lammps_prefix} (no src/version.h, "
+    string(CONCAT _why "cannot read the LAMMPS version from ${_kz_lammps_prefix} (no src/version.h, "
              "LAMMPSConfigVersion.cmake or liblammps.pc with a version); give it as "
              "-DKIZUNA_LAMMPS_VERSION=YYYYMMDD (what 'lmp -h' prints, e.g. 22 Jul 2025 -> 20250722)")
   endif()
@@ -181,7 +181,7 @@ macro(kizuna_lammps_from_dir dir)
       "${_kz_lammps_prefix}/cmake/LAMMPS/LAMMPS_Targets.cmake")
     _kz_sizes_from_files(_kz_lammps_sizes ${_kz_meta} ${_kz_targets})
   else()
-    set(_why "${dir} is neither an installed LAMMPS (include/lammps/pair.h) nor a LAMMPS source "
+    string(CONCAT _why "${dir} is neither an installed LAMMPS (include/lammps/pair.h) nor a LAMMPS source "
              "tree (src/version.h)")
   endif()
   _kz_finish()
@@ -191,7 +191,7 @@ macro(kizuna_lammps_from_cmake)
   set(_why "")
   find_package(LAMMPS CONFIG QUIET)
   if(NOT LAMMPS_FOUND OR NOT TARGET LAMMPS::lammps)
-    set(_why "CMake found no installed LAMMPS (find_package(LAMMPS): set LAMMPS_DIR, LAMMPS_ROOT "
+    string(CONCAT _why "CMake found no installed LAMMPS (find_package(LAMMPS): set LAMMPS_DIR, LAMMPS_ROOT "
              "or CMAKE_PREFIX_PATH, or give -DKIZUNA_LAMMPS_DIR=<prefix or source tree>)")
   else()
     get_target_property(_kz_inc LAMMPS::lammps INTERFACE_INCLUDE_DIRECTORIES)
@@ -204,7 +204,7 @@ macro(kizuna_lammps_from_cmake)
       endif()
     endforeach()
     if(NOT _kz_dir)
-      set(_why "the LAMMPS CMake package at ${LAMMPS_DIR} names no folder with pair.h "
+      string(CONCAT _why "the LAMMPS CMake package at ${LAMMPS_DIR} names no folder with pair.h "
                "(include directories: ${_kz_inc})")
     else()
       kizuna_lammps_from_dir("${_kz_dir}")
