@@ -6,9 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 export OMP_NUM_THREADS ?= 1
-SOURCES := $(shell find csrc lammps_plugin -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.py' -o -name '*.map' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find csrc lammps_plugin -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.cmake' -o -name '*.py' -o -name '*.map' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: install test test-fast demo bench gpu-check gpu-emulation-check clean FORCE
+.PHONY: install test test-fast demo bench gpu-check gpu-emulation-check debian-lammps clean FORCE
 
 # the editable install maps Python modules by name: adding or removing a module needs a
 # reinstall, so the list of module files is part of the build stamp
@@ -22,16 +22,32 @@ $(VENV)/.deps: constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt numpy scipy ase pyyaml matplotlib pytest \
-	    "lammps[mpi]" scikit-build-core pybind11 cmake ninja chgnet==0.4.2
+	    "lammps[mpi]==2025.7.22.*" scikit-build-core pybind11 cmake ninja chgnet==0.4.2
 	touch $@
 
+# The development build runs where it is built: the core tuned for this CPU (KIZUNA_ARCH=native;
+# `pip install .` is portable unless asked, see README). KIZUNA_ARCH= (empty) for a portable one.
+KIZUNA_ARCH ?= native
 $(VENV)/.built: $(VENV)/.deps $(VENV)/.pyfiles $(SOURCES)
-	$(PIP) install -q --no-build-isolation -c constraints.txt -e .
+	KIZUNA_ARCH=$(KIZUNA_ARCH) $(PIP) install -q --no-build-isolation -c constraints.txt -e .
 	touch $@
 
 install: $(VENV)/.built
 
-test: install
+# Debian's LAMMPS (lammps + liblammps-dev, OpenMPI) for tests/test_lammps_own_build.py, which
+# builds the plugin against it (or checks that the build says why it cannot). Installed when
+# running as root with apt-get; elsewhere skipped with a note (the test then skips, saying so).
+debian-lammps:
+	@if [ -x /usr/bin/lmp ] && [ -f /usr/include/lammps/pair.h ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's lammps + liblammps-dev (for tests/test_lammps_own_build.py)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q lammps liblammps-dev >/dev/null || \
+	    { apt-get update -q >/dev/null && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q lammps liblammps-dev >/dev/null; } || \
+	    echo "NOTE: apt-get could not install lammps liblammps-dev; the Debian-LAMMPS test skips"; \
+	else echo "NOTE: not root or no apt-get: Debian's LAMMPS not installed; the Debian-LAMMPS test skips"; fi
+
+test: install debian-lammps
 	$(PY) -m pytest -q tests
 
 demo: install

