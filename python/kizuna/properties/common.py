@@ -18,6 +18,7 @@ class Watch:
     call, calls with any, and the largest committee spreads (None for a plain calculator)."""
     calls: int = 0
     max_extrapolating: int = 0
+    atoms_at_max: int = 0                          # atoms of the structure of that call
     calls_extrapolating: int = 0
     max_energy_std_per_atom: float | None = None   # eV/atom, committee energy spread / N
     max_force_deviation: float | None = None       # eV/Å, largest per-atom force spread
@@ -26,7 +27,8 @@ class Watch:
         self.calls += 1
         n = results.get("num_extrapolating")
         if n is not None:
-            self.max_extrapolating = max(self.max_extrapolating, int(n))
+            if int(n) > self.max_extrapolating or self.atoms_at_max == 0:
+                self.max_extrapolating, self.atoms_at_max = int(n), natoms
             self.calls_extrapolating += int(n) > 0
         std = results.get("energy_std")
         if std is not None:

@@ -63,7 +63,7 @@ def run_temperature(atoms, calc, cfg: dict, temperature: float, seed: int):
     MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
     Stationary(a)
     dyn = Langevin(a, cfg["timestep"] * units.fs, temperature_K=temperature,
-                   friction=cfg["friction"] / units.fs, rng=rng)
+                   friction=cfg["friction"] / units.fs, fixcm=False, rng=rng)
     dyn.run(cfg["equilibration"])
     select = (np.ones(len(a), bool) if not cfg["species"] else
               np.isin(a.get_chemical_symbols(), cfg["species"]))

@@ -27,7 +27,7 @@ def run_protocol(atoms, calc, cfg: dict, seed: int):
     MaxwellBoltzmannDistribution(a, temperature_K=cfg["melt_temperature"], rng=rng)
     Stationary(a)
     dyn = Langevin(a, cfg["timestep"] * units.fs, temperature_K=cfg["melt_temperature"],
-                   friction=cfg["friction"] / units.fs, rng=rng)
+                   friction=cfg["friction"] / units.fs, fixcm=False, rng=rng)
     temperatures = []
     dyn.attach(lambda: temperatures.append(a.get_temperature()), interval=cfg["ramp_every"])
     dyn.run(cfg["melt_steps"])

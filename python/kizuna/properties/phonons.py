@@ -12,6 +12,8 @@ and the RMS difference of the band frequencies on the path (THz).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from ase import Atoms
 
@@ -33,8 +35,11 @@ def compute(atoms, calc, cfg: dict, relax: dict) -> dict:
     unit = PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=np.asarray(atoms.cell),
                         scaled_positions=atoms.get_scaled_positions(),
                         masses=atoms.get_masses())
-    primitive = "auto" if cfg["primitive"] == "auto" else None
-    ph = Phonopy(unit, supercell_matrix=np.diag(cfg["supercell"]), primitive_matrix=primitive)
+    primitive = "auto" if cfg["primitive"] == "auto" else np.eye(3)
+    with warnings.catch_warnings():   # phonopy 4 warns that "auto" is its new default
+        warnings.simplefilter("ignore")
+        ph = Phonopy(unit, supercell_matrix=np.diag(cfg["supercell"]),
+                     primitive_matrix=primitive)
     ph.generate_displacements(distance=cfg["displacement"])
 
     def forces_of(sc):

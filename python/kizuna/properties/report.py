@@ -38,7 +38,8 @@ def value_rows(results: dict):
         for key, mv in m["values"].items():
             rv = r["values"].get(key) if r is not None and "values" in r else None
             err = mv - rv if rv is not None else None
-            rel = err / abs(rv) if rv not in (None, 0) else None
+            # no relative error of quantities near zero (energies, imaginary frequencies)
+            rel = err / abs(rv) if rv is not None and abs(rv) > 1e-2 else None
             rows.append((name, key, units[key] if key in units or hasattr(units, "__missing__")
                          else "", mv, rv, err, rel))
         for key, v in (entry.get("comparison") or {}).items():
@@ -115,7 +116,8 @@ def write_report(results: dict, folder: Path) -> Path:
         m = entry.get("model", {})
         w = m.get("watch", {})
         std = w.get("max_energy_std_per_atom")
-        lines.append(f"| {name} | {w.get('calls', 0)} | {w.get('max_extrapolating', 0)} | "
+        most = f"{w.get('max_extrapolating', 0)} of {w.get('atoms_at_max', 0)}"
+        lines.append(f"| {name} | {w.get('calls', 0)} | {most} | "
                      f"{w.get('calls_extrapolating', 0)} | "
                      f"{'–' if std is None else f'{1000 * std:.3g}'} | "
                      f"{_fmt(w.get('max_force_deviation'))} | {m.get('seconds', '')} |")
