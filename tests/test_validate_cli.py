@@ -136,3 +136,26 @@ def test_eval_details_worst_first_and_calibration(tmp_path, capsys):
     assert -1 <= cal["spearman_atom_deviation_vs_force_error"] <= 1
     assert sum(b["atoms"] for b in cal["binned"]) == 8 * 32
     assert (tmp_path / "details" / "cu.calibration.png").is_file()
+
+
+def test_diffusion_model_in_lammps_records_what_the_model_saw():
+    lammps_md = pytest.importorskip("kizuna.learn.lammps_md")
+    reason = lammps_md.lammps_available()
+    if reason:
+        pytest.skip(reason)
+    import kizuna
+    from kizuna.properties import diffusion
+    from kizuna.properties.common import Watched
+
+    calc = Watched(kizuna.Calculator(str(MODEL), extrapolation="warn"))
+    cfg = {"supercell": [2, 2, 2], "engine": "lammps", "reference_supercell": None,
+           "temperatures": [900.0, 1300.0], "vacancies": 1, "species": None, "timestep": 2.0,
+           "friction": 0.01, "equilibration": 10, "steps": 40, "every": 4, "fit_start": 0.2,
+           "fit_end": 1.0}
+    res = diffusion.compute(bulk("Cu", "fcc", a=3.6, cubic=True), calc, cfg, {}, seed=0,
+                            side="model", model_path=str(MODEL))
+    curves = res["data"]["curves"]
+    assert [c["engine"] for c in curves] == ["lammps", "lammps"]
+    assert all(len(c["msd"]) == 6 and c["msd"][0] == 0 and c["msd"][-1] > 0 for c in curves)
+    assert calc.watch.calls == 20 and calc.watch.atoms_at_max == 31
+    assert calc.watch.max_force_deviation > 0

@@ -80,6 +80,11 @@ PROPERTIES = {
     },
     "diffusion": {
         "supercell": Opt([2, 2, 2], "list_int", "repetitions of the input cell"),
+        "engine": Opt("ase", "str", "MD of the model: ase | lammps (in-process, large cells; "
+                                    "the reference always runs in ASE)",
+                      choices=("ase", "lammps")),
+        "reference_supercell": Opt(None, "list_int", "the reference's cell (null: supercell)",
+                                   nullable=True),
         "temperatures": Opt([800.0, 1000.0, 1200.0], "list_float", "K (>= 2 for E_a)"),
         "vacancies": Opt(0, "int", "atoms removed at random (seeded)", minimum=0),
         "species": Opt(None, "list_str", "elements whose MSD is taken (null: all)",
@@ -153,7 +158,7 @@ def validate_validate_config(given, source="<validate config>", text=None, base=
         if section is True or section is None:
             section = {}
         out[name] = _check_section(PROPERTIES[name], section, ["properties", name], where)
-        for key in ("supercell", "mesh"):
+        for key in ("supercell", "mesh", "reference_supercell"):
             v = out[name].get(key)
             if v is not None and (len(v) != 3 or min(v) < 1):
                 raise where.error(["properties", name, key], f"expected three integers >= 1, "

@@ -12,6 +12,13 @@ time origins,
 
 1 Å^2/fs = 0.1 cm^2/s. Arrhenius: ln D = ln D0 - E_a / (k_B T), fitted over the temperatures
 (E_a in eV).
+
+Engines (``engine``): ``ase`` runs both sides with ASE's Langevin; ``lammps`` runs the model's
+MD in LAMMPS in this process (``learn/lammps_md.LammpsSystem``: ``pair_style kizuna``,
+``fix langevin`` with damp = 1/friction + ``fix nve`` + zero momentum, the same protocol),
+for large cells; ``compute kizuna/deviation`` gives the extrapolating atoms and the committee
+force deviation at every recorded frame. The reference (an ASE calculator) always runs in ASE,
+on ``reference_supercell`` when given (a small cell for an expensive reference).
 """
 from __future__ import annotations
 
@@ -53,11 +60,72 @@ def arrhenius(temperatures, d_values):
     return float(-slope), float(np.exp(intercept))
 
 
-def run_temperature(atoms, calc, cfg: dict, temperature: float, seed: int):
+def _cell(atoms, supercell, vacancies, rng):
+    a = atoms.repeat(tuple(supercell))
+    if vacancies:
+        if vacancies >= len(a):
+            raise ValueError(f"diffusion: {vacancies} vacancies in a cell of {len(a)} atoms")
+        del a[sorted(rng.choice(len(a), vacancies, replace=False).tolist())]
+    return a
+
+
+def _msd_of(traj, cfg):
+    traj = np.asarray(traj)
+    max_lag = (len(traj) - 1) // 2
+    m = msd(traj, max_lag)
+    times = np.arange(max_lag + 1) * cfg["every"] * cfg["timestep"]
+    return times, m
+
+
+def run_temperature_lammps(atoms, model_path, threads, watch, cfg, temperature, seed,
+                           supercell):
+    """The model's MD in LAMMPS (see the module docstring); positions unwrapped."""
+    from ..lammps import plugin_path
+    from ..learn.lammps_md import LammpsSystem, _f, _quote
+
     rng = np.random.default_rng(seed)
-    a = atoms.repeat(tuple(cfg["supercell"]))
-    if cfg["vacancies"]:
-        del a[sorted(rng.choice(len(a), cfg["vacancies"], replace=False).tolist())]
+    a = _cell(atoms, supercell, cfg["vacancies"], rng)
+    a.set_velocities(np.zeros((len(a), 3)))
+    system = LammpsSystem(a)
+    try:
+        lseed = int(rng.integers(1, 900_000_000))
+        damp = 1.0 / cfg["friction"] / 1000.0   # ps
+        system.commands([
+            f"plugin load {_quote(plugin_path())}",
+            f"pair_style kizuna {_quote(model_path)} extrapolation warn warn_every 1000000000 "
+            f"uncertainty_every {int(cfg['every'])} threads {int(threads)}",
+            "pair_coeff * * " + " ".join(system.elements),
+            "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
+            f"timestep {_f(cfg['timestep'] / 1000.0)}",
+            "compute kz_dev all kizuna/deviation",
+            f"velocity all create {_f(temperature)} {lseed} dist gaussian mom yes rot no",
+            "fix kz_nve all nve",
+            f"fix kz_langevin all langevin {_f(temperature)} {_f(temperature)} {_f(damp)} "
+            f"{lseed + 1} zero yes",
+            "fix kz_momentum all momentum 1 linear 1 1 1",
+            "thermo_style custom step temp pe c_kz_dev[1] c_kz_dev[3]", "thermo 0"])
+        lmp = system.lmp
+        if cfg["equilibration"]:
+            lmp.command(f"run {int(cfg['equilibration'])} post no")
+        select = (np.ones(len(a), bool) if not cfg["species"] else
+                  np.isin(a.get_chemical_symbols(), cfg["species"]))
+        traj, temps = [system.atoms().positions[select]], []
+        for _ in range(cfg["steps"] // cfg["every"]):
+            lmp.command(f"run {int(cfg['every'])} post no")
+            traj.append(system.atoms().positions[select])
+            temps.append(float(lmp.get_thermo("temp")))
+            watch.update({"num_extrapolating": int(lmp.extract_pair("num_extrapolating")),
+                          "max_force_deviation": float(lmp.extract_pair("max_force_deviation"))},
+                         len(a))
+    finally:
+        system.close()
+    times, m = _msd_of(traj, cfg)
+    return times, m, float(np.mean(temps))
+
+
+def run_temperature(atoms, calc, cfg: dict, temperature: float, seed: int, supercell=None):
+    rng = np.random.default_rng(seed)
+    a = _cell(atoms, supercell or cfg["supercell"], cfg["vacancies"], rng)
     a.calc = calc
     a.set_constraint(FixCom())
     MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
@@ -73,22 +141,30 @@ def run_temperature(atoms, calc, cfg: dict, temperature: float, seed: int):
         dyn.run(cfg["every"])
         traj.append(a.positions[select].copy())
         temps.append(a.get_temperature())
-    traj = np.asarray(traj)
-    max_lag = (len(traj) - 1) // 2
-    m = msd(traj, max_lag)
-    times = np.arange(max_lag + 1) * cfg["every"] * cfg["timestep"]
+    times, m = _msd_of(traj, cfg)
     return times, m, float(np.mean(temps))
 
 
-def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0) -> dict:
+def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "model",
+            model_path=None, threads: int = 1) -> dict:
+    """``side``/``model_path``: with ``engine: lammps`` the model side runs in LAMMPS."""
     values, curves = {}, []
     d_list = []
+    lammps = cfg["engine"] == "lammps" and side == "model"
+    supercell = (cfg["reference_supercell"] if side != "model" and cfg["reference_supercell"]
+                 else cfg["supercell"])
     for k, temperature in enumerate(cfg["temperatures"]):
-        times, m, t_mean = run_temperature(atoms, calc, cfg, temperature, seed + k)
+        if lammps:
+            times, m, t_mean = run_temperature_lammps(atoms, model_path, threads, calc.watch,
+                                                      cfg, temperature, seed + k, supercell)
+        else:
+            times, m, t_mean = run_temperature(atoms, calc, cfg, temperature, seed + k,
+                                               supercell)
         d = diffusion_coefficient(times, m, cfg["fit_start"], cfg["fit_end"])
         d_list.append(d)
         values[f"D_{temperature:g}K"] = d * A2_PER_FS_TO_CM2_PER_S
         curves.append({"temperature": temperature, "mean_temperature": t_mean,
+                       "engine": "lammps" if lammps else "ase", "supercell": list(supercell),
                        "time_fs": times.tolist(), "msd": m.tolist()})
     ea, d0 = arrhenius(cfg["temperatures"], d_list)
     if ea is not None:

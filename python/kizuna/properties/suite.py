@@ -67,6 +67,8 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
             calc.reset_watch()
             start = time.time()
             kwargs = {"seed": cfg["seed"]} if name in SEEDED else {}
+            if name == "diffusion":
+                kwargs.update(side=side, model_path=cfg["model"], threads=cfg["threads"])
             try:
                 res = module.compute(relaxed[side].copy(), calc, pcfg, cfg["relax"], **kwargs)
             except KizunaError:
