@@ -159,3 +159,23 @@ def test_diffusion_model_in_lammps_records_what_the_model_saw():
     assert all(len(c["msd"]) == 6 and c["msd"][0] == 0 and c["msd"][-1] > 0 for c in curves)
     assert calc.watch.calls == 20 and calc.watch.atoms_at_max == 31
     assert calc.watch.max_force_deviation > 0
+
+
+def test_example_config_documents_every_key():
+    import re
+
+    from kizuna.properties.config import PROPERTIES, SCHEMA, load_validate_config
+
+    text = (Path(__file__).parents[1] / "examples" / "validate" / "cu_emt.yaml").read_text()
+
+    def keys(schema):
+        for key, opt in schema.items():
+            yield key
+            if isinstance(opt, dict):
+                yield from keys(opt)
+
+    for key in list(keys(SCHEMA)) + list(keys(PROPERTIES)):
+        assert re.search(rf"\b{re.escape(key)}:", text), key
+    cfg = load_validate_config(Path(__file__).parents[1] / "examples" / "validate" /
+                               "cu_emt.yaml", [f"model={MODEL}"])
+    assert set(cfg["properties"]) == {"eos", "elastic", "phonons", "vacancy", "neb", "surface"}
