@@ -47,9 +47,11 @@ def test_validate_cli_end_to_end(tmp_path, capsys):
             "surface": {"miller": [[1, 0, 0]], "layers": 4, "vacuum": 6.0},
             "melt_quench": {"supercell": [2, 2, 2], "melt_temperature": 2000,
                             "melt_steps": 10, "quench_steps": 10, "sample_steps": 10,
-                            "sample_every": 5, "bond_cutoff": 3.0},
+                            "sample_every": 5, "bond_cutoff": 3.0,
+                            "stop_extrapolating": None},
             "diffusion": {"supercell": [2, 2, 2], "temperatures": [1000, 1400],
-                          "vacancies": 1, "equilibration": 5, "steps": 40, "every": 2},
+                          "vacancies": 1, "equilibration": 5, "steps": 40, "every": 2,
+                          "stop_extrapolating": None},
         }}
     path = tmp_path / "validate.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -179,3 +181,20 @@ def test_example_config_documents_every_key():
     cfg = load_validate_config(Path(__file__).parents[1] / "examples" / "validate" /
                                "cu_emt.yaml", [f"model={MODEL}"])
     assert set(cfg["properties"]) == {"eos", "elastic", "phonons", "vacancy", "neb", "surface"}
+
+
+def test_model_md_stops_when_most_atoms_extrapolate():
+    import kizuna
+    from kizuna.properties.common import Watched
+    from kizuna.properties.meltquench import run_protocol
+
+    calc = Watched(kizuna.Calculator(str(MODEL), extrapolation="warn"))
+    calc.watch.guard = (0.5, 3)
+    squeezed = bulk("Cu", "fcc", a=3.0, cubic=True)   # -17 %: every atom out of range
+    cfg = {"supercell": [2, 2, 2], "melt_temperature": 300.0, "melt_steps": 10,
+           "quench_steps": 5, "final_temperature": 300.0, "ramp_every": 5, "sample_steps": 5,
+           "sample_every": 5, "timestep": 1.0, "friction": 0.02}
+    with pytest.raises(RuntimeError, match="32 of 32 atoms extrapolating.*3 consecutive"):
+        run_protocol(squeezed, calc, cfg, seed=0)
+    assert calc.watch.calls == 3
+    assert "guard" not in calc.watch.as_dict()

@@ -22,10 +22,23 @@ class Watch:
     calls_extrapolating: int = 0
     max_energy_std_per_atom: float | None = None   # eV/atom, committee energy spread / N
     max_force_deviation: float | None = None       # eV/Å, largest per-atom force spread
+    # (fraction, calls): stop when more than fraction x atoms extrapolate in this many
+    # consecutive calls (MD properties set it for the model; None: never)
+    guard: tuple | None = None
+    run: int = 0
 
     def update(self, results: dict, natoms: int) -> None:
         self.calls += 1
         n = results.get("num_extrapolating")
+        if n is not None and self.guard is not None:
+            fraction, calls = self.guard
+            self.run = self.run + 1 if int(n) > fraction * natoms else 0
+            if self.run >= calls:
+                raise RuntimeError(
+                    f"the model's MD left its training range: {int(n)} of {natoms} atoms "
+                    f"extrapolating, more than {fraction:g} of them for {calls} consecutive "
+                    f"steps (stopped after {self.calls} calls). Learn this region (kizuna learn) "
+                    "or set stop_extrapolating: null to go on regardless")
         if n is not None:
             if int(n) > self.max_extrapolating or self.atoms_at_max == 0:
                 self.max_extrapolating, self.atoms_at_max = int(n), natoms
@@ -39,7 +52,15 @@ class Watch:
             self.max_force_deviation = max(self.max_force_deviation or 0.0, float(dev))
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("guard", "run")}
+
+
+def guard_md(calc, cfg: dict) -> None:
+    """Arm the extrapolation stop of an MD property (``stop_extrapolating``,
+    ``stop_patience``) on a watched calculator (a reference never reports extrapolation)."""
+    watch = getattr(calc, "watch", None)
+    if watch is not None and cfg.get("stop_extrapolating") is not None:
+        watch.guard = (cfg["stop_extrapolating"], cfg["stop_patience"])
 
 
 class Watched(Calculator):

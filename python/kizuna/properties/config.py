@@ -77,6 +77,11 @@ PROPERTIES = {
         "rdf_bins": Opt(120, "int", "RDF bins", minimum=5),
         "bond_cutoff": Opt(3.0, "float", "Å, neighbours counted as bonds (coordination, "
                                          "angles)", minimum=0.0, exclusive_min=True),
+        "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
+                                  "fraction of the atoms is outside the training range for "
+                                  "stop_patience consecutive steps (null: never)",
+                                  nullable=True, minimum=0.0, maximum=1.0),
+        "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
     },
     "diffusion": {
         "supercell": Opt([2, 2, 2], "list_int", "repetitions of the input cell"),
@@ -99,6 +104,11 @@ PROPERTIES = {
                          minimum=0.0, maximum=1.0),
         "fit_end": Opt(1.0, "float", "fit window end, fraction of the longest lag",
                        minimum=0.0, maximum=1.0),
+        "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
+                                  "fraction of the atoms is outside the training range for "
+                                  "stop_patience consecutive steps (null: never)",
+                                  nullable=True, minimum=0.0, maximum=1.0),
+        "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
     },
 }
 

@@ -148,6 +148,9 @@ def run_temperature(atoms, calc, cfg: dict, temperature: float, seed: int, super
 def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "model",
             model_path=None, threads: int = 1) -> dict:
     """``side``/``model_path``: with ``engine: lammps`` the model side runs in LAMMPS."""
+    from .common import guard_md
+
+    guard_md(calc, cfg)
     values, curves = {}, []
     d_list = []
     lammps = cfg["engine"] == "lammps" and side == "model"

@@ -17,6 +17,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from . import analysis
+from .common import guard_md
 
 
 def run_protocol(atoms, calc, cfg: dict, seed: int):
@@ -50,6 +51,7 @@ def run_protocol(atoms, calc, cfg: dict, seed: int):
 
 
 def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0) -> dict:
+    guard_md(calc, cfg)
     frames, temps = run_protocol(atoms, calc, cfg, seed)
     r, g = analysis.rdf(frames, cfg["rdf_rmax"], cfg["rdf_bins"])
     theta, adf = analysis.bond_angles(frames, cfg["bond_cutoff"])
