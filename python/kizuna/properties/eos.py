@@ -1,0 +1,64 @@
+"""Equation of state: energies of isotropically scaled copies of the structure (ions relaxed
+at each volume when the cell has more than one atom), fitted by ase.eos (Birch-Murnaghan).
+
+E(V) = E0 + 9 V0 B0/16 [ (x-1)^3 B' + (x-1)^2 (6 - 4 x) ],  x = (V0/V)^(2/3)
+Results: E0 (eV/atom), V0 (Å^3/atom), a0 (Å, when the cell is cubic), B0 (GPa), B' (-).
+"""
+from __future__ import annotations
+
+import numpy as np
+from ase import units
+from ase.eos import EquationOfState
+
+from .common import relax_positions
+
+SCHEMA_HELP = "equation of state: volumes V0*(1+s)^3 for s in +-strain"
+
+
+def compute(atoms, calc, cfg: dict, relax: dict) -> dict:
+    """``atoms``: the (relaxed) structure; ``cfg``: {strain, points, eos}."""
+    n = len(atoms)
+    strains = np.linspace(-cfg["strain"], cfg["strain"], cfg["points"])
+    volumes, energies = [], []
+    for s in strains:
+        a = atoms.copy()
+        a.set_cell(atoms.cell * (1.0 + s), scale_atoms=True)
+        a.calc = calc
+        if cfg["relax_ions"]:
+            relax_positions(a, relax["fmax"], relax["steps"])
+        volumes.append(a.get_volume() / n)
+        energies.append(a.get_potential_energy() / n)
+    eos = EquationOfState(volumes, energies, eos=cfg["eos"])
+    v0, e0, b0 = eos.fit()
+    bp = float(eos.eos_parameters[2]) if cfg["eos"] in ("birchmurnaghan", "murnaghan",
+                                                        "vinet", "pouriertarantola") else None
+    out = {"E0": float(e0), "V0": float(v0), "B0": float(b0 / units.GPa)}
+    if bp is not None:
+        out["B'"] = bp
+    lengths = atoms.cell.lengths()
+    angles = atoms.cell.angles()
+    if np.allclose(lengths, lengths[0], rtol=1e-6) and np.allclose(angles, 90.0, atol=1e-6):
+        # cubic cell: lattice constant from the fitted volume per cell
+        out["a0"] = float((v0 * n) ** (1.0 / 3.0))
+    return {"values": out, "data": {"volumes": volumes, "energies": energies}}
+
+
+UNITS = {"E0": "eV/atom", "V0": "Å³/atom", "B0": "GPa", "B'": "", "a0": "Å"}
+
+
+def plot(ax, results: dict) -> None:
+    """E(V) points of each calculator and its fitted curve."""
+    for label, res, style in results:
+        v, e = np.asarray(res["data"]["volumes"]), np.asarray(res["data"]["energies"])
+        ax.plot(v, e, style + "o", label=label)
+        eos = EquationOfState(v, e, eos="birchmurnaghan")
+        try:
+            eos.fit()
+            vv = np.linspace(v.min(), v.max(), 100)
+            ax.plot(vv, eos.func(vv, *eos.eos_parameters), style + "-", lw=1)
+        except Exception:  # a failed fit is already in the values; the plot shows points
+            pass
+    ax.set_xlabel("volume (Å³/atom)")
+    ax.set_ylabel("energy (eV/atom)")
+    ax.set_title("equation of state")
+    ax.legend()

@@ -1,0 +1,110 @@
+"""The property suite: every configured property computed with the model and with the
+reference by the same code, on the same start structure, side by side.
+
+Each calculator first relaxes the structure (cell and ions, ``relax.cell``); every property
+then starts from that calculator's own relaxed structure, so model and reference are each at
+their own equilibrium and follow the same protocol (same strains, supercells, seeds).
+While a property is computed, every call of the model records the atoms outside its training
+range and the committee spread (:class:`~kizuna.properties.common.Watch`).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import KizunaError
+from . import diffusion, elastic, eos, meltquench, neb, phonons, surface, vacancy
+from .common import Watched, relax_cell
+
+MODULES = {"eos": eos, "elastic": elastic, "phonons": phonons, "vacancy": vacancy,
+           "neb": neb, "surface": surface, "melt_quench": meltquench, "diffusion": diffusion}
+SEEDED = ("melt_quench", "diffusion")
+
+
+def make_calculators(cfg: dict):
+    """(model, reference or None), each wrapped in :class:`Watched`."""
+    from ..calculator import Calculator
+    from ..learn.reference import make_reference
+
+    model = Calculator(cfg["model"], threads=cfg["threads"], extrapolation="warn")
+    sides = [("model", Watched(model, "model"))]
+    if cfg["reference"] is not None:
+        sides.append(("reference", Watched(make_reference(cfg["reference"]), "reference")))
+    return sides
+
+
+def start_structure(cfg: dict):
+    from ..learn.md import start_structure as learn_start
+
+    return learn_start(cfg)
+
+
+def run_suite(cfg: dict, sides=None, say=print) -> dict:
+    """Compute every property of ``cfg['properties']`` on every side; returns the results
+    (JSON-ready) and writes the report into ``cfg['output']['directory']``."""
+    sides = sides or make_calculators(cfg)
+    unit = start_structure(cfg)
+    out = {"model": cfg["model"], "reference": cfg["reference"],
+           "structure": {"formula": unit.get_chemical_formula(), "atoms": len(unit)},
+           "relaxed": {}, "properties": {}}
+    relaxed = {}
+    for side, calc in sides:
+        calc.reset_watch()
+        a = unit.copy()
+        a.calc = calc
+        if cfg["relax"]["cell"]:
+            relax_cell(a, cfg["relax"]["fmax"], cfg["relax"]["steps"])
+        a.calc = None
+        relaxed[side] = a
+        out["relaxed"][side] = {"cell": a.cell.tolist(), "volume_per_atom": a.get_volume() /
+                                len(a), "watch": calc.watch.as_dict()}
+    for name, pcfg in cfg["properties"].items():
+        module = MODULES[name]
+        entry = {"config": pcfg}
+        for side, calc in sides:
+            say(f"kizuna validate: {name} ({side}) ...")
+            calc.reset_watch()
+            start = time.time()
+            kwargs = {"seed": cfg["seed"]} if name in SEEDED else {}
+            if name == "diffusion":
+                kwargs.update(side=side, model_path=cfg["model"], threads=cfg["threads"])
+            try:
+                res = module.compute(relaxed[side].copy(), calc, pcfg, cfg["relax"], **kwargs)
+            except KizunaError:
+                raise
+            except Exception as exc:  # a property that fails is reported, the others go on
+                res = {"error": f"{type(exc).__name__}: {exc}"}
+            res["seconds"] = round(time.time() - start, 2)
+            res["watch"] = calc.watch.as_dict()
+            entry[side] = res
+        if "model" in entry and "reference" in entry and "error" not in entry["model"] \
+                and "error" not in entry["reference"]:
+            comparison = {}
+            if hasattr(module, "compare"):
+                comparison.update(module.compare(entry["model"], entry["reference"]))
+            if name == "melt_quench":
+                inner = {s: c.inner for s, c in sides}
+                comparison.update(meltquench.errors_on_frames(
+                    entry["model"]["frames"], inner["model"], inner["reference"]))
+            entry["comparison"] = comparison
+        for side, _ in sides:
+            entry[side].pop("frames", None)
+        out["properties"][name] = entry
+    from .report import write_report
+
+    write_report(out, Path(cfg["output"]["directory"]))
+    return out
+
+
+def validate(config, overrides=(), say=print) -> dict:
+    """Run the property suite from a YAML file or a config dict (see docs/validate.md)."""
+    from .config import load_validate_config, validate_validate_config
+
+    cfg = (validate_validate_config(config) if isinstance(config, dict)
+           else load_validate_config(config, overrides))
+    return run_suite(cfg, say=say)
+
+
+def save_json(results: dict, path: Path) -> None:
+    path.write_text(json.dumps(results, indent=1, default=float))
