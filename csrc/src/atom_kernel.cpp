@@ -132,6 +132,18 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
 #pragma omp simd
             for (int s = 0; s < n; ++s) cutoff_fdf_t<K>(cut, r[s], fc[s], dfc[s]);
         });
+        // weighted kinds: fc and fc' of neighbour j carry its element's weight w_c(Z_j)
+        const int channel = plan.cutoff_channel[c];
+        if (channel >= 0) {
+            const int k_ch = model_.num_channels;
+            for (int e = 0; e < ne; ++e) {
+                const double w = model_.channel_weights[static_cast<size_t>(e) * k_ch + channel];
+                for (int s = begin_[e]; s < begin_[e + 1]; ++s) {
+                    fc[s] *= w;
+                    dfc[s] *= w;
+                }
+            }
+        }
     }
 }
 
@@ -157,7 +169,7 @@ void AtomKernel::values() {
 void AtomKernel::radial_values(const RadialGroup& g) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
-    const int b0 = begin_[g.neighbor], b1 = begin_[g.neighbor + 1];
+    const int b0 = lo(g.neighbor), b1 = hi(g.neighbor);
     for (size_t m = 0; m < g.out.size(); ++m) {
         const double eta = g.eta[m], rs = g.rs[m];
         double acc = 0.0;
@@ -171,7 +183,7 @@ void AtomKernel::radial_values(const RadialGroup& g) {
 }
 
 void AtomKernel::compact_radial_values(const CompactRadialGroup& g) {
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j)
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
@@ -190,7 +202,7 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
     double* __restrict ex = ex_.data() + pair_offset_[gi];
-    const int b1s = begin_[g.e1], b1e = begin_[g.e1 + 1], b2s = begin_[g.e2], b2e = begin_[g.e2 + 1];
+    const int b1s = lo(g.e1), b1e = hi(g.e1), b2s = lo(g.e2), b2e = hi(g.e2);
     const bool same = g.e1 == g.e2;
 
     // exponential terms exp(-eta_t (r_j - rs_t)^2) of the slots of both elements
@@ -377,9 +389,9 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
 // G_s = sum_{j<k} C_r(r_j) C_r(r_k) C_a(theta), theta = acos(c) (n2p2 type 22)
 void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
     const bool same = g.e1 == g.e2;
-    for (int j = begin_[g.e1]; j < begin_[g.e1 + 1]; ++j) {
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
         if (r_[j] >= g.rc) continue;
-        for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
             const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
             const double theta = std::acos(c);
@@ -430,7 +442,7 @@ void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
-    const int b0 = begin_[g.neighbor], b1 = begin_[g.neighbor + 1];
+    const int b0 = lo(g.neighbor), b1 = hi(g.neighbor);
     grow(dEdr_, n_);
     double* __restrict dEdr = dEdr_.data();
     std::fill(dEdr + b0, dEdr + b1, 0.0);
@@ -451,7 +463,7 @@ void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
 }
 
 void AtomKernel::compact_radial_adjoint(const CompactRadialGroup& g, const double* beta) {
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j) {
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j) {
         double dEdr = 0.0;
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
@@ -596,9 +608,9 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
 
 void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const double* beta) {
     const bool same = g.e1 == g.e2;
-    for (int j = begin_[g.e1]; j < begin_[g.e1 + 1]; ++j) {
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
         if (r_[j] >= g.rc) continue;
-        for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
             // collinear triplets (|c| = 1) contribute their value; their angular derivative term
             // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)
@@ -645,7 +657,7 @@ void AtomKernel::tangent(const double* dr, double* dG) {
 void AtomKernel::radial_tangent(const RadialGroup& g, const double* drs, double* dG) {
     const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j)
         for (size_t m = 0; m < g.out.size(); ++m) {
             const double d = r_[j] - g.rs[m];
             const double e = kz_exp(-g.eta[m] * d * d);
@@ -654,7 +666,7 @@ void AtomKernel::radial_tangent(const RadialGroup& g, const double* drs, double*
 }
 
 void AtomKernel::compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG) {
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j)
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
@@ -712,9 +724,9 @@ void AtomKernel::angular_tangent(const AngularGroup& g, int gi, const double* dr
 
 void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const double* dr, double* dG) {
     const bool same = g.e1 == g.e2;
-    for (int j = begin_[g.e1]; j < begin_[g.e1 + 1]; ++j) {
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
         if (r_[j] >= g.rc) continue;
-        for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
             // collinear triplets (|c| = 1) contribute their value; their angular derivative term
             // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)

@@ -84,6 +84,9 @@ class AtomKernel {
     void compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG);
     void angular_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
     void compact_angular_tangent(const CompactAngularGroup& g, const double* dr, double* dG);
+    // slots of neighbour element e: lo(e) .. hi(e); e = -1 (weighted kinds): all neighbours
+    int lo(int e) const { return e < 0 ? 0 : begin_[e]; }
+    int hi(int e) const { return e < 0 ? n_ : begin_[e + 1]; }
     double cosine(int j, int k) const { return ux_[j] * ux_[k] + uy_[j] * uy_[k] + uz_[j] * uz_[k]; }
 
     const Model& model_;

@@ -13,7 +13,8 @@ constexpr double kDegree = kPi / 180.0;
 int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf) {
     for (size_t c = 0; c < plan.cutoffs.size(); ++c) {
         const CutoffFunction& f = plan.cutoffs[c];
-        if (f.kind == sf.cutoff && f.rc == sf.rc && f.rci == sf.alpha * sf.rc) return static_cast<int>(c);
+        if (f.kind == sf.cutoff && f.rc == sf.rc && f.rci == sf.alpha * sf.rc && plan.cutoff_channel[c] == sf.channel)
+            return static_cast<int>(c);
     }
     CutoffFunction f;
     f.kind = sf.cutoff;
@@ -22,6 +23,7 @@ int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf) {
     f.inv_width = 1.0 / (f.rc - f.rci);
     f.inv_rc = 1.0 / f.rc;
     plan.cutoffs.push_back(f);
+    plan.cutoff_channel.push_back(sf.weighted() ? sf.channel : -1);
     return static_cast<int>(plan.cutoffs.size()) - 1;
 }
 
@@ -51,7 +53,8 @@ void build_plan(ElementModel& em) {
         const int out = static_cast<int>(s);
         plan.rc_max = std::max(plan.rc_max, sf.rc);
         switch (sf.kind) {
-            case SFKind::radial: {
+            case SFKind::radial:
+            case SFKind::weighted_radial: {  // e1 = -1: all neighbours, weights in the cutoff
                 const int c = cutoff_index(plan, sf);
                 auto it = std::find_if(plan.radial.begin(), plan.radial.end(), [&](const RadialGroup& g) {
                     return g.neighbor == sf.e1 && g.cutoff == c;
@@ -68,8 +71,10 @@ void build_plan(ElementModel& em) {
                 break;
             }
             case SFKind::angular_narrow:
-            case SFKind::angular_wide: {
-                const bool narrow = sf.kind == SFKind::angular_narrow;
+            case SFKind::angular_wide:
+            case SFKind::weighted_angular_narrow:  // e1 = e2 = -1: all pairs j < k
+            case SFKind::weighted_angular_wide: {
+                const bool narrow = sf.kind == SFKind::angular_narrow || sf.kind == SFKind::weighted_angular_narrow;
                 const int c = cutoff_index(plan, sf);
                 auto it = std::find_if(plan.angular.begin(), plan.angular.end(), [&](const AngularGroup& g) {
                     return g.e1 == sf.e1 && g.e2 == sf.e2 && g.narrow == narrow && g.cutoff == c;

@@ -11,12 +11,25 @@
 
 namespace kizuna {
 
-enum class SFKind : int { radial, angular_narrow, angular_wide, compact_radial, compact_angular_wide };
+enum class SFKind : int {
+    radial,
+    angular_narrow,
+    angular_wide,
+    compact_radial,
+    compact_angular_wide,
+    // element-weighted (n2p2 types 12, 13 and a wide variant): every neighbour, weighted by its
+    // element's weight in channel `channel` (Model::channel_weights)
+    weighted_radial,
+    weighted_angular_narrow,
+    weighted_angular_wide
+};
 enum class ScalingMode : int { none, scale, center, scale_center, scale_sigma };
 
 struct SymmetryFunction {
     SFKind kind;
-    int e1 = -1, e2 = -1;  // neighbour element indices (e2 only for angular kinds, e1 <= e2)
+    int e1 = -1, e2 = -1;  // neighbour element indices (e2 only for angular kinds, e1 <= e2);
+                           // -1 for weighted kinds (all neighbours)
+    int channel = -1;      // weighted kinds: 0-based channel of Model::channel_weights
     double eta = 0.0, rs = 0.0, zeta = 1.0, lambda = 1.0, rc = 0.0, alpha = 0.0;
     CutoffKind cutoff = CutoffKind::cos;
     double rl = 0.0, angle_left = 0.0, angle_right = 180.0;  // compact kinds (angles in degrees)
@@ -24,7 +37,13 @@ struct SymmetryFunction {
     bool asymmetric = false;        // compact kinds: the radial bump is core(a (2 - a))
     bool angle_asymmetric = false;  // compact_angular_wide: the angular bump likewise
 
-    bool angular() const { return kind != SFKind::radial && kind != SFKind::compact_radial; }
+    bool angular() const {
+        return kind != SFKind::radial && kind != SFKind::compact_radial && kind != SFKind::weighted_radial;
+    }
+    bool weighted() const {
+        return kind == SFKind::weighted_radial || kind == SFKind::weighted_angular_narrow ||
+               kind == SFKind::weighted_angular_wide;
+    }
 };
 
 struct DenseLayer {
@@ -52,6 +71,8 @@ struct Member {
 // neighbour element and cutoff (one cutoff evaluation per pair), angular functions by element
 // pair and cutoff with their distinct exponential terms (eta, rs) and distinct angular factors
 // (zeta, lambda), so each triplet evaluates each exponential and each power once.
+// A neighbour element of -1 (weighted kinds) means every neighbour; the weights then sit in the
+// cutoff arrays (ElementPlan::cutoff_channel).
 struct RadialGroup {
     int neighbor = 0;
     int cutoff = 0;  // index into ElementPlan::cutoffs
@@ -86,6 +107,10 @@ struct CompactAngularGroup {
 
 struct ElementPlan {
     std::vector<CutoffFunction> cutoffs;
+    // per cutoff entry: -1, or the weight channel c whose weight w_c(Z_j) multiplies fc(r_ij) and
+    // fc'(r_ij) of neighbour j (weighted kinds: w_c(Z_j) fc(r_ij) is the per-neighbour factor
+    // of the radial sum and of both legs of a triplet, so their groups need nothing else)
+    std::vector<int> cutoff_channel;
     std::vector<RadialGroup> radial;
     std::vector<CompactRadialGroup> compact_radial;
     std::vector<AngularGroup> angular;
@@ -112,6 +137,10 @@ class Model {
     std::vector<std::string> elements;
     std::vector<ElementModel> element_models;
     int committee_size = 1;
+    // element weights of the weighted symmetry-function kinds: num_channels per element,
+    // channel_weights[element * num_channels + c] (docs/model-format.md, `channels`/`weights`)
+    int num_channels = 0;
+    std::vector<double> channel_weights;
     double cutoff = 0.0;   // largest rc of all symmetry functions (Å)
     int max_features = 0;  // largest number of symmetry functions of any element
     // "crc32:<hex>" when the file's checksum was verified; empty for a file without one (written
@@ -122,6 +151,8 @@ class Model {
     bool legacy_angle_asymmetric = false;
 
     int num_elements() const { return static_cast<int>(elements.size()); }
+    // true when some element uses a weighted symmetry-function kind
+    bool has_weighted() const;
     // element index of a symbol, -1 if the model does not have it
     int element_index(const std::string& symbol) const;
 };
