@@ -10,6 +10,7 @@ import pytest
 
 import kizuna
 from conftest import DATA
+from kizuna.model_io import attach_channel_weights
 from kizuna.n2p2 import read_n2p2
 from kizuna.training.readers import read_n2p2 as read_input_data
 
@@ -55,6 +56,7 @@ def test_weights_matter():
     """Control: the same model with w = 1 for every element misses n2p2 by far."""
     model = read_n2p2(POTENTIAL)
     model.channel_weights = {e: (1.0,) for e in model.elements}
+    attach_channel_weights(model)
     s = read_input_data(REFERENCE / "input.data")[0]
     out = kizuna.Potential(model, threads=1).compute(s.positions, s.symbols, s.cell, s.pbc)
     assert abs(out["energy"] - float(_rows(REFERENCE / "energy.out")[0][3])) > 1e-2

@@ -197,7 +197,13 @@ def test_round_trip_and_summary():
     assert "sf weighted_angular_narrow channel=2 eta=" in text
     back = model_from_string(text)
     assert back.channel_weights == WEIGHTS
-    assert back.element_models[0].symmetry_functions == model.element_models[0].symmetry_functions
+    assert [(sf.kind, sf.channel, sf.eta, sf.zeta) for sf in back.element_models[0].symmetry_functions] \
+        == [(sf.kind, sf.channel, sf.eta, sf.zeta) for sf in model.element_models[0].symmetry_functions]
+    # the functions carry their channel's weights; a model built from them alone is the same
+    assert back.element_models[1].symmetry_functions[-1].element_weights == (
+        ("H", 0.3), ("C", -0.7), ("O", 1.9))
+    assert model_to_string(back) == text
+    back.channel_weights = {}
     assert model_to_string(back) == text
     assert "weighted_radial(ch1)" in back.summary()
 

@@ -89,6 +89,10 @@ class SymmetryFunction:
     asymmetric: bool = False
     angle_asymmetric: bool = False
     channel: int = 0  # weighted kinds: 1-based weight channel
+    #: weighted kinds: the channel's weights as ((symbol, w), ...), a copy of the model's table
+    #: (Model.channel_weights) that travels with the function, so that a list of functions
+    #: (training, generators) is self-contained; the file stores the model's table only
+    element_weights: tuple = ()
 
     @property
     def is_angular(self) -> bool:

@@ -51,9 +51,47 @@ def _sf_line(sf: SymmetryFunction) -> str:
     return " ".join(parts)
 
 
+def resolved_channel_weights(model: Model) -> dict:
+    """The model's weight table: Model.channel_weights, or (when that is empty) the tables the
+    weighted functions carry (SymmetryFunction.element_weights), which must agree."""
+    if model.channel_weights:
+        return model.channel_weights
+    tables = {}
+    for em in model.element_models:
+        for sf in em.symmetry_functions:
+            if sf.kind not in WEIGHTED_KINDS or not sf.element_weights:
+                continue
+            table = dict(sf.element_weights)
+            if tables.setdefault(sf.channel, table) != table:
+                raise ModelFormatError(f"element {em.symbol}: weighted functions of channel "
+                                       f"{sf.channel} carry different weight tables")
+    if not tables:
+        return {}
+    k = max(tables)
+    missing = [c for c in range(1, k + 1) if c not in tables]
+    if missing:
+        raise ModelFormatError(f"no weights for channel(s) {missing} (channels are 1..{k})")
+    try:
+        return {e: tuple(float(tables[c][e]) for c in range(1, k + 1)) for e in model.elements}
+    except KeyError as exc:
+        raise ModelFormatError(f"the weight tables of the weighted functions have no weight "
+                               f"for element {exc}") from None
+
+
+def attach_channel_weights(model: Model) -> Model:
+    """Copy the model's weight table into its weighted functions (element_weights)."""
+    for em in model.element_models:
+        for sf in em.symmetry_functions:
+            if sf.kind in WEIGHTED_KINDS and model.channel_weights:
+                sf.element_weights = tuple((e, float(model.channel_weights[e][sf.channel - 1]))
+                                           for e in model.elements)
+    return model
+
+
 def model_to_string(model: Model) -> str:
     """The model file text: the first line, a checksum line, then the content it protects."""
     validate_model(model)
+    channel_weights = resolved_channel_weights(model)
     out = ["# kizuna model file; format: docs/model-format.md; units: energy eV, length angstrom"]
     for key, value in model.meta.items():
         # one line; control characters (the lexical rules refuse them) become blanks
@@ -62,11 +100,11 @@ def model_to_string(model: Model) -> str:
     out.append("units eV angstrom")
     out.append("elements " + " ".join(model.elements))
     out.append(f"committee {model.committee_size}")
-    if model.channel_weights:
-        out.append(f"channels {model.num_channels}")
+    if channel_weights:
+        out.append(f"channels {len(next(iter(channel_weights.values())))}")
         out.append("# weights <element> <w_1> ... <w_k>: element weights of the weighted kinds")
         for e in model.elements:
-            out.append(f"weights {e} " + " ".join(_fmt(w) for w in model.channel_weights[e]))
+            out.append(f"weights {e} " + " ".join(_fmt(w) for w in channel_weights[e]))
     for em in model.element_models:
         out.append(f"element {em.symbol}")
         out.append(f"  symmetry_functions {em.num_features}")
@@ -426,8 +464,8 @@ def model_from_string(text: str, source: str = "<string>") -> Model:
                 f"is {actual} but the file says {stored}: the file changed after it was written "
                 "(a damaged copy? restore it; if you edited it on purpose, delete the "
                 "'checksum' line to load it unchecked)")
-    model = Model(elements=elements, element_models=element_models, meta=meta,
-                  channel_weights=channel_weights)
+    model = attach_channel_weights(Model(elements=elements, element_models=element_models,
+                                         meta=meta, channel_weights=channel_weights))
     model.checksum = None if stored is None else f"{CHECKSUM_ALGORITHM}:{stored}"
     if lines.legacy_angle_asymmetric and str(meta.get("source", "")).startswith("n2p2"):
         warnings.warn(f"{source}: imported from n2p2 by a kizuna that also made the angular "
@@ -478,12 +516,13 @@ def validate_model(model: Model) -> None:
             raise ModelFormatError(f"meta key {key!r} must be one word (no blanks or control "
                                    "characters)")
     n_members = len(model.element_models[0].members)
-    k = model.num_channels
-    if model.channel_weights:
-        if set(model.channel_weights) != set(model.elements):
+    channel_weights = resolved_channel_weights(model)
+    k = len(next(iter(channel_weights.values()))) if channel_weights else 0
+    if channel_weights:
+        if set(channel_weights) != set(model.elements):
             raise ModelFormatError(f"channel_weights must give weights for exactly the model's "
-                                   f"elements {model.elements}, got {sorted(model.channel_weights)}")
-        for e, w in model.channel_weights.items():
+                                   f"elements {model.elements}, got {sorted(channel_weights)}")
+        for e, w in channel_weights.items():
             if len(w) != k or k < 1 or not np.all(np.isfinite(np.asarray(w, dtype=float))):
                 raise ModelFormatError(f"channel_weights[{e!r}] must be {k} finite numbers (the "
                                        f"same number for every element), got {w}")
@@ -508,6 +547,11 @@ def validate_model(model: Model) -> None:
                                                   and 1 <= sf.channel <= k):
                 raise ModelFormatError(f"{where}: {sf.kind} needs a channel in 1..{k} (the "
                                        f"model's weight channels), got {sf.channel!r}")
+            if sf.kind in WEIGHTED_KINDS and sf.element_weights and any(
+                    channel_weights.get(e, (None,) * k)[sf.channel - 1] != w
+                    for e, w in sf.element_weights):
+                raise ModelFormatError(f"{where}: the weights carried by a {sf.kind} function "
+                                       f"of channel {sf.channel} differ from the model's table")
             for name, allowed in STRING_PARAMETERS.items():
                 if name in SF_PARAMETERS[sf.kind] and getattr(sf, name) not in allowed:
                     raise ModelFormatError(f"{where}: unknown {name} {getattr(sf, name)!r}")

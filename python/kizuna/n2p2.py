@@ -358,8 +358,10 @@ def read_n2p2(directory, *, length_unit=None, energy_unit=None, cflength=None, c
     meta["code_version"] = f"kizuna {__version__}"
     weighted = any(sf.is_weighted for em in element_models for sf in em.symmetry_functions)
     channel_weights = {e: (float(atomic_numbers[e]),) for e in order} if weighted else {}
-    return Model(elements=list(order), element_models=element_models, meta=meta,
-                 channel_weights=channel_weights)
+    from .model_io import attach_channel_weights
+
+    return attach_channel_weights(Model(elements=list(order), element_models=element_models,
+                                        meta=meta, channel_weights=channel_weights))
 
 
 def n2p2_sf_line_numbers(directory) -> dict:
