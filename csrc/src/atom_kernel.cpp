@@ -132,7 +132,7 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
 #pragma omp simd
             for (int s = 0; s < n; ++s) cutoff_fdf_t<K>(cut, r[s], fc[s], dfc[s]);
         });
-        // weighted kinds: fc and fc' of neighbour j carry its element's weight w_c(Z_j)
+        // weighted_radial: fc and fc' of neighbour j carry its element's weight w_c(Z_j)
         const int channel = plan.cutoff_channel[c];
         if (channel >= 0) {
             const int k_ch = model_.num_channels;
@@ -144,6 +144,17 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
                 }
             }
         }
+    }
+
+    // weights of every channel per slot, w_[c * n + slot] (weighted angular groups)
+    const int k_ch = model_.num_channels;
+    if (k_ch > 0) {
+        grow(w_, static_cast<size_t>(k_ch) * n_);
+        for (int c = 0; c < k_ch; ++c)
+            for (int e = 0; e < ne; ++e) {
+                const double w = model_.channel_weights[static_cast<size_t>(e) * k_ch + c];
+                for (int s = begin_[e]; s < begin_[e + 1]; ++s) w_[static_cast<size_t>(c) * n_ + s] = w;
+            }
     }
 }
 
@@ -273,10 +284,12 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         const Region& prev = regions_[gi - 1];
         const AngularGroup& pg = em_->plan.angular[gi - 1];
         reg.ints = prev.ints + 2 * prev.stride;
-        reg.doubles = prev.doubles + (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size()) * prev.stride;
+        reg.doubles = prev.doubles +
+                      (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size() + pg.channels.size()) * prev.stride;
     }
+    const int nch = static_cast<int>(g.channels.size());
     grow(tint_, reg.ints + 2 * reg.stride);
-    grow(tdbl_, reg.doubles + (kFixed + nt + 2 * nf) * reg.stride);
+    grow(tdbl_, reg.doubles + (kFixed + nt + 2 * nf + nch) * reg.stride);
     const size_t S = reg.stride;
     int* __restrict tj = tint_.data() + reg.ints;
     int* __restrict tk = tj + S;
@@ -289,6 +302,7 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     double* __restrict E = base + kFixed * S;
     double* __restrict A = E + nt * S;
     double* __restrict dA = A + nf * S;
+    double* __restrict Wch = dA + nf * S;  // weighted groups: w_c(Z_j) w_c(Z_k) per channel
     std::copy(cand_j_.begin(), cand_j_.begin() + T, tj);
     std::copy(cand_k_.begin(), cand_k_.begin() + T, tk);
     const double* __restrict cr2 = cand_r2_.data();
@@ -324,6 +338,12 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             tdfc[q] = 0.0;
             tfc3[q] = fc[j] * fc[k];
         }
+    }
+    for (int c = 0; c < nch; ++c) {
+        const double* __restrict w = w_.data() + static_cast<size_t>(g.channels[c]) * n_;
+        double* __restrict Wc = Wch + c * S;
+#pragma omp simd
+        for (int q = 0; q < nT; ++q) Wc[q] = w[tj[q]] * w[tk[q]];
     }
     // exponential products E_t = ex_t(r_j) ex_t(r_k) [ex_t(r_jk)]
     for (int t = 0; t < nt; ++t) {
@@ -375,13 +395,19 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             for (int q = 0; q < nT; ++q) angular_factor(tc[q], zeta, -1, lambda, pref, Aa[q], dAa[q]);
         }
     }
-    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q]
+    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]]
     for (size_t m = 0; m < g.out.size(); ++m) {
         const double* __restrict Aa = A + g.fac[m] * S;
         const double* __restrict Et = E + g.term[m] * S;
         double acc = 0.0;
+        if (nch) {
+            const double* __restrict Wc = Wch + g.chan[m] * S;
 #pragma omp simd reduction(+ : acc)
-        for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q];
+            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q] * Wc[q];
+        } else {
+#pragma omp simd reduction(+ : acc)
+            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q];
+        }
         G_[g.out[m]] += acc;
     }
 }
@@ -509,26 +535,29 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     double* __restrict Sc = Sjk + S;
     double* __restrict W = Sc + S;
     double* __restrict St = W + S;
+    const int nch = static_cast<int>(g.channels.size());
+    const double* __restrict Wch = dA + nf * S;
     for (int t = 0; t < nt; ++t) {
         const int m0 = g.term_first[t], m1 = g.term_first[t + 1];
-        {
-            const double b = beta[g.out[m0]];
-            const double* __restrict Aa = A + g.fac[m0] * S;
-            const double* __restrict dAa = dA + g.fac[m0] * S;
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                W[q] = b * Aa[q];
-                St[q] = b * dAa[q];
-            }
-        }
-        for (int m = m0 + 1; m < m1; ++m) {
+        std::fill(W, W + nT, 0.0);
+        std::fill(St, St + nT, 0.0);
+        for (int m = m0; m < m1; ++m) {
             const double b = beta[g.out[m]];
             const double* __restrict Aa = A + g.fac[m] * S;
             const double* __restrict dAa = dA + g.fac[m] * S;
+            if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
+                const double* __restrict Wc = Wch + g.chan[m] * S;
 #pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                W[q] += b * Aa[q];
-                St[q] += b * dAa[q];
+                for (int q = 0; q < nT; ++q) {
+                    W[q] += b * Aa[q] * Wc[q];
+                    St[q] += b * dAa[q] * Wc[q];
+                }
+            } else {
+#pragma omp simd
+                for (int q = 0; q < nT; ++q) {
+                    W[q] += b * Aa[q];
+                    St[q] += b * dAa[q];
+                }
             }
         }
         const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
@@ -687,6 +716,7 @@ void AtomKernel::angular_tangent(const AngularGroup& g, int gi, const double* dr
     const double* E = base + kFixed * S;
     const double* A = E + nt * S;
     const double* dA = A + nf * S;
+    const double* Wch = dA + nf * S;
     const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     std::vector<double>& P = work_;
@@ -717,7 +747,8 @@ void AtomKernel::angular_tangent(const AngularGroup& g, int gi, const double* dr
         }
         for (size_t m = 0; m < g.out.size(); ++m) {
             const int t = g.term[m], a = g.fac[m];
-            dG[g.out[m]] += E[t * S + q] * (A[a * S + q] * P[t] + dA[a * S + q] * fc3 * dc);
+            const double w = g.chan.empty() ? 1.0 : Wch[g.chan[m] * S + q];
+            dG[g.out[m]] += w * E[t * S + q] * (A[a * S + q] * P[t] + dA[a * S + q] * fc3 * dc);
         }
     }
 }

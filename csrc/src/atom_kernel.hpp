@@ -65,7 +65,7 @@ class AtomKernel {
     struct Region {
         size_t T = 0, stride = 0;
         size_t ints = 0;     // offset in tint_: j[stride], k[stride]
-        size_t doubles = 0;  // offset in tdbl_: c, rjk, fcjk, dfcjk, fc3, E[nt], A[nf], dA[nf]
+        size_t doubles = 0;  // offset in tdbl_: c, rjk, fcjk, dfcjk, fc3, E[nt], A[nf], dA[nf], W[nch]
     };
     enum { kC = 0, kRjk, kFcjk, kDfcjk, kFc3, kFixed };
 
@@ -101,6 +101,7 @@ class AtomKernel {
     std::vector<double> tmp_;  // unsorted gather buffer (x, y, z per entry)
     std::vector<int> tmp_atom_, tmp_elem_, count_;
     std::vector<double> fc_, dfc_;  // per cutoff function of the element: [c * n + slot]
+    std::vector<double> w_;         // weight of every channel: [c * n + slot]
     std::vector<double> ex_;        // per angular group: [pair_offset_[g] + t * n + slot]
     std::vector<size_t> pair_offset_;
     std::vector<Region> regions_;

@@ -10,10 +10,11 @@ namespace {
 
 constexpr double kDegree = kPi / 180.0;
 
-int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf) {
+// the cutoff entry of sf; `channel` >= 0: weighted by that channel (weighted_radial)
+int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf, int channel = -1) {
     for (size_t c = 0; c < plan.cutoffs.size(); ++c) {
         const CutoffFunction& f = plan.cutoffs[c];
-        if (f.kind == sf.cutoff && f.rc == sf.rc && f.rci == sf.alpha * sf.rc && plan.cutoff_channel[c] == sf.channel)
+        if (f.kind == sf.cutoff && f.rc == sf.rc && f.rci == sf.alpha * sf.rc && plan.cutoff_channel[c] == channel)
             return static_cast<int>(c);
     }
     CutoffFunction f;
@@ -23,7 +24,7 @@ int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf) {
     f.inv_width = 1.0 / (f.rc - f.rci);
     f.inv_rc = 1.0 / f.rc;
     plan.cutoffs.push_back(f);
-    plan.cutoff_channel.push_back(sf.weighted() ? sf.channel : -1);
+    plan.cutoff_channel.push_back(channel);
     return static_cast<int>(plan.cutoffs.size()) - 1;
 }
 
@@ -55,7 +56,7 @@ void build_plan(ElementModel& em) {
         switch (sf.kind) {
             case SFKind::radial:
             case SFKind::weighted_radial: {  // e1 = -1: all neighbours, weights in the cutoff
-                const int c = cutoff_index(plan, sf);
+                const int c = cutoff_index(plan, sf, sf.kind == SFKind::weighted_radial ? sf.channel : -1);
                 auto it = std::find_if(plan.radial.begin(), plan.radial.end(), [&](const RadialGroup& g) {
                     return g.neighbor == sf.e1 && g.cutoff == c;
                 });
@@ -98,6 +99,14 @@ void build_plan(ElementModel& em) {
                 it->out.push_back(out);
                 it->term.push_back(term);
                 it->fac.push_back(fac);
+                if (sf.weighted()) {
+                    auto ch = std::find(it->channels.begin(), it->channels.end(), sf.channel);
+                    if (ch == it->channels.end()) {
+                        it->channels.push_back(sf.channel);
+                        ch = it->channels.end() - 1;
+                    }
+                    it->chan.push_back(static_cast<int>(ch - it->channels.begin()));
+                }
                 break;
             }
             case SFKind::compact_radial: {
@@ -140,6 +149,7 @@ void build_plan(ElementModel& em) {
             sorted.out[i] = g.out[idx[i]];
             sorted.term[i] = g.term[idx[i]];
             sorted.fac[i] = g.fac[idx[i]];
+            if (!g.chan.empty()) sorted.chan[i] = g.chan[idx[i]];
         }
         g = sorted;
         g.term_first.assign(g.term_eta.size() + 1, 0);

@@ -96,6 +96,10 @@ struct AngularGroup {
     std::vector<int> fac_izeta;              // integer zeta or -1
     std::vector<int> out, term, fac;         // members, sorted by term
     std::vector<int> term_first;             // members of term t: term_first[t] .. term_first[t+1]
+    // weighted groups (e1 = e2 = -1): the weight channels of the members (one group holds all
+    // channels of one cutoff, so geometry, exponentials and angular factors are shared); member
+    // m's triplet weight is w_c(Z_j) w_c(Z_k), c = channels[chan[m]]. Empty for plain groups.
+    std::vector<int> channels, chan;
 };
 
 struct CompactAngularGroup {
@@ -108,8 +112,9 @@ struct CompactAngularGroup {
 struct ElementPlan {
     std::vector<CutoffFunction> cutoffs;
     // per cutoff entry: -1, or the weight channel c whose weight w_c(Z_j) multiplies fc(r_ij) and
-    // fc'(r_ij) of neighbour j (weighted kinds: w_c(Z_j) fc(r_ij) is the per-neighbour factor
-    // of the radial sum and of both legs of a triplet, so their groups need nothing else)
+    // fc'(r_ij) of neighbour j (weighted_radial: w_c(Z_j) fc(r_ij) is the per-neighbour factor
+    // of the sum, so its groups need nothing else; weighted angular groups use unweighted
+    // cutoffs and per-triplet weights, AngularGroup::channels)
     std::vector<int> cutoff_channel;
     std::vector<RadialGroup> radial;
     std::vector<CompactRadialGroup> compact_radial;
