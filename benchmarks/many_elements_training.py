@@ -4,7 +4,7 @@ Data: random fcc solid solutions of Cu, Ag, Au, Ni, Pd, Pt (2x2x2 conventional c
 lattice constant from Vegard's rule, +-2 % random strain), each run for a short Langevin MD with
 ASE's EMT at 300-900 K; frames every 10 steps. Training compositions and test compositions are
 different draws (no test composition occurs in training). Both descriptors use the same radial
-and angular grid; the weighted one with k = `--channels` channels (fixed weights, docs/training.md).
+and angular grid; the weighted one with k = `--channels` channels (one run per value) (fixed weights, docs/training.md).
 
     OMP_NUM_THREADS=1 python benchmarks/many_elements_training.py [--train-comps 20] [--epochs 30]
 
@@ -64,7 +64,8 @@ def main():
     parser.add_argument("--test-comps", type=int, default=8)
     parser.add_argument("--frames", type=int, default=5, help="frames per composition")
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--channels", type=int, default=2)
+    parser.add_argument("--channels", type=int, nargs="+", default=[2],
+                        help="weighted variants to train (besides the per-pair one)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -79,9 +80,9 @@ def main():
     grid = {"cutoff": 5.0, "n_radial": 12, "n_angular": 16, "zetas": [1, 4],
             "angular_kind": "angular_wide", "angular_mode": "shifted", "r_min": 1.5}
     rows = []
-    for label, extra in [("pair", {"element_mode": "pair"}),
-                         (f"weighted k={args.channels}", {"element_mode": "weighted",
-                                                          "channels": args.channels})]:
+    variants = [("pair", {"element_mode": "pair"})] + [
+        (f"weighted k={k}", {"element_mode": "weighted", "channels": k}) for k in args.channels]
+    for label, extra in variants:
         cfg = {"seed": 1, "threads": args.threads,
                "output": {"directory": str(work / label.replace(" ", "_").replace("=", "")),
                           "progress": "none", "plots": False},
