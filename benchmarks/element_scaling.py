@@ -6,7 +6,8 @@ zetas 1 2 4 16, lambda +-1) and the same networks (96-96 tanh, random weights).
 
     OMP_NUM_THREADS=1 python benchmarks/element_scaling.py [--repeats 3] [--atoms 1372]
 
-"kernel" excludes the neighbour-list build (MD codes amortise it over several steps).
+"kernel" excludes the neighbour-list build (MD codes amortise it over several steps). Times are
+the least process CPU time over the repeats (1 thread).
 """
 from __future__ import annotations
 
@@ -54,12 +55,14 @@ def model(elements, mode, channels, seed=0):
 
 
 def best_time(fn, repeats):
+    """Least CPU time of this process over the repeats (one thread: the machine's other load
+    does not count, unlike wall-clock time on a shared machine)."""
     fn()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return min(times)
 
 

@@ -539,18 +539,30 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     const double* __restrict Wch = dA + nf * S;
     for (int t = 0; t < nt; ++t) {
         const int m0 = g.term_first[t], m1 = g.term_first[t + 1];
-        std::fill(W, W + nT, 0.0);
-        std::fill(St, St + nT, 0.0);
-        for (int m = m0; m < m1; ++m) {
+        for (int m = m0; m < m1; ++m) {  // the first member of the term initialises W, St
             const double b = beta[g.out[m]];
             const double* __restrict Aa = A + g.fac[m] * S;
             const double* __restrict dAa = dA + g.fac[m] * S;
             if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
                 const double* __restrict Wc = Wch + g.chan[m] * S;
+                if (m == m0) {
+#pragma omp simd
+                    for (int q = 0; q < nT; ++q) {
+                        W[q] = b * Aa[q] * Wc[q];
+                        St[q] = b * dAa[q] * Wc[q];
+                    }
+                } else {
+#pragma omp simd
+                    for (int q = 0; q < nT; ++q) {
+                        W[q] += b * Aa[q] * Wc[q];
+                        St[q] += b * dAa[q] * Wc[q];
+                    }
+                }
+            } else if (m == m0) {
 #pragma omp simd
                 for (int q = 0; q < nT; ++q) {
-                    W[q] += b * Aa[q] * Wc[q];
-                    St[q] += b * dAa[q] * Wc[q];
+                    W[q] = b * Aa[q];
+                    St[q] = b * dAa[q];
                 }
             } else {
 #pragma omp simd
