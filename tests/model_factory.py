@@ -124,6 +124,17 @@ def weighted_sfs(kinds=("weighted_radial", "weighted_angular_narrow", "weighted_
                                            (0.05, 0.0, 2.5, 1.0)]:
                     sfs.append(SymmetryFunction(kind, (), channel=c, eta=eta, rs=rs, zeta=zeta,
                                                 lam=lam, rc=rc, cutoff=cutoff, alpha=alpha))
+        if "weighted_compact_radial" in kinds:
+            for rl, right, asym in [(-rc, rc, True), (0.8, 0.8 * rc, False)]:
+                sfs.append(SymmetryFunction("weighted_compact_radial", (), channel=c, rl=rl,
+                                            rc=right, core="poly2", asymmetric=asym))
+        if "weighted_compact_angular_wide" in kinds:
+            for rl, right, left, top, core in [(-rc, rc, -60.0, 60.0, "poly2"),
+                                               (0.5, rc, 60.0, 180.0, "poly4"),
+                                               (0.2, 0.9 * rc, 30.0, 150.0, "exp")]:
+                sfs.append(SymmetryFunction("weighted_compact_angular_wide", (), channel=c,
+                                            rl=rl, rc=right, angle_left=left, angle_right=top,
+                                            core=core, asymmetric=rl > 0))
     return sfs
 
 

@@ -298,6 +298,12 @@ def angular_terms(sf, r_j, r_k, narrow: bool):
 
 def compact_angular_value_grad(sf, r_j, r_k):
     """Compact angular wide G = sum C(r_ij) C(r_ik) C_a(theta) (theta in degrees)."""
+    T, grad_j, grad_k = compact_angular_terms(sf, r_j, r_k)
+    return T.sum(), grad_j, grad_k
+
+
+def compact_angular_terms(sf, r_j, r_k):
+    """Per (j, k) pair: T = C(r_ij) C(r_ik) C_a(theta) and dT/dr_ij, dT/dr_ik."""
     dj, dk, uj, uk, cos, dcos_drj, dcos_drk = triplet_geometry(r_j, r_k)
     Cj, dCj = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dj)
     Ck, dCk = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dk)
@@ -313,12 +319,12 @@ def compact_angular_value_grad(sf, r_j, r_k):
     T = Cj * Ck * Ca
     grad_j = dT_dcos[:, None] * dcos_drj + (dCj * Ck * Ca)[:, None] * uj
     grad_k = dT_dcos[:, None] * dcos_drk + (Cj * dCk * Ca)[:, None] * uk
-    return T.sum(), grad_j, grad_k
+    return T, grad_j, grad_k
 
 
 def weighted_value_grad(sf, neighbor_symbols, r_vec, channel_weights):
-    """Element-weighted kinds: radial G = sum_j w(Z_j) exp(-eta (r - rs)^2) fc(r) over every
-    neighbour, angular G = sum_{j<k} w(Z_j) w(Z_k) T_jk over every pair of distinct entries,
+    """Element-weighted kinds: radial G = sum_j w(Z_j) exp(-eta (r - rs)^2) fc(r) (or C(r) for
+    the compact kind) over every neighbour, angular G = sum_{j<k} w(Z_j) w(Z_k) T_jk over every pair of distinct entries,
     w = the weights of channel sf.channel (1-based) of the neighbours' elements."""
     m = len(r_vec)
     grad = np.zeros((m, 3))
@@ -330,12 +336,19 @@ def weighted_value_grad(sf, neighbor_symbols, r_vec, channel_weights):
         value = np.sum(w * gauss * fc)
         grad = (w * gauss * (dfc - 2.0 * sf.eta * (r - sf.rs) * fc))[:, None] * _unit(r_vec)
         return value, grad
+    if sf.kind == "weighted_compact_radial":
+        r = np.linalg.norm(r_vec, axis=1)
+        C, dC = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, r)
+        return np.sum(w * C), (w * dC)[:, None] * _unit(r_vec)
     j_idx, k_idx = np.triu_indices(m, 1)
     if len(j_idx) == 0:
         return 0.0, grad
     # per-pair terms, each pair weighted: sum_q w_j w_k T_q, gradients likewise
-    values, gj, gk = angular_terms(sf, r_vec[j_idx], r_vec[k_idx],
-                                   narrow=sf.kind == "weighted_angular_narrow")
+    if sf.kind == "weighted_compact_angular_wide":
+        values, gj, gk = compact_angular_terms(sf, r_vec[j_idx], r_vec[k_idx])
+    else:
+        values, gj, gk = angular_terms(sf, r_vec[j_idx], r_vec[k_idx],
+                                       narrow=sf.kind == "weighted_angular_narrow")
     ww = w[j_idx] * w[k_idx]
     np.add.at(grad, j_idx, ww[:, None] * gj)
     np.add.at(grad, k_idx, ww[:, None] * gk)

@@ -26,7 +26,9 @@ ELEMENTS = ["H", "C", "O"]
 WEIGHTS = {"H": (1.0, 0.3), "C": (1.0, -0.7), "O": (1.0, 1.9)}
 TRICLINIC = np.array([[5.2, 0.0, 0.0], [1.1, 4.9, 0.0], [-0.6, 0.8, 5.4]])
 SMALL_CELL = TRICLINIC * 0.62
-KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide")
+KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
+         "weighted_compact_radial", "weighted_compact_angular_wide")
+CUTOFF_KINDS = KINDS[:3]
 
 
 def weighted_model(kinds=KINDS, cutoff="cos", alpha=0.0, seed=1, channels=(1, 2)):
@@ -61,9 +63,12 @@ def energy(pot, positions, symbols, cell, pbc):
 
 
 # ------------------------------------------------------------------- forces and stress
+FORCE_CASES = [(kind, cutoff) for kind in CUTOFF_KINDS for cutoff in ("cos", "poly2", "tanh", "exp")] + \
+    [(kind, "cos") for kind in KINDS[3:]]  # compact kinds: their bumps, no cutoff function
+
+
 @pytest.mark.parametrize("where", ["open", "triclinic", "small_cell"])
-@pytest.mark.parametrize("cutoff", ["cos", "poly2", "tanh", "exp"])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind, cutoff", FORCE_CASES)
 def test_forces_are_minus_energy_gradient(kind, cutoff, where):
     alpha = 0.3 if cutoff not in ("tanh",) else 0.0
     positions, symbols, cell, pbc = geometry(where)
@@ -150,16 +155,21 @@ def test_weighted_equals_weighted_sum_of_pair_functions(kind):
     """G_w(channel c) = sum_e w_c(e) G(e) for radial, sum_{e<=f} w_c(e) w_c(f) G(e, f) for
     angular: computed by the core both ways, with no reference involved."""
     positions, symbols, cell, pbc = geometry("triclinic", seed=6)
-    params = dict(eta=0.3, rs=0.8, rc=RC, cutoff="poly2", alpha=0.2)
-    if kind != "weighted_radial":
-        params.update(zeta=2.5, lam=-1.0)
+    if "compact" in kind:
+        params = dict(rl=0.4, rc=RC, core="poly3", asymmetric=True)
+        if "angular" in kind:
+            params.update(angle_left=40.0, angle_right=170.0, angle_asymmetric=True)
+    else:
+        params = dict(eta=0.3, rs=0.8, rc=RC, cutoff="poly2", alpha=0.2)
+        if kind != "weighted_radial":
+            params.update(zeta=2.5, lam=-1.0)
     plain_kind = kind.replace("weighted_", "")
     pair_sfs, coefficients = [], []
     for c in (1, 2):
         w = {e: WEIGHTS[e][c - 1] for e in ELEMENTS}
-        if kind == "weighted_radial":
+        if kind in ("weighted_radial", "weighted_compact_radial"):
             for e in ELEMENTS:
-                pair_sfs.append(SymmetryFunction("radial", (e,), **params))
+                pair_sfs.append(SymmetryFunction(plain_kind, (e,), **params))
                 coefficients.append((c, w[e]))
         else:
             for i, e in enumerate(ELEMENTS):

@@ -193,13 +193,16 @@ void AtomKernel::radial_values(const RadialGroup& g) {
     }
 }
 
+// G_s = sum_j [w_c(Z_j)] C(r_j)
 void AtomKernel::compact_radial_values(const CompactRadialGroup& g) {
-    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j)
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j) {
+        const double w = weight(g.channel, j);
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
-            G_[g.out[m]] += f;
+            G_[g.out[m]] += w * f;
         }
+    }
 }
 
 // Narrow:  G_s = sum_{j<k} A_s(c) E_s(r_j) E_s(r_k) E_s(r_jk) fc(r_j) fc(r_k) fc(r_jk)
@@ -421,13 +424,14 @@ void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
             if (r_[k] >= g.rc) continue;
             const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
             const double theta = std::acos(c);
+            const double w = weight(g.channel, j) * weight(g.channel, k);
             for (size_t m = 0; m < g.out.size(); ++m) {
                 double fj, dfj, fk, dfk, fa, dfa;
                 compact_fdf(g.radial[m], r_[j], fj, dfj);
                 if (fj == 0.0) continue;
                 compact_fdf(g.radial[m], r_[k], fk, dfk);
                 compact_fdf(g.angular[m], theta, fa, dfa);
-                G_[g.out[m]] += fj * fk * fa;
+                G_[g.out[m]] += w * fj * fk * fa;
             }
         }
     }
@@ -496,6 +500,7 @@ void AtomKernel::compact_radial_adjoint(const CompactRadialGroup& g, const doubl
             compact_fdf(g.fn[m], r_[j], f, df);
             dEdr += beta[g.out[m]] * df;
         }
+        dEdr *= weight(g.channel, j);
         out_x_[j] += dEdr * ux_[j];
         out_y_[j] += dEdr * uy_[j];
         out_z_[j] += dEdr * uz_[j];
@@ -670,6 +675,10 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
                 gk += b * fj * dfk * fa;
                 gc += b * fj * fk * dfa * dtheta_dc;
             }
+            const double w = weight(g.channel, j) * weight(g.channel, k);
+            gj *= w;
+            gk *= w;
+            gc *= w;
             const double hj = gc * ir_[j], hk = gc * ir_[k];
             out_x_[j] += gj * ux_[j] + hj * (ux_[k] - c * ux_[j]);
             out_y_[j] += gj * uy_[j] + hj * (uy_[k] - c * uy_[j]);
@@ -711,7 +720,7 @@ void AtomKernel::compact_radial_tangent(const CompactRadialGroup& g, const doubl
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
-            dG[g.out[m]] += df * drs[j];
+            dG[g.out[m]] += weight(g.channel, j) * df * drs[j];
         }
 }
 
@@ -790,7 +799,8 @@ void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const dou
                 compact_fdf(g.radial[m], r_[j], fj, dfj);
                 compact_fdf(g.radial[m], r_[k], fk, dfk);
                 compact_fdf(g.angular[m], theta, fa, dfa);
-                dG[g.out[m]] += dfj * fk * fa * drj + fj * dfk * fa * drk + fj * fk * dfa * dtheta_dc * dc;
+                dG[g.out[m]] += weight(g.channel, j) * weight(g.channel, k) *
+                                (dfj * fk * fa * drj + fj * dfk * fa * drk + fj * fk * dfa * dtheta_dc * dc);
             }
         }
     }

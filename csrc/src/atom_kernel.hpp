@@ -87,6 +87,8 @@ class AtomKernel {
     // slots of neighbour element e: lo(e) .. hi(e); e = -1 (weighted kinds): all neighbours
     int lo(int e) const { return e < 0 ? 0 : begin_[e]; }
     int hi(int e) const { return e < 0 ? n_ : begin_[e + 1]; }
+    // w_c(Z_j) of slot j in channel c; 1 for c = -1 (plain kinds)
+    double weight(int c, int j) const { return c < 0 ? 1.0 : w_[static_cast<size_t>(c) * n_ + j]; }
     double cosine(int j, int k) const { return ux_[j] * ux_[k] + uy_[j] * uy_[k] + uz_[j] * uz_[k]; }
 
     const Model& model_;

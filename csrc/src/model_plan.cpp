@@ -109,26 +109,36 @@ void build_plan(ElementModel& em) {
                 }
                 break;
             }
-            case SFKind::compact_radial: {
+            case SFKind::compact_radial:
+            case SFKind::weighted_compact_radial: {
+                const int channel = sf.weighted() ? sf.channel : -1;
                 auto it = std::find_if(plan.compact_radial.begin(), plan.compact_radial.end(),
-                                       [&](const CompactRadialGroup& g) { return g.neighbor == sf.e1; });
+                                       [&](const CompactRadialGroup& g) {
+                                           return g.neighbor == sf.e1 && g.channel == channel;
+                                       });
                 if (it == plan.compact_radial.end()) {
                     plan.compact_radial.push_back(CompactRadialGroup{});
                     it = plan.compact_radial.end() - 1;
                     it->neighbor = sf.e1;
+                    it->channel = channel;
                 }
                 it->out.push_back(out);
                 it->fn.push_back(compact(sf.core, sf.asymmetric, sf.rl, sf.rc));
                 break;
             }
-            case SFKind::compact_angular_wide: {
+            case SFKind::compact_angular_wide:
+            case SFKind::weighted_compact_angular_wide: {
+                const int channel = sf.weighted() ? sf.channel : -1;
                 auto it = std::find_if(plan.compact_angular.begin(), plan.compact_angular.end(),
-                                       [&](const CompactAngularGroup& g) { return g.e1 == sf.e1 && g.e2 == sf.e2; });
+                                       [&](const CompactAngularGroup& g) {
+                                           return g.e1 == sf.e1 && g.e2 == sf.e2 && g.channel == channel;
+                                       });
                 if (it == plan.compact_angular.end()) {
                     plan.compact_angular.push_back(CompactAngularGroup{});
                     it = plan.compact_angular.end() - 1;
                     it->e1 = sf.e1;
                     it->e2 = sf.e2;
+                    it->channel = channel;
                 }
                 it->rc = std::max(it->rc, sf.rc);
                 it->out.push_back(out);

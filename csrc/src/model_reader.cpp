@@ -29,7 +29,8 @@ const std::vector<std::string> kScalingNames = {"none", "scale", "center", "scal
                                                 "scale_sigma"};
 const std::vector<std::string> kSFKindNames = {"radial",          "angular_narrow",          "angular_wide",
                                                "compact_radial",  "compact_angular_wide",    "weighted_radial",
-                                               "weighted_angular_narrow", "weighted_angular_wide"};
+                                               "weighted_angular_narrow", "weighted_angular_wide",
+                                               "weighted_compact_radial", "weighted_compact_angular_wide"};
 const std::vector<std::vector<std::string>> kSFParameters = {
     {"eta", "rs", "rc", "cutoff", "alpha"},
     {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
@@ -38,7 +39,9 @@ const std::vector<std::vector<std::string>> kSFParameters = {
     {"rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"},
     {"channel", "eta", "rs", "rc", "cutoff", "alpha"},
     {"channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
-    {"channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"}};
+    {"channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
+    {"channel", "rl", "rc", "core", "asymmetric"},
+    {"channel", "rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"}};
 // may be absent: a file without angle_asymmetric means angle_asymmetric = asymmetric (files
 // written before the flag existed used 'asymmetric' for both bumps)
 const std::vector<std::string> kOptionalParameters = {"angle_asymmetric"};
@@ -221,8 +224,9 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
         }
     }
     std::vector<std::string> missing;
-    for (const auto& name : expected)
-        if (!seen.count(name) && find(kOptionalParameters, name) < 0) missing.push_back(name);
+    for (const auto& name : expected)  // optional only where old files lack it (compact_angular_wide)
+        if (!seen.count(name) && (find(kOptionalParameters, name) < 0 || sf.kind != SFKind::compact_angular_wide))
+            missing.push_back(name);
     if (!missing.empty())
         lines.fail("'" + t[1] + "' is missing parameter(s) " + join(missing), line.number);
     if (sf.kind == SFKind::compact_angular_wide && !seen.count("angle_asymmetric")) {
@@ -231,8 +235,7 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
     }
 
     if (!(sf.rc > 0.0)) lines.fail("rc must be > 0, got " + fmt(sf.rc), line.number);
-    const bool gaussian = sf.kind == SFKind::radial || sf.kind == SFKind::angular_narrow ||
-                          sf.kind == SFKind::angular_wide || sf.weighted();
+    const bool gaussian = !sf.compact();
     if (gaussian && sf.eta < 0.0) lines.fail("eta must be >= 0, got " + fmt(sf.eta), line.number);
     if (gaussian && !(sf.alpha >= 0.0 && sf.alpha < 1.0))
         lines.fail("alpha (inner cutoff rci = alpha*rc) must be in [0, 1), got " + fmt(sf.alpha),
@@ -243,9 +246,10 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
         if (!(sf.lambda >= -1.0 && sf.lambda <= 1.0))
             lines.fail("lambda must be in [-1, 1], got " + fmt(sf.lambda), line.number);
     }
-    if ((sf.kind == SFKind::compact_radial || sf.kind == SFKind::compact_angular_wide) && !(sf.rl < sf.rc))
+    if (sf.compact() && !(sf.rl < sf.rc))
         lines.fail("rl must be < rc, got rl=" + fmt(sf.rl) + " rc=" + fmt(sf.rc), line.number);
-    if (sf.kind == SFKind::compact_angular_wide && !(sf.angle_left < sf.angle_right))
+    if ((sf.kind == SFKind::compact_angular_wide || sf.kind == SFKind::weighted_compact_angular_wide) &&
+        !(sf.angle_left < sf.angle_right))
         lines.fail("angle_left must be < angle_right, got " + fmt(sf.angle_left) + " >= " +
                        fmt(sf.angle_right), line.number);
     return sf;
@@ -367,6 +371,8 @@ Member read_member(Lines& lines, int index, int n_features) {
 }  // namespace
 
 int Model::element_index(const std::string& symbol) const { return find(elements, symbol); }
+
+const char* sf_kind_name(SFKind kind) { return kSFKindNames.at(static_cast<size_t>(kind)).c_str(); }
 
 bool Model::has_weighted() const {
     for (const ElementModel& em : element_models)

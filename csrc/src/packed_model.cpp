@@ -128,14 +128,10 @@ PackedModel pack_model(const Model& model) {
                                " elements, this model has " + std::to_string(ne) + "; use device='cpu'");
     for (int e = 0; e < ne; ++e)
         for (const SymmetryFunction& sf : model.element_models[e].sfs)
-            if (sf.weighted()) {
-                static const char* const names[] = {"weighted_radial", "weighted_angular_narrow",
-                                                    "weighted_angular_wide"};
+            if (sf.weighted())
                 throw UnsupportedError(
                     std::string("the CUDA backend does not implement the element-weighted symmetry-function kind '") +
-                    names[static_cast<int>(sf.kind) - static_cast<int>(SFKind::weighted_radial)] +
-                    "' (element " + model.elements[e] + "); use device='cpu'");
-            }
+                    sf_kind_name(sf.kind) + "' (element " + model.elements[e] + "); use device='cpu'");
     PackedModel pm;
     pm.num_elements = ne;
     pm.committee_size = model.committee_size;

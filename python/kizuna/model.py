@@ -26,10 +26,14 @@ ACTIVATIONS = ("linear", "tanh", "logistic", "softplus", "relu", "gaussian", "co
 SCALING_MODES = ("none", "scale", "center", "scale_center", "scale_sigma")
 
 SF_KINDS = ("radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular_wide",
-            "weighted_radial", "weighted_angular_narrow", "weighted_angular_wide")
+            "weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
+            "weighted_compact_radial", "weighted_compact_angular_wide")
 #: element-weighted kinds: no neighbour elements, a weight channel instead (Model.channel_weights)
-WEIGHTED_KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide")
-RADIAL_KINDS = ("radial", "compact_radial", "weighted_radial")
+WEIGHTED_KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
+                  "weighted_compact_radial", "weighted_compact_angular_wide")
+RADIAL_KINDS = ("radial", "compact_radial", "weighted_radial", "weighted_compact_radial")
+COMPACT_KINDS = ("compact_radial", "compact_angular_wide", "weighted_compact_radial",
+                 "weighted_compact_angular_wide")
 #: parameters each symmetry-function kind carries (in file order)
 SF_PARAMETERS = {
     "radial": ("eta", "rs", "rc", "cutoff", "alpha"),
@@ -41,6 +45,9 @@ SF_PARAMETERS = {
     "weighted_radial": ("channel", "eta", "rs", "rc", "cutoff", "alpha"),
     "weighted_angular_narrow": ("channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
     "weighted_angular_wide": ("channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
+    "weighted_compact_radial": ("channel", "rl", "rc", "core", "asymmetric"),
+    "weighted_compact_angular_wide": ("channel", "rl", "rc", "angle_left", "angle_right", "core",
+                                      "asymmetric", "angle_asymmetric"),
 }
 #: integer parameters (the weight channel, 1-based)
 INT_PARAMETERS = ("channel",)
@@ -66,6 +73,7 @@ class SymmetryFunction:
     weighted_radial: G = sum_j w_c(Z_j) exp(-eta (r_ij - rs)^2) fc(r_ij), over every neighbour
     weighted_angular_narrow / _wide: the angular sums over every pair j<k, each triplet weighted
                          by w_c(Z_j) w_c(Z_k)
+    weighted_compact_radial / _angular_wide: the compact kinds likewise (n2p2 types 23, 25)
     (w_c: the weight of channel ``channel`` of the neighbour's element, Model.channel_weights;
     n2p2's types 12 and 13 are one channel with w = Z)
 

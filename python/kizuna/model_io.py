@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFormatError, ModelIntegrityWarning
-from .model import (ACTIVATIONS, BOOL_PARAMETERS, FORMAT_VERSION, INT_PARAMETERS,
+from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_KINDS, FORMAT_VERSION, INT_PARAMETERS,
                     OPTIONAL_PARAMETERS, RADIAL_KINDS, SCALING_MODES, SF_KINDS, SF_PARAMETERS,
                     STRING_PARAMETERS, WEIGHTED_KINDS, DenseLayer,
                     ElementModel, Member, Model, Scaling, SymmetryFunction)
@@ -245,7 +245,9 @@ def _read_sf(lines: _Lines, elements, symbol: str, num_channels: int = 0) -> Sym
             values[name] = channel
         else:
             values[name] = lines.number(value, f"parameter '{name}'", number)
-    missing = [name for name in expected if name not in values and name not in OPTIONAL_PARAMETERS]
+    # optional only where files from before the flag lack it (compact_angular_wide)
+    missing = [name for name in expected if name not in values and
+               (name not in OPTIONAL_PARAMETERS or kind != "compact_angular_wide")]
     if missing:
         raise lines.error(f"'{kind}' is missing parameter(s) {', '.join(missing)}", number)
     legacy = kind == "compact_angular_wide" and "angle_asymmetric" not in values
@@ -265,7 +267,7 @@ def _sf_problem(sf: SymmetryFunction):
     """Return a description of an impossible parameter value, or None."""
     if not sf.rc > 0.0:
         return f"rc must be > 0, got {sf.rc}"
-    if sf.kind in ("radial", "angular_narrow", "angular_wide") + WEIGHTED_KINDS:
+    if sf.kind not in COMPACT_KINDS:
         if sf.eta < 0.0:
             return f"eta must be >= 0, got {sf.eta}"
         if not 0.0 <= sf.alpha < 1.0:
@@ -276,9 +278,9 @@ def _sf_problem(sf: SymmetryFunction):
             return f"zeta must be >= 1, got {sf.zeta}"
         if not -1.0 <= sf.lam <= 1.0:
             return f"lambda must be in [-1, 1], got {sf.lam}"
-    if sf.kind.startswith("compact") and not sf.rl < sf.rc:
+    if sf.kind in COMPACT_KINDS and not sf.rl < sf.rc:
         return f"rl must be < rc, got rl={sf.rl} rc={sf.rc}"
-    if sf.kind == "compact_angular_wide" and not sf.angle_left < sf.angle_right:
+    if sf.kind.endswith("compact_angular_wide") and not sf.angle_left < sf.angle_right:
         return f"angle_left must be < angle_right, got {sf.angle_left} >= {sf.angle_right}"
     return None
 

@@ -36,13 +36,14 @@ ACTIVATION_LETTERS = {"l": "linear", "t": "tanh", "s": "logistic", "p": "softplu
 CUTOFF_TYPES = {0: "hard", 1: "cos", 2: "tanhu", 3: "tanh", 4: "exp", 5: "poly1", 6: "poly2",
                 7: "poly3", 8: "poly4"}
 SF_TYPE_NAMES = {2: "radial", 3: "angular_narrow", 9: "angular_wide", 12: "weighted_radial",
-                 13: "weighted_angular_narrow", 20: "compact_radial", 22: "compact_angular_wide"}
-#: n2p2 weighs the neighbours of its weighted types (12, 13) by their atomic number Z
+                 13: "weighted_angular_narrow", 20: "compact_radial", 22: "compact_angular_wide",
+                 23: "weighted_compact_radial", 25: "weighted_compact_angular_wide"}
+#: n2p2 weighs the neighbours of its weighted types (12, 13, 23, 25) by their atomic number Z
 #: (ElementMap::atomicNumber): imported as weight channel 1 with w(element) = Z
-WEIGHTED_SF_TYPES = (12, 13)
+WEIGHTED_SF_TYPES = (12, 13, 23, 25)
 UNSUPPORTED_SF_TYPES = {
-    21: "polynomial compact angular narrow (type 21)", 23: "weighted compact radial (type 23)",
-    24: "weighted compact angular narrow (type 24)", 25: "weighted compact angular wide (type 25)"}
+    21: "polynomial compact angular narrow (type 21)",
+    24: "weighted compact angular narrow (type 24)"}
 UNSUPPORTED_KEYWORDS = {
     "nnp_generation": "HDNNP generations other than 2 (short range only)",
     "nnp_type": "HDNNP generations other than 2 (short range only)",
@@ -166,6 +167,17 @@ def _make_sf(sf_type, tokens, index, cutoff, alpha):
                               cutoff=cutoff, alpha=alpha)
         return sf, (sf_type, rc, eta, rs, zeta, lam, index[e1], index[e2])
     core, asym = _compact_subtype(tokens[-1])
+    if sf_type == 23:  # <ec> 23 <rl> <rc> <subtype>: sum_j Z_j C(r_ij)
+        rl, rc = map(float, tokens[2:4])
+        sf = SymmetryFunction("weighted_compact_radial", (), channel=1, rl=rl, rc=rc, core=core,
+                              asymmetric=asym)
+        return sf, (23, tokens[4], rc, rl)
+    if sf_type == 25:  # <ec> 25 <rl> <rc> <angle left> <angle right> <subtype>: Z_j Z_k per pair
+        rl, rc, left, right = map(float, tokens[2:6])
+        sf = SymmetryFunction("weighted_compact_angular_wide", (), channel=1, rl=rl, rc=rc,
+                              angle_left=left, angle_right=right, core=core, asymmetric=asym,
+                              angle_asymmetric=False)
+        return sf, (25, tokens[6], rc, rl, left, right)
     if sf_type == 20:  # <ec> 20 <e1> <rl> <rc> <subtype>
         e1 = tokens[2]
         rl, rc = map(float, tokens[3:5])

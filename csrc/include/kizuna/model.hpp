@@ -21,8 +21,12 @@ enum class SFKind : int {
     // element's weight in channel `channel` (Model::channel_weights)
     weighted_radial,
     weighted_angular_narrow,
-    weighted_angular_wide
+    weighted_angular_wide,
+    weighted_compact_radial,       // n2p2 type 23
+    weighted_compact_angular_wide  // n2p2 type 25
 };
+// the name of a kind in the model file
+const char* sf_kind_name(SFKind kind);
 enum class ScalingMode : int { none, scale, center, scale_center, scale_sigma };
 
 struct SymmetryFunction {
@@ -38,11 +42,13 @@ struct SymmetryFunction {
     bool angle_asymmetric = false;  // compact_angular_wide: the angular bump likewise
 
     bool angular() const {
-        return kind != SFKind::radial && kind != SFKind::compact_radial && kind != SFKind::weighted_radial;
+        return kind != SFKind::radial && kind != SFKind::compact_radial && kind != SFKind::weighted_radial &&
+               kind != SFKind::weighted_compact_radial;
     }
-    bool weighted() const {
-        return kind == SFKind::weighted_radial || kind == SFKind::weighted_angular_narrow ||
-               kind == SFKind::weighted_angular_wide;
+    bool weighted() const { return static_cast<int>(kind) >= static_cast<int>(SFKind::weighted_radial); }
+    bool compact() const {
+        return kind == SFKind::compact_radial || kind == SFKind::compact_angular_wide ||
+               kind == SFKind::weighted_compact_radial || kind == SFKind::weighted_compact_angular_wide;
     }
 };
 
@@ -81,7 +87,8 @@ struct RadialGroup {
 };
 
 struct CompactRadialGroup {
-    int neighbor = 0;
+    int neighbor = 0;  // -1: weighted (every neighbour, times w_c(Z_j), c = channel)
+    int channel = -1;
     std::vector<int> out;
     std::vector<CompactFunction> fn;
 };
@@ -103,7 +110,8 @@ struct AngularGroup {
 };
 
 struct CompactAngularGroup {
-    int e1 = 0, e2 = 0;
+    int e1 = 0, e2 = 0;  // -1, -1: weighted (every pair, times w_c(Z_j) w_c(Z_k), c = channel)
+    int channel = -1;
     double rc = 0.0;
     std::vector<int> out;
     std::vector<CompactFunction> radial, angular;  // angular in radians
