@@ -212,3 +212,19 @@ def test_weighted_mode_bad_values():
     with pytest.raises(ConfigError, match="channels"):
         generate_symmetry_functions(["Cu"], SymmetryFunctionSpec(element_mode="weighted",
                                                                   channels=0))
+
+
+def test_from_model_keeps_the_weight_table(tmp_path):
+    """symmetry_functions.from_model with a weighted model: the functions carry the weights, so
+    the training engine's model has the same table (here n2p2's Z weights, not the rule's)."""
+    from conftest import DATA
+    from kizuna.model_io import model_to_string
+    from kizuna.n2p2 import read_n2p2
+    from kizuna.training.engine import placeholder_model
+    from kizuna.training.setup import symmetry_functions
+
+    read_n2p2(DATA / "n2p2" / "Weighted_HCO").save(tmp_path / "hco.kzn")
+    sfs = symmetry_functions({"symmetry_functions": {"from_model": str(tmp_path / "hco.kzn"),
+                                                     "explicit": None}}, ["H", "C", "O"])
+    text = model_to_string(placeholder_model(["H", "C", "O"], sfs))
+    assert "channels 1" in text and "weights C 6.0" in text and "weights O 8.0" in text
