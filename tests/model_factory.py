@@ -109,10 +109,39 @@ def single_kind_sfs(elements, kind, rc=4.0, cutoff="cos", alpha=0.0, core="poly2
     return sfs
 
 
+def weighted_sfs(kinds=("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide"),
+                 channels=(1,), rc=4.0, cutoff="cos", alpha=0.0):
+    """A few element-weighted symmetry functions of each kind and weight channel."""
+    sfs = []
+    for c in channels:
+        if "weighted_radial" in kinds:
+            for eta, rs in [(0.3, 0.0), (1.2, 1.5), (0.05, 2.5)]:
+                sfs.append(SymmetryFunction("weighted_radial", (), channel=c, eta=eta, rs=rs,
+                                            rc=rc, cutoff=cutoff, alpha=alpha))
+        for kind in ("weighted_angular_narrow", "weighted_angular_wide"):
+            if kind in kinds:
+                for eta, rs, zeta, lam in [(0.1, 0.0, 1.0, 1.0), (0.3, 0.8, 4.0, -1.0),
+                                           (0.05, 0.0, 2.5, 1.0)]:
+                    sfs.append(SymmetryFunction(kind, (), channel=c, eta=eta, rs=rs, zeta=zeta,
+                                                lam=lam, rc=rc, cutoff=cutoff, alpha=alpha))
+        if "weighted_compact_radial" in kinds:
+            for rl, right, asym in [(-rc, rc, True), (0.8, 0.8 * rc, False)]:
+                sfs.append(SymmetryFunction("weighted_compact_radial", (), channel=c, rl=rl,
+                                            rc=right, core="poly2", asymmetric=asym))
+        if "weighted_compact_angular_wide" in kinds:
+            for rl, right, left, top, core in [(-rc, rc, -60.0, 60.0, "poly2"),
+                                               (0.5, rc, 60.0, 180.0, "poly4"),
+                                               (0.2, 0.9 * rc, 30.0, 150.0, "exp")]:
+                sfs.append(SymmetryFunction("weighted_compact_angular_wide", (), channel=c,
+                                            rl=rl, rc=right, angle_left=left, angle_right=top,
+                                            core=core, asymmetric=rl > 0))
+    return sfs
+
+
 def model_from_sfs(elements, sfs, seed=0, hidden=(8, 6), activations=("tanh", "softplus", "linear"),
-                   committee=1, mode="scale_center") -> Model:
+                   committee=1, mode="scale_center", channel_weights=None) -> Model:
     """A random model whose every element uses the symmetry functions `sfs` (a list, or a
-    function element -> list)."""
+    function element -> list); channel_weights (element -> weights) for weighted kinds."""
     rng = np.random.default_rng(seed)
     elements = list(elements)
     ems = []
@@ -121,7 +150,8 @@ def model_from_sfs(elements, sfs, seed=0, hidden=(8, 6), activations=("tanh", "s
         members = [random_member(rng, len(element_sfs), hidden, activations, mode)
                    for _ in range(committee)]
         ems.append(ElementModel(e, element_sfs, members))
-    return Model(elements, ems, {"source": f"tests.model_factory.model_from_sfs seed {seed}"})
+    return Model(elements, ems, {"source": f"tests.model_factory.model_from_sfs seed {seed}"},
+                 channel_weights=dict(channel_weights or {}))
 
 
 def random_structure(symbols_pool=("H", "O"), n=12, seed=0, cell=None, min_distance=0.9,

@@ -257,10 +257,14 @@ def triplet_geometry(r_j, r_k):
 
 
 def angular_value_grad(sf, r_j, r_k, narrow: bool):
-    """Angular narrow/wide G over the given (j, k) pairs and dG/dr_ij, dG/dr_ik per pair.
+    """Angular narrow/wide G over the given (j, k) pairs and dG/dr_ij, dG/dr_ik per pair."""
+    T, grad_j, grad_k = angular_terms(sf, r_j, r_k, narrow)
+    return T.sum(), grad_j, grad_k
 
-    T = 2^(1-zeta) (1 + lambda c)^zeta * P_j * P_k [* P_jk], P(r) = exp(-eta (r - rs)^2) fc(r).
-    """
+
+def angular_terms(sf, r_j, r_k, narrow: bool):
+    """Per (j, k) pair: T = 2^(1-zeta) (1 + lambda c)^zeta * P_j * P_k [* P_jk],
+    P(r) = exp(-eta (r - rs)^2) fc(r), and dT/dr_ij, dT/dr_ik."""
     dj, dk, uj, uk, cos, dcos_drj, dcos_drk = triplet_geometry(r_j, r_k)
     base = 1.0 + sf.lam * cos
     A = 2.0 ** (1.0 - sf.zeta) * base**sf.zeta
@@ -289,11 +293,17 @@ def angular_value_grad(sf, r_j, r_k, narrow: bool):
     grad_k = (dA * Pj * Pk * Pjk)[:, None] * dcos_drk \
         + (A * Pj * dPk * Pjk)[:, None] * uk \
         + (A * Pj * Pk * dPjk)[:, None] * ujk
-    return T.sum(), grad_j, grad_k
+    return T, grad_j, grad_k
 
 
 def compact_angular_value_grad(sf, r_j, r_k):
     """Compact angular wide G = sum C(r_ij) C(r_ik) C_a(theta) (theta in degrees)."""
+    T, grad_j, grad_k = compact_angular_terms(sf, r_j, r_k)
+    return T.sum(), grad_j, grad_k
+
+
+def compact_angular_terms(sf, r_j, r_k):
+    """Per (j, k) pair: T = C(r_ij) C(r_ik) C_a(theta) and dT/dr_ij, dT/dr_ik."""
     dj, dk, uj, uk, cos, dcos_drj, dcos_drk = triplet_geometry(r_j, r_k)
     Cj, dCj = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dj)
     Ck, dCk = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dk)
@@ -309,16 +319,51 @@ def compact_angular_value_grad(sf, r_j, r_k):
     T = Cj * Ck * Ca
     grad_j = dT_dcos[:, None] * dcos_drj + (dCj * Ck * Ca)[:, None] * uj
     grad_k = dT_dcos[:, None] * dcos_drk + (Cj * dCk * Ca)[:, None] * uk
-    return T.sum(), grad_j, grad_k
+    return T, grad_j, grad_k
 
 
-def symmetry_function_value_grad(sf, neighbor_symbols, r_vec):
+def weighted_value_grad(sf, neighbor_symbols, r_vec, channel_weights):
+    """Element-weighted kinds: radial G = sum_j w(Z_j) exp(-eta (r - rs)^2) fc(r) (or C(r) for
+    the compact kind) over every neighbour, angular G = sum_{j<k} w(Z_j) w(Z_k) T_jk over every pair of distinct entries,
+    w = the weights of channel sf.channel (1-based) of the neighbours' elements."""
+    m = len(r_vec)
+    grad = np.zeros((m, 3))
+    w = np.array([channel_weights[s][sf.channel - 1] for s in neighbor_symbols], dtype=float)
+    if sf.kind == "weighted_radial":
+        r = np.linalg.norm(r_vec, axis=1)
+        fc, dfc = cutoff_fdf(sf.cutoff, r, sf.rc, sf.alpha)
+        gauss = np.exp(-sf.eta * (r - sf.rs) ** 2)
+        value = np.sum(w * gauss * fc)
+        grad = (w * gauss * (dfc - 2.0 * sf.eta * (r - sf.rs) * fc))[:, None] * _unit(r_vec)
+        return value, grad
+    if sf.kind == "weighted_compact_radial":
+        r = np.linalg.norm(r_vec, axis=1)
+        C, dC = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, r)
+        return np.sum(w * C), (w * dC)[:, None] * _unit(r_vec)
+    j_idx, k_idx = np.triu_indices(m, 1)
+    if len(j_idx) == 0:
+        return 0.0, grad
+    # per-pair terms, each pair weighted: sum_q w_j w_k T_q, gradients likewise
+    if sf.kind == "weighted_compact_angular_wide":
+        values, gj, gk = compact_angular_terms(sf, r_vec[j_idx], r_vec[k_idx])
+    else:
+        values, gj, gk = angular_terms(sf, r_vec[j_idx], r_vec[k_idx],
+                                       narrow=sf.kind == "weighted_angular_narrow")
+    ww = w[j_idx] * w[k_idx]
+    np.add.at(grad, j_idx, ww[:, None] * gj)
+    np.add.at(grad, k_idx, ww[:, None] * gk)
+    return float(np.sum(ww * values)), grad
+
+
+def symmetry_function_value_grad(sf, neighbor_symbols, r_vec, channel_weights=None):
     """Value of one symmetry function for one centre and dG/dr_ij for every neighbour entry.
 
     neighbor_symbols: element symbol of each neighbour entry; r_vec: (m, 3) vectors r_ij.
     Angular sums run over unordered pairs of distinct neighbour entries {j, k} whose elements
-    are the SF's neighbour pair.
+    are the SF's neighbour pair. channel_weights (Model.channel_weights) for weighted kinds.
     """
+    if sf.kind.startswith("weighted_"):
+        return weighted_value_grad(sf, neighbor_symbols, r_vec, channel_weights)
     m = len(r_vec)
     grad = np.zeros((m, 3))
     symbols = np.asarray(neighbor_symbols, dtype=object)
@@ -389,7 +434,8 @@ def atom_descriptors(model, positions, symbols, cell=None, pbc=False):
         nb_symbols = [symbols[j] for j in nb.index]
         values, grads = [], []
         for sf in em.symmetry_functions:
-            value, grad = symmetry_function_value_grad(sf, nb_symbols, nb.vector)
+            value, grad = symmetry_function_value_grad(sf, nb_symbols, nb.vector,
+                                                       model.channel_weights)
             values.append(value)
             grads.append(grad)
         G.append(np.array(values))

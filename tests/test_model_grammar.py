@@ -12,13 +12,21 @@ import pytest
 from kizuna import _core
 from kizuna.errors import ModelFormatError
 from kizuna.model_io import model_to_string, read_model
-from model_factory import random_model
+from model_factory import model_from_sfs, random_model, weighted_sfs
 
 
-def _base() -> str:
-    """A small valid model without its checksum line (edits below change values)."""
-    text = model_to_string(random_model(seed=5, hidden=(3,), activations=("tanh", "linear"),
-                                        kinds=("radial", "compact_radial")))
+def _base(weighted=False) -> str:
+    """A small valid model without its checksum line (edits below change values); `weighted`:
+    element-weighted kinds with a two-channel weight table."""
+    if weighted:
+        model = model_from_sfs(["H", "O"], weighted_sfs(("weighted_radial", "weighted_angular_wide"),
+                                                        channels=(1, 2)),
+                               seed=5, hidden=(3,), activations=("tanh", "linear"),
+                               channel_weights={"H": (1.0, 0.25), "O": (1.0, -2.0)})
+    else:
+        model = random_model(seed=5, hidden=(3,), activations=("tanh", "linear"),
+                             kinds=("radial", "compact_radial"))
+    text = model_to_string(model)
     lines = text.splitlines()
     assert lines[1].startswith("checksum ")
     lines[1] = "meta note grammar test"
@@ -186,16 +194,17 @@ def test_text_and_file_readers_agree(tmp_path):
             _core.Model.parse(bad, "x")
 
 
-def test_random_edits_get_the_same_verdict():
+@pytest.mark.parametrize("weighted", [False, True], ids=["pair", "weighted"])
+def test_random_edits_get_the_same_verdict(weighted):
     """Differential check: 1500 random 1-3 byte edits (digits, signs, blanks, control bytes,
-    invalid UTF-8, comment marks) of a model without checksum; both readers accept or both
-    reject, at the same line."""
+    invalid UTF-8, comment marks) of a model without checksum (pair kinds, or weighted kinds
+    with their channels/weights table); both readers accept or both reject, at the same line."""
     import random
 
     from kizuna.model_io import model_from_string
     from kizuna.model_text import decode
 
-    base = BASE.encode()
+    base = (_base(weighted=True) if weighted else BASE).encode()
     rng = random.Random(15)
     alphabet = b"0123456789.eE+-x #\t\r\n\x0b\x00\xff\xc3\xa9abcmetaz=_,"
     accepted = 0

@@ -338,3 +338,55 @@ def test_stage_two_reweights_the_loss(tmp_path):
         assert float(row["val_loss"]) == pytest.approx(loss_of(row, 50.0), rel=1e-4)
     # the re-weighted stages are a new objective: the model comes from them
     assert json.loads(read_model(two["model"]).meta["best_epoch"]) > 6
+
+
+def test_weighted_mode_trains_on_a_binary_and_the_core_reproduces_torch(tmp_path):
+    """element_mode: weighted on EMT Cu-Ag frames (training through the core's jvp/vjp of the
+    weighted kinds): the loss goes down, the model has the weight table and as many functions
+    as one element's pair set would, and the core's energies and forces equal the torch
+    network's (the exported, best state)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    rng = np.random.default_rng(1)
+    frames = []
+    for k in range(10):
+        atoms = bulk("Cu", "fcc", a=3.75, cubic=True).repeat((2, 2, 2))
+        atoms.symbols[rng.random(len(atoms)) < 0.4] = "Ag"
+        atoms.positions += rng.normal(0, 0.08, atoms.positions.shape)
+        atoms.calc = EMT()
+        e, f = atoms.get_potential_energy(), atoms.get_forces()
+        atoms.calc = SinglePointCalculator(atoms, energy=e, forces=f)
+        frames.append(atoms)
+    write(tmp_path / "cuag.extxyz", frames)
+    cfg = tiny_config(tmp_path, "weighted", training={"epochs": 8, "batch_size": 3,
+                                                       "learning_rate": 0.01,
+                                                       "lr_schedule": "constant"})
+    cfg["symmetry_functions"].update({"element_mode": "weighted", "channels": 2})
+    cfg["data"] = {"train": str(tmp_path / "cuag.extxyz"), "validation_fraction": 0.2}
+    result = train(cfg)
+    out = Path(result["directory"])
+    rows = read_log(out / "log.csv")
+    assert float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"])
+    model = read_model(result["model"])
+    assert model.channel_weights == {"Cu": (1.0, -1.0), "Ag": (1.0, 1.0)} or \
+        model.channel_weights == {"Ag": (1.0, 1.0), "Cu": (1.0, -1.0)}
+    assert model.element("Cu").num_features == 2 * (5 + 8)
+    trainer = Trainer(load_config(out / "config.yaml"), progress=Progress("none"))
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    trainer.net.load_state_dict(ckpt["best"]["state"])
+    from kizuna.training.dataset import Batch
+    from kizuna.training.loss import predict
+
+    prepared = trainer.run.validation
+    batch = Batch(prepared, trainer.run.elements, trainer.run.pool)
+    pred = predict(trainer.net, batch, forces=True)
+    forces = np.split(pred["forces"].detach().numpy(), np.cumsum(batch.atom_counts)[:-1])
+    pot = Potential(result["model"], threads=1)
+    for k, p in enumerate(prepared):
+        s = p.structure
+        core = pot.compute(s.positions, s.symbols, s.cell, True)
+        assert core["energy"] == pytest.approx(pred["energy"][k].item(), rel=1e-10)
+        assert np.abs(core["forces"] - forces[k]).max() < 1e-10 * np.abs(core["forces"]).max()

@@ -155,3 +155,76 @@ def test_feature_report_flags_constant_and_duplicate_features():
     text = format_feature_report({"Si": report}, sfs)
     assert "1 constant, 1 duplicate pair(s)" in text and "CONSTANT" in text
     assert "duplicate: #1 and #2" in text
+
+
+# ------------------------------------------------------------------ element-weighted mode
+def test_weighted_mode_size_does_not_grow_with_elements():
+    spec = SymmetryFunctionSpec(cutoff=5.0, n_radial=4, n_angular=8, zetas=[1, 4],
+                                element_mode="weighted", channels=3)
+    for elements, k in ((["Cu"], 1), (["Cu", "Ag"], 2), (["Al", "Cu", "Ag", "Au", "Ni", "Pd"], 3)):
+        sfs = generate_symmetry_functions(elements, spec)
+        assert all(len(v) == k * (4 + 8) for v in sfs.values())
+        kinds = {sf.kind for sf in sfs[elements[0]]}
+        assert kinds == {"weighted_radial", "weighted_angular_wide"}  # the spec's default kind
+        assert {sf.channel for sf in sfs[elements[0]]} == set(range(1, k + 1))
+    pair = generate_symmetry_functions(["Al", "Cu", "Ag", "Au", "Ni", "Pd"],
+                                       SymmetryFunctionSpec(cutoff=5.0, n_radial=4, n_angular=8,
+                                                            zetas=[1, 4]))
+    assert len(pair["Cu"]) == 4 * 6 + 8 * 21
+
+
+def test_weighted_channel_weights_rule():
+    """Elements sorted by Z at t = -1, -1/3, 1/3, 1 (rank 0..3); channel c = T_{c-1}(t)."""
+    from kizuna.training.symmetry import channel_weights
+
+    w = channel_weights(["Cu", "Al", "Au", "Ni"], 3)  # Z: Al 13 < Ni 28 < Cu 29 < Au 79
+    t = {"Al": -1.0, "Ni": -1 / 3, "Cu": 1 / 3, "Au": 1.0}
+    for e, (w1, w2, w3) in w.items():
+        assert (w1, w2, w3) == pytest.approx((1.0, t[e], 2 * t[e] ** 2 - 1))
+    assert channel_weights(["Si"], 4) == {"Si": (1.0,)}
+
+
+def test_weighted_mode_builds_a_model_the_core_reads(tmp_path):
+    """The functions carry their weights: a model made from them alone has the weight table;
+    descriptors through the training engine."""
+    import kizuna
+    from kizuna.model_io import model_to_string, read_model
+    from kizuna.training.engine import placeholder_model
+
+    spec = SymmetryFunctionSpec(cutoff=4.0, n_radial=3, n_angular=4, zetas=[1, 4],
+                                lambdas=[-1, 1], element_mode="weighted", channels=2)
+    sfs = generate_symmetry_functions(["Cu", "Al"], spec)
+    model = placeholder_model(["Cu", "Al"], sfs)
+    text = model_to_string(model)
+    assert "channels 2" in text and "weights Cu 1.0 1.0" in text and "weights Al 1.0 -1.0" in text
+    (tmp_path / "m.kzn").write_text(text)
+    back = read_model(tmp_path / "m.kzn")
+    assert back.element("Cu").symmetry_functions == sfs["Cu"]
+    pot = kizuna.Potential(back, threads=1)
+    G, _ = pot.descriptors(np.array([[0.0, 0, 0], [2.5, 0, 0], [0, 2.6, 0]]),
+                           pot.species(["Cu", "Al", "Al"]), None, False)
+    assert np.all(np.isfinite(G)) and np.abs(G).max() > 0
+
+
+def test_weighted_mode_bad_values():
+    with pytest.raises(ConfigError, match="element_mode"):
+        generate_symmetry_functions(["Cu"], SymmetryFunctionSpec(element_mode="alchemical"))
+    with pytest.raises(ConfigError, match="channels"):
+        generate_symmetry_functions(["Cu"], SymmetryFunctionSpec(element_mode="weighted",
+                                                                  channels=0))
+
+
+def test_from_model_keeps_the_weight_table(tmp_path):
+    """symmetry_functions.from_model with a weighted model: the functions carry the weights, so
+    the training engine's model has the same table (here n2p2's Z weights, not the rule's)."""
+    from conftest import DATA
+    from kizuna.model_io import model_to_string
+    from kizuna.n2p2 import read_n2p2
+    from kizuna.training.engine import placeholder_model
+    from kizuna.training.setup import symmetry_functions
+
+    read_n2p2(DATA / "n2p2" / "Weighted_HCO").save(tmp_path / "hco.kzn")
+    sfs = symmetry_functions({"symmetry_functions": {"from_model": str(tmp_path / "hco.kzn"),
+                                                     "explicit": None}}, ["H", "C", "O"])
+    text = model_to_string(placeholder_model(["H", "C", "O"], sfs))
+    assert "channels 1" in text and "weights C 6.0" in text and "weights O 8.0" in text

@@ -132,6 +132,29 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
 #pragma omp simd
             for (int s = 0; s < n; ++s) cutoff_fdf_t<K>(cut, r[s], fc[s], dfc[s]);
         });
+        // weighted_radial: fc and fc' of neighbour j carry its element's weight w_c(Z_j)
+        const int channel = plan.cutoff_channel[c];
+        if (channel >= 0) {
+            const int k_ch = model_.num_channels;
+            for (int e = 0; e < ne; ++e) {
+                const double w = model_.channel_weights[static_cast<size_t>(e) * k_ch + channel];
+                for (int s = begin_[e]; s < begin_[e + 1]; ++s) {
+                    fc[s] *= w;
+                    dfc[s] *= w;
+                }
+            }
+        }
+    }
+
+    // weights of every channel per slot, w_[c * n + slot] (weighted angular groups)
+    const int k_ch = model_.num_channels;
+    if (k_ch > 0) {
+        grow(w_, static_cast<size_t>(k_ch) * n_);
+        for (int c = 0; c < k_ch; ++c)
+            for (int e = 0; e < ne; ++e) {
+                const double w = model_.channel_weights[static_cast<size_t>(e) * k_ch + c];
+                for (int s = begin_[e]; s < begin_[e + 1]; ++s) w_[static_cast<size_t>(c) * n_ + s] = w;
+            }
     }
 }
 
@@ -157,7 +180,7 @@ void AtomKernel::values() {
 void AtomKernel::radial_values(const RadialGroup& g) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
-    const int b0 = begin_[g.neighbor], b1 = begin_[g.neighbor + 1];
+    const int b0 = lo(g.neighbor), b1 = hi(g.neighbor);
     for (size_t m = 0; m < g.out.size(); ++m) {
         const double eta = g.eta[m], rs = g.rs[m];
         double acc = 0.0;
@@ -170,13 +193,16 @@ void AtomKernel::radial_values(const RadialGroup& g) {
     }
 }
 
+// G_s = sum_j [w_c(Z_j)] C(r_j)
 void AtomKernel::compact_radial_values(const CompactRadialGroup& g) {
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j) {
+        const double w = weight(g.channel, j);
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
-            G_[g.out[m]] += f;
+            G_[g.out[m]] += w * f;
         }
+    }
 }
 
 // Narrow:  G_s = sum_{j<k} A_s(c) E_s(r_j) E_s(r_k) E_s(r_jk) fc(r_j) fc(r_k) fc(r_jk)
@@ -190,7 +216,7 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
     double* __restrict ex = ex_.data() + pair_offset_[gi];
-    const int b1s = begin_[g.e1], b1e = begin_[g.e1 + 1], b2s = begin_[g.e2], b2e = begin_[g.e2 + 1];
+    const int b1s = lo(g.e1), b1e = hi(g.e1), b2s = lo(g.e2), b2e = hi(g.e2);
     const bool same = g.e1 == g.e2;
 
     // exponential terms exp(-eta_t (r_j - rs_t)^2) of the slots of both elements
@@ -261,10 +287,12 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         const Region& prev = regions_[gi - 1];
         const AngularGroup& pg = em_->plan.angular[gi - 1];
         reg.ints = prev.ints + 2 * prev.stride;
-        reg.doubles = prev.doubles + (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size()) * prev.stride;
+        reg.doubles = prev.doubles +
+                      (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size() + pg.channels.size()) * prev.stride;
     }
+    const int nch = static_cast<int>(g.channels.size());
     grow(tint_, reg.ints + 2 * reg.stride);
-    grow(tdbl_, reg.doubles + (kFixed + nt + 2 * nf) * reg.stride);
+    grow(tdbl_, reg.doubles + (kFixed + nt + 2 * nf + nch) * reg.stride);
     const size_t S = reg.stride;
     int* __restrict tj = tint_.data() + reg.ints;
     int* __restrict tk = tj + S;
@@ -277,6 +305,7 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     double* __restrict E = base + kFixed * S;
     double* __restrict A = E + nt * S;
     double* __restrict dA = A + nf * S;
+    double* __restrict Wch = dA + nf * S;  // weighted groups: w_c(Z_j) w_c(Z_k) per channel
     std::copy(cand_j_.begin(), cand_j_.begin() + T, tj);
     std::copy(cand_k_.begin(), cand_k_.begin() + T, tk);
     const double* __restrict cr2 = cand_r2_.data();
@@ -312,6 +341,12 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             tdfc[q] = 0.0;
             tfc3[q] = fc[j] * fc[k];
         }
+    }
+    for (int c = 0; c < nch; ++c) {
+        const double* __restrict w = w_.data() + static_cast<size_t>(g.channels[c]) * n_;
+        double* __restrict Wc = Wch + c * S;
+#pragma omp simd
+        for (int q = 0; q < nT; ++q) Wc[q] = w[tj[q]] * w[tk[q]];
     }
     // exponential products E_t = ex_t(r_j) ex_t(r_k) [ex_t(r_jk)]
     for (int t = 0; t < nt; ++t) {
@@ -363,13 +398,19 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             for (int q = 0; q < nT; ++q) angular_factor(tc[q], zeta, -1, lambda, pref, Aa[q], dAa[q]);
         }
     }
-    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q]
+    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]]
     for (size_t m = 0; m < g.out.size(); ++m) {
         const double* __restrict Aa = A + g.fac[m] * S;
         const double* __restrict Et = E + g.term[m] * S;
         double acc = 0.0;
+        if (nch) {
+            const double* __restrict Wc = Wch + g.chan[m] * S;
 #pragma omp simd reduction(+ : acc)
-        for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q];
+            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q] * Wc[q];
+        } else {
+#pragma omp simd reduction(+ : acc)
+            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q];
+        }
         G_[g.out[m]] += acc;
     }
 }
@@ -377,19 +418,20 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
 // G_s = sum_{j<k} C_r(r_j) C_r(r_k) C_a(theta), theta = acos(c) (n2p2 type 22)
 void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
     const bool same = g.e1 == g.e2;
-    for (int j = begin_[g.e1]; j < begin_[g.e1 + 1]; ++j) {
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
         if (r_[j] >= g.rc) continue;
-        for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
             const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
             const double theta = std::acos(c);
+            const double w = weight(g.channel, j) * weight(g.channel, k);
             for (size_t m = 0; m < g.out.size(); ++m) {
                 double fj, dfj, fk, dfk, fa, dfa;
                 compact_fdf(g.radial[m], r_[j], fj, dfj);
                 if (fj == 0.0) continue;
                 compact_fdf(g.radial[m], r_[k], fk, dfk);
                 compact_fdf(g.angular[m], theta, fa, dfa);
-                G_[g.out[m]] += fj * fk * fa;
+                G_[g.out[m]] += w * fj * fk * fa;
             }
         }
     }
@@ -430,7 +472,7 @@ void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
-    const int b0 = begin_[g.neighbor], b1 = begin_[g.neighbor + 1];
+    const int b0 = lo(g.neighbor), b1 = hi(g.neighbor);
     grow(dEdr_, n_);
     double* __restrict dEdr = dEdr_.data();
     std::fill(dEdr + b0, dEdr + b1, 0.0);
@@ -451,13 +493,14 @@ void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
 }
 
 void AtomKernel::compact_radial_adjoint(const CompactRadialGroup& g, const double* beta) {
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j) {
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j) {
         double dEdr = 0.0;
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
             dEdr += beta[g.out[m]] * df;
         }
+        dEdr *= weight(g.channel, j);
         out_x_[j] += dEdr * ux_[j];
         out_y_[j] += dEdr * uy_[j];
         out_z_[j] += dEdr * uz_[j];
@@ -497,26 +540,41 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     double* __restrict Sc = Sjk + S;
     double* __restrict W = Sc + S;
     double* __restrict St = W + S;
+    const int nch = static_cast<int>(g.channels.size());
+    const double* __restrict Wch = dA + nf * S;
     for (int t = 0; t < nt; ++t) {
         const int m0 = g.term_first[t], m1 = g.term_first[t + 1];
-        {
-            const double b = beta[g.out[m0]];
-            const double* __restrict Aa = A + g.fac[m0] * S;
-            const double* __restrict dAa = dA + g.fac[m0] * S;
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                W[q] = b * Aa[q];
-                St[q] = b * dAa[q];
-            }
-        }
-        for (int m = m0 + 1; m < m1; ++m) {
+        for (int m = m0; m < m1; ++m) {  // the first member of the term initialises W, St
             const double b = beta[g.out[m]];
             const double* __restrict Aa = A + g.fac[m] * S;
             const double* __restrict dAa = dA + g.fac[m] * S;
+            if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
+                const double* __restrict Wc = Wch + g.chan[m] * S;
+                if (m == m0) {
 #pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                W[q] += b * Aa[q];
-                St[q] += b * dAa[q];
+                    for (int q = 0; q < nT; ++q) {
+                        W[q] = b * Aa[q] * Wc[q];
+                        St[q] = b * dAa[q] * Wc[q];
+                    }
+                } else {
+#pragma omp simd
+                    for (int q = 0; q < nT; ++q) {
+                        W[q] += b * Aa[q] * Wc[q];
+                        St[q] += b * dAa[q] * Wc[q];
+                    }
+                }
+            } else if (m == m0) {
+#pragma omp simd
+                for (int q = 0; q < nT; ++q) {
+                    W[q] = b * Aa[q];
+                    St[q] = b * dAa[q];
+                }
+            } else {
+#pragma omp simd
+                for (int q = 0; q < nT; ++q) {
+                    W[q] += b * Aa[q];
+                    St[q] += b * dAa[q];
+                }
             }
         }
         const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
@@ -596,9 +654,9 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
 
 void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const double* beta) {
     const bool same = g.e1 == g.e2;
-    for (int j = begin_[g.e1]; j < begin_[g.e1 + 1]; ++j) {
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
         if (r_[j] >= g.rc) continue;
-        for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
             // collinear triplets (|c| = 1) contribute their value; their angular derivative term
             // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)
@@ -617,6 +675,10 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
                 gk += b * fj * dfk * fa;
                 gc += b * fj * fk * dfa * dtheta_dc;
             }
+            const double w = weight(g.channel, j) * weight(g.channel, k);
+            gj *= w;
+            gk *= w;
+            gc *= w;
             const double hj = gc * ir_[j], hk = gc * ir_[k];
             out_x_[j] += gj * ux_[j] + hj * (ux_[k] - c * ux_[j]);
             out_y_[j] += gj * uy_[j] + hj * (uy_[k] - c * uy_[j]);
@@ -645,7 +707,7 @@ void AtomKernel::tangent(const double* dr, double* dG) {
 void AtomKernel::radial_tangent(const RadialGroup& g, const double* drs, double* dG) {
     const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j)
         for (size_t m = 0; m < g.out.size(); ++m) {
             const double d = r_[j] - g.rs[m];
             const double e = kz_exp(-g.eta[m] * d * d);
@@ -654,11 +716,11 @@ void AtomKernel::radial_tangent(const RadialGroup& g, const double* drs, double*
 }
 
 void AtomKernel::compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG) {
-    for (int j = begin_[g.neighbor]; j < begin_[g.neighbor + 1]; ++j)
+    for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j)
         for (size_t m = 0; m < g.out.size(); ++m) {
             double f, df;
             compact_fdf(g.fn[m], r_[j], f, df);
-            dG[g.out[m]] += df * drs[j];
+            dG[g.out[m]] += weight(g.channel, j) * df * drs[j];
         }
 }
 
@@ -675,6 +737,7 @@ void AtomKernel::angular_tangent(const AngularGroup& g, int gi, const double* dr
     const double* E = base + kFixed * S;
     const double* A = E + nt * S;
     const double* dA = A + nf * S;
+    const double* Wch = dA + nf * S;
     const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     std::vector<double>& P = work_;
@@ -705,16 +768,17 @@ void AtomKernel::angular_tangent(const AngularGroup& g, int gi, const double* dr
         }
         for (size_t m = 0; m < g.out.size(); ++m) {
             const int t = g.term[m], a = g.fac[m];
-            dG[g.out[m]] += E[t * S + q] * (A[a * S + q] * P[t] + dA[a * S + q] * fc3 * dc);
+            const double w = g.chan.empty() ? 1.0 : Wch[g.chan[m] * S + q];
+            dG[g.out[m]] += w * E[t * S + q] * (A[a * S + q] * P[t] + dA[a * S + q] * fc3 * dc);
         }
     }
 }
 
 void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const double* dr, double* dG) {
     const bool same = g.e1 == g.e2;
-    for (int j = begin_[g.e1]; j < begin_[g.e1 + 1]; ++j) {
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
         if (r_[j] >= g.rc) continue;
-        for (int k = same ? j + 1 : begin_[g.e2]; k < begin_[g.e2 + 1]; ++k) {
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
             // collinear triplets (|c| = 1) contribute their value; their angular derivative term
             // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)
@@ -735,7 +799,8 @@ void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const dou
                 compact_fdf(g.radial[m], r_[j], fj, dfj);
                 compact_fdf(g.radial[m], r_[k], fk, dfk);
                 compact_fdf(g.angular[m], theta, fa, dfa);
-                dG[g.out[m]] += dfj * fk * fa * drj + fj * dfk * fa * drk + fj * fk * dfa * dtheta_dc * dc;
+                dG[g.out[m]] += weight(g.channel, j) * weight(g.channel, k) *
+                                (dfj * fk * fa * drj + fj * dfk * fa * drk + fj * fk * dfa * dtheta_dc * dc);
             }
         }
     }

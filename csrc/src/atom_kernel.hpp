@@ -65,7 +65,7 @@ class AtomKernel {
     struct Region {
         size_t T = 0, stride = 0;
         size_t ints = 0;     // offset in tint_: j[stride], k[stride]
-        size_t doubles = 0;  // offset in tdbl_: c, rjk, fcjk, dfcjk, fc3, E[nt], A[nf], dA[nf]
+        size_t doubles = 0;  // offset in tdbl_: c, rjk, fcjk, dfcjk, fc3, E[nt], A[nf], dA[nf], W[nch]
     };
     enum { kC = 0, kRjk, kFcjk, kDfcjk, kFc3, kFixed };
 
@@ -84,6 +84,11 @@ class AtomKernel {
     void compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG);
     void angular_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
     void compact_angular_tangent(const CompactAngularGroup& g, const double* dr, double* dG);
+    // slots of neighbour element e: lo(e) .. hi(e); e = -1 (weighted kinds): all neighbours
+    int lo(int e) const { return e < 0 ? 0 : begin_[e]; }
+    int hi(int e) const { return e < 0 ? n_ : begin_[e + 1]; }
+    // w_c(Z_j) of slot j in channel c; 1 for c = -1 (plain kinds)
+    double weight(int c, int j) const { return c < 0 ? 1.0 : w_[static_cast<size_t>(c) * n_ + j]; }
     double cosine(int j, int k) const { return ux_[j] * ux_[k] + uy_[j] * uy_[k] + uz_[j] * uz_[k]; }
 
     const Model& model_;
@@ -98,6 +103,7 @@ class AtomKernel {
     std::vector<double> tmp_;  // unsorted gather buffer (x, y, z per entry)
     std::vector<int> tmp_atom_, tmp_elem_, count_;
     std::vector<double> fc_, dfc_;  // per cutoff function of the element: [c * n + slot]
+    std::vector<double> w_;         // weight of every channel: [c * n + slot]
     std::vector<double> ex_;        // per angular group: [pair_offset_[g] + t * n + slot]
     std::vector<size_t> pair_offset_;
     std::vector<Region> regions_;

@@ -10,10 +10,12 @@ namespace {
 
 constexpr double kDegree = kPi / 180.0;
 
-int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf) {
+// the cutoff entry of sf; `channel` >= 0: weighted by that channel (weighted_radial)
+int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf, int channel = -1) {
     for (size_t c = 0; c < plan.cutoffs.size(); ++c) {
         const CutoffFunction& f = plan.cutoffs[c];
-        if (f.kind == sf.cutoff && f.rc == sf.rc && f.rci == sf.alpha * sf.rc) return static_cast<int>(c);
+        if (f.kind == sf.cutoff && f.rc == sf.rc && f.rci == sf.alpha * sf.rc && plan.cutoff_channel[c] == channel)
+            return static_cast<int>(c);
     }
     CutoffFunction f;
     f.kind = sf.cutoff;
@@ -22,6 +24,7 @@ int cutoff_index(ElementPlan& plan, const SymmetryFunction& sf) {
     f.inv_width = 1.0 / (f.rc - f.rci);
     f.inv_rc = 1.0 / f.rc;
     plan.cutoffs.push_back(f);
+    plan.cutoff_channel.push_back(channel);
     return static_cast<int>(plan.cutoffs.size()) - 1;
 }
 
@@ -51,8 +54,9 @@ void build_plan(ElementModel& em) {
         const int out = static_cast<int>(s);
         plan.rc_max = std::max(plan.rc_max, sf.rc);
         switch (sf.kind) {
-            case SFKind::radial: {
-                const int c = cutoff_index(plan, sf);
+            case SFKind::radial:
+            case SFKind::weighted_radial: {  // e1 = -1: all neighbours, weights in the cutoff
+                const int c = cutoff_index(plan, sf, sf.kind == SFKind::weighted_radial ? sf.channel : -1);
                 auto it = std::find_if(plan.radial.begin(), plan.radial.end(), [&](const RadialGroup& g) {
                     return g.neighbor == sf.e1 && g.cutoff == c;
                 });
@@ -68,8 +72,10 @@ void build_plan(ElementModel& em) {
                 break;
             }
             case SFKind::angular_narrow:
-            case SFKind::angular_wide: {
-                const bool narrow = sf.kind == SFKind::angular_narrow;
+            case SFKind::angular_wide:
+            case SFKind::weighted_angular_narrow:  // e1 = e2 = -1: all pairs j < k
+            case SFKind::weighted_angular_wide: {
+                const bool narrow = sf.kind == SFKind::angular_narrow || sf.kind == SFKind::weighted_angular_narrow;
                 const int c = cutoff_index(plan, sf);
                 auto it = std::find_if(plan.angular.begin(), plan.angular.end(), [&](const AngularGroup& g) {
                     return g.e1 == sf.e1 && g.e2 == sf.e2 && g.narrow == narrow && g.cutoff == c;
@@ -93,28 +99,46 @@ void build_plan(ElementModel& em) {
                 it->out.push_back(out);
                 it->term.push_back(term);
                 it->fac.push_back(fac);
+                if (sf.weighted()) {
+                    auto ch = std::find(it->channels.begin(), it->channels.end(), sf.channel);
+                    if (ch == it->channels.end()) {
+                        it->channels.push_back(sf.channel);
+                        ch = it->channels.end() - 1;
+                    }
+                    it->chan.push_back(static_cast<int>(ch - it->channels.begin()));
+                }
                 break;
             }
-            case SFKind::compact_radial: {
+            case SFKind::compact_radial:
+            case SFKind::weighted_compact_radial: {
+                const int channel = sf.weighted() ? sf.channel : -1;
                 auto it = std::find_if(plan.compact_radial.begin(), plan.compact_radial.end(),
-                                       [&](const CompactRadialGroup& g) { return g.neighbor == sf.e1; });
+                                       [&](const CompactRadialGroup& g) {
+                                           return g.neighbor == sf.e1 && g.channel == channel;
+                                       });
                 if (it == plan.compact_radial.end()) {
                     plan.compact_radial.push_back(CompactRadialGroup{});
                     it = plan.compact_radial.end() - 1;
                     it->neighbor = sf.e1;
+                    it->channel = channel;
                 }
                 it->out.push_back(out);
                 it->fn.push_back(compact(sf.core, sf.asymmetric, sf.rl, sf.rc));
                 break;
             }
-            case SFKind::compact_angular_wide: {
+            case SFKind::compact_angular_wide:
+            case SFKind::weighted_compact_angular_wide: {
+                const int channel = sf.weighted() ? sf.channel : -1;
                 auto it = std::find_if(plan.compact_angular.begin(), plan.compact_angular.end(),
-                                       [&](const CompactAngularGroup& g) { return g.e1 == sf.e1 && g.e2 == sf.e2; });
+                                       [&](const CompactAngularGroup& g) {
+                                           return g.e1 == sf.e1 && g.e2 == sf.e2 && g.channel == channel;
+                                       });
                 if (it == plan.compact_angular.end()) {
                     plan.compact_angular.push_back(CompactAngularGroup{});
                     it = plan.compact_angular.end() - 1;
                     it->e1 = sf.e1;
                     it->e2 = sf.e2;
+                    it->channel = channel;
                 }
                 it->rc = std::max(it->rc, sf.rc);
                 it->out.push_back(out);
@@ -135,6 +159,7 @@ void build_plan(ElementModel& em) {
             sorted.out[i] = g.out[idx[i]];
             sorted.term[i] = g.term[idx[i]];
             sorted.fac[i] = g.fac[idx[i]];
+            if (!g.chan.empty()) sorted.chan[i] = g.chan[idx[i]];
         }
         g = sorted;
         g.term_first.assign(g.term_eta.size() + 1, 0);

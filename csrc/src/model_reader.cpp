@@ -27,14 +27,21 @@ const std::vector<std::string> kActivationNames = {
     "revlogistic", "negexp", "harmonic", "silu", "shifted_softplus"};
 const std::vector<std::string> kScalingNames = {"none", "scale", "center", "scale_center",
                                                 "scale_sigma"};
-const std::vector<std::string> kSFKindNames = {"radial", "angular_narrow", "angular_wide",
-                                               "compact_radial", "compact_angular_wide"};
+const std::vector<std::string> kSFKindNames = {"radial",          "angular_narrow",          "angular_wide",
+                                               "compact_radial",  "compact_angular_wide",    "weighted_radial",
+                                               "weighted_angular_narrow", "weighted_angular_wide",
+                                               "weighted_compact_radial", "weighted_compact_angular_wide"};
 const std::vector<std::vector<std::string>> kSFParameters = {
     {"eta", "rs", "rc", "cutoff", "alpha"},
     {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
     {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
     {"rl", "rc", "core", "asymmetric"},
-    {"rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"}};
+    {"rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"},
+    {"channel", "eta", "rs", "rc", "cutoff", "alpha"},
+    {"channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
+    {"channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
+    {"channel", "rl", "rc", "core", "asymmetric"},
+    {"channel", "rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"}};
 // may be absent: a file without angle_asymmetric means angle_asymmetric = asymmetric (files
 // written before the flag existed used 'asymmetric' for both bumps)
 const std::vector<std::string> kOptionalParameters = {"angle_asymmetric"};
@@ -138,7 +145,7 @@ class Lines {
 };
 
 SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
-                         const std::string& symbol) {
+                         const std::string& symbol, int num_channels) {
     const Line& line = lines.next("sf", "sf <kind> <neighbour element(s)> <name>=<value> ...");
     const auto& t = line.tokens;
     const int kind = t.size() > 1 ? find(kSFKindNames, t[1]) : -1;
@@ -148,7 +155,7 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
                    line.number);
     SymmetryFunction sf;
     sf.kind = static_cast<SFKind>(kind);
-    const size_t n_neigh = sf.angular() ? 2 : 1;
+    const size_t n_neigh = sf.weighted() ? 0 : sf.angular() ? 2 : 1;
     if (t.size() < 2 + n_neigh)
         lines.fail("'" + t[1] + "' needs " + std::to_string(n_neigh) +
                        " neighbour element(s) before the parameters", line.number);
@@ -188,6 +195,17 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
             if (c < 0)
                 lines.fail("unknown core '" + value + "'; expected one of " + join(kCoreNames), line.number);
             sf.core = static_cast<CoreKind>(c);
+        } else if (name == "channel") {
+            // 1-based in the file, 0-based in the core
+            if (num_channels == 0)
+                lines.fail("'" + t[1] + "' needs element weights but the model has no 'channels' statement "
+                           "(expected 'channels <k>' and one 'weights <element> <k values>' line per element "
+                           "after 'committee')", line.number);
+            const int c = lines.integer(value, "channel", line.number, 1);
+            if (c > num_channels)
+                lines.fail("channel must be in 1.." + std::to_string(num_channels) + " (the model's channels), got " +
+                               value, line.number);
+            sf.channel = c - 1;
         } else if (name == "asymmetric" || name == "angle_asymmetric") {
             if (value != "0" && value != "1")
                 lines.fail(name + " must be 0 or 1, got '" + value + "'", line.number);
@@ -206,8 +224,9 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
         }
     }
     std::vector<std::string> missing;
-    for (const auto& name : expected)
-        if (!seen.count(name) && find(kOptionalParameters, name) < 0) missing.push_back(name);
+    for (const auto& name : expected)  // optional only where old files lack it (compact_angular_wide)
+        if (!seen.count(name) && (find(kOptionalParameters, name) < 0 || sf.kind != SFKind::compact_angular_wide))
+            missing.push_back(name);
     if (!missing.empty())
         lines.fail("'" + t[1] + "' is missing parameter(s) " + join(missing), line.number);
     if (sf.kind == SFKind::compact_angular_wide && !seen.count("angle_asymmetric")) {
@@ -216,20 +235,21 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
     }
 
     if (!(sf.rc > 0.0)) lines.fail("rc must be > 0, got " + fmt(sf.rc), line.number);
-    const bool gaussian = sf.kind == SFKind::radial || sf.kind == SFKind::angular_narrow ||
-                          sf.kind == SFKind::angular_wide;
+    const bool gaussian = !sf.compact();
     if (gaussian && sf.eta < 0.0) lines.fail("eta must be >= 0, got " + fmt(sf.eta), line.number);
     if (gaussian && !(sf.alpha >= 0.0 && sf.alpha < 1.0))
         lines.fail("alpha (inner cutoff rci = alpha*rc) must be in [0, 1), got " + fmt(sf.alpha),
                    line.number);
-    if (sf.kind == SFKind::angular_narrow || sf.kind == SFKind::angular_wide) {
+    if (sf.kind == SFKind::angular_narrow || sf.kind == SFKind::angular_wide ||
+        sf.kind == SFKind::weighted_angular_narrow || sf.kind == SFKind::weighted_angular_wide) {
         if (sf.zeta < 1.0) lines.fail("zeta must be >= 1, got " + fmt(sf.zeta), line.number);
         if (!(sf.lambda >= -1.0 && sf.lambda <= 1.0))
             lines.fail("lambda must be in [-1, 1], got " + fmt(sf.lambda), line.number);
     }
-    if ((sf.kind == SFKind::compact_radial || sf.kind == SFKind::compact_angular_wide) && !(sf.rl < sf.rc))
+    if (sf.compact() && !(sf.rl < sf.rc))
         lines.fail("rl must be < rc, got rl=" + fmt(sf.rl) + " rc=" + fmt(sf.rc), line.number);
-    if (sf.kind == SFKind::compact_angular_wide && !(sf.angle_left < sf.angle_right))
+    if ((sf.kind == SFKind::compact_angular_wide || sf.kind == SFKind::weighted_compact_angular_wide) &&
+        !(sf.angle_left < sf.angle_right))
         lines.fail("angle_left must be < angle_right, got " + fmt(sf.angle_left) + " >= " +
                        fmt(sf.angle_right), line.number);
     return sf;
@@ -352,6 +372,15 @@ Member read_member(Lines& lines, int index, int n_features) {
 
 int Model::element_index(const std::string& symbol) const { return find(elements, symbol); }
 
+const char* sf_kind_name(SFKind kind) { return kSFKindNames.at(static_cast<size_t>(kind)).c_str(); }
+
+bool Model::has_weighted() const {
+    for (const ElementModel& em : element_models)
+        for (const SymmetryFunction& sf : em.sfs)
+            if (sf.weighted()) return true;
+    return false;
+}
+
 std::shared_ptr<const Model> Model::parse(const std::string& text, const std::string& source) {
     Lines lines(text, source);
     auto model = std::make_shared<Model>();
@@ -409,6 +438,31 @@ std::shared_ptr<const Model> Model::parse(const std::string& text, const std::st
         lines.count(line, 2, "committee <number of members>");
         model->committee_size = lines.integer(line.tokens[1], "committee size", line.number, 1);
     }
+    // optional: element weights of the weighted kinds, 'channels <k>' then one
+    // 'weights <element> <w_1> ... <w_k>' line per element in the order of 'elements'
+    if (lines.peek() && lines.peek()->tokens[0] == "channels") {
+        const Line& line = lines.next("channels", "channels <number of weight channels>");
+        lines.count(line, 2, "channels <number of weight channels>");
+        const int k = lines.integer(line.tokens[1], "number of weight channels", line.number, 1);
+        const int ne = model->num_elements();
+        if (static_cast<size_t>(ne) * (static_cast<size_t>(k) + 2) > lines.tokens_left())
+            lines.fail("'channels " + line.tokens[1] + "' needs " + std::to_string(ne) + " 'weights' lines of " +
+                           line.tokens[1] + " values but the rest of the file is shorter", line.number);
+        model->num_channels = k;
+        model->channel_weights.assign(static_cast<size_t>(ne) * k, 0.0);
+        for (int e = 0; e < ne; ++e) {
+            const std::string expectation = "weights " + model->elements[e] + " <" + std::to_string(k) + " values>";
+            const Line& wl = lines.next("weights", expectation);
+            if (wl.tokens.size() < 2 || wl.tokens[1] != model->elements[e])
+                lines.fail("expected '" + expectation + "' (weights lines follow the order of the elements line), got '" +
+                               join(wl.tokens, " ") + "'", wl.number);
+            lines.count(wl, static_cast<size_t>(k) + 2, expectation);
+            for (int c = 0; c < k; ++c)
+                model->channel_weights[static_cast<size_t>(e) * k + c] =
+                    lines.number(wl.tokens[2 + c], "weight " + std::to_string(c + 1) + " of " + model->elements[e],
+                                 wl.number);
+        }
+    }
     for (const std::string& symbol : model->elements) {
         ElementModel em;
         em.symbol = symbol;
@@ -419,7 +473,7 @@ std::shared_ptr<const Model> Model::parse(const std::string& text, const std::st
         const Line& nl = lines.next("symmetry_functions", "symmetry_functions <count>");
         lines.count(nl, 2, "symmetry_functions <count>");
         const int n_sf = lines.integer(nl.tokens[1], "number of symmetry functions", nl.number, 1);
-        for (int s = 0; s < n_sf; ++s) em.sfs.push_back(read_sf(lines, model->elements, symbol));
+        for (int s = 0; s < n_sf; ++s) em.sfs.push_back(read_sf(lines, model->elements, symbol, model->num_channels));
         for (int m = 0; m < model->committee_size; ++m) em.members.push_back(read_member(lines, m + 1, n_sf));
         lines.next("end_element", "end_element");
         finalize_element(em, model->num_elements());

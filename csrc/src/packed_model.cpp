@@ -126,6 +126,12 @@ PackedModel pack_model(const Model& model) {
     if (ne > kMaxPackedElements)
         throw UnsupportedError("the CUDA backend handles at most " + std::to_string(kMaxPackedElements) +
                                " elements, this model has " + std::to_string(ne) + "; use device='cpu'");
+    for (int e = 0; e < ne; ++e)
+        for (const SymmetryFunction& sf : model.element_models[e].sfs)
+            if (sf.weighted())
+                throw UnsupportedError(
+                    std::string("the CUDA backend does not implement the element-weighted symmetry-function kind '") +
+                    sf_kind_name(sf.kind) + "' (element " + model.elements[e] + "); use device='cpu'");
     PackedModel pm;
     pm.num_elements = ne;
     pm.committee_size = model.committee_size;

@@ -25,7 +25,15 @@ ACTIVATIONS = ("linear", "tanh", "logistic", "softplus", "relu", "gaussian", "co
                "revlogistic", "negexp", "harmonic", "silu", "shifted_softplus")
 SCALING_MODES = ("none", "scale", "center", "scale_center", "scale_sigma")
 
-SF_KINDS = ("radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular_wide")
+SF_KINDS = ("radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular_wide",
+            "weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
+            "weighted_compact_radial", "weighted_compact_angular_wide")
+#: element-weighted kinds: no neighbour elements, a weight channel instead (Model.channel_weights)
+WEIGHTED_KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
+                  "weighted_compact_radial", "weighted_compact_angular_wide")
+RADIAL_KINDS = ("radial", "compact_radial", "weighted_radial", "weighted_compact_radial")
+COMPACT_KINDS = ("compact_radial", "compact_angular_wide", "weighted_compact_radial",
+                 "weighted_compact_angular_wide")
 #: parameters each symmetry-function kind carries (in file order)
 SF_PARAMETERS = {
     "radial": ("eta", "rs", "rc", "cutoff", "alpha"),
@@ -34,7 +42,15 @@ SF_PARAMETERS = {
     "compact_radial": ("rl", "rc", "core", "asymmetric"),
     "compact_angular_wide": ("rl", "rc", "angle_left", "angle_right", "core", "asymmetric",
                              "angle_asymmetric"),
+    "weighted_radial": ("channel", "eta", "rs", "rc", "cutoff", "alpha"),
+    "weighted_angular_narrow": ("channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
+    "weighted_angular_wide": ("channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
+    "weighted_compact_radial": ("channel", "rl", "rc", "core", "asymmetric"),
+    "weighted_compact_angular_wide": ("channel", "rl", "rc", "angle_left", "angle_right", "core",
+                                      "asymmetric", "angle_asymmetric"),
 }
+#: integer parameters (the weight channel, 1-based)
+INT_PARAMETERS = ("channel",)
 #: 0/1 flags; a file without ``angle_asymmetric`` means angle_asymmetric = asymmetric (the meaning
 #: of ``asymmetric`` in files written before the flag existed, docs/model-format.md)
 BOOL_PARAMETERS = ("asymmetric", "angle_asymmetric")
@@ -54,12 +70,19 @@ class SymmetryFunction:
     compact_angular_wide: G = sum_{j<k} C_r(r_ij) C_r(r_ik) C_a(t), C_a a bump on
                          [angle_left, angle_right] (degrees)
 
+    weighted_radial: G = sum_j w_c(Z_j) exp(-eta (r_ij - rs)^2) fc(r_ij), over every neighbour
+    weighted_angular_narrow / _wide: the angular sums over every pair j<k, each triplet weighted
+                         by w_c(Z_j) w_c(Z_k)
+    weighted_compact_radial / _angular_wide: the compact kinds likewise (n2p2 types 23, 25)
+    (w_c: the weight of channel ``channel`` of the neighbour's element, Model.channel_weights;
+    n2p2's types 12 and 13 are one channel with w = Z)
+
     ``asymmetric`` makes the radial bump C_r asymmetric, ``angle_asymmetric`` the angular bump
     C_a (n2p2's subtypes p1a..p4a set only the radial one).
     """
 
     kind: str
-    neighbors: tuple  # element symbols: one for radial kinds, two for angular kinds
+    neighbors: tuple  # element symbols: one for radial kinds, two for angular kinds, none for weighted
     eta: float = 0.0
     rs: float = 0.0
     zeta: float = 1.0
@@ -73,10 +96,24 @@ class SymmetryFunction:
     core: str = "poly2"
     asymmetric: bool = False
     angle_asymmetric: bool = False
+    channel: int = 0  # weighted kinds: 1-based weight channel
+    #: weighted kinds: the channel's weights as ((symbol, w), ...), a copy of the model's table
+    #: (Model.channel_weights) that travels with the function, so that a list of functions
+    #: (training, generators) is self-contained; the file stores the model's table only
+    element_weights: tuple = ()
 
     @property
     def is_angular(self) -> bool:
-        return self.kind not in ("radial", "compact_radial")
+        return self.kind not in RADIAL_KINDS
+
+    @property
+    def is_weighted(self) -> bool:
+        return self.kind in WEIGHTED_KINDS
+
+    def label(self) -> str:
+        """Kind and neighbours (or weight channel), e.g. ``radial(O)``, ``weighted_radial(ch1)``."""
+        return f"{self.kind}(ch{self.channel})" if self.is_weighted else \
+            f"{self.kind}({'-'.join(self.neighbors)})"
 
     def parameters(self) -> dict:
         """The parameters of this kind, in file order, keyed by their file names."""
@@ -174,12 +211,19 @@ class Model:
     elements: list  # element symbols in model order (index = species id in the core)
     element_models: list  # ElementModel, same order as elements
     meta: dict = field(default_factory=dict)
+    #: weights of the weighted symmetry-function kinds: element symbol -> (w_1, ..., w_k), the
+    #: same k for every element; empty when the model has no weighted kinds
+    channel_weights: dict = field(default_factory=dict)
     #: "crc32:<hex>" when read from a file whose checksum was verified; None otherwise
     checksum: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def committee_size(self) -> int:
         return len(self.element_models[0].members)
+
+    @property
+    def num_channels(self) -> int:
+        return len(next(iter(self.channel_weights.values()))) if self.channel_weights else 0
 
     @property
     def cutoff(self) -> float:

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFormatError, ModelIntegrityWarning
-from .model import (ACTIVATIONS, BOOL_PARAMETERS, FORMAT_VERSION, OPTIONAL_PARAMETERS,
-                    SCALING_MODES, SF_KINDS, SF_PARAMETERS, STRING_PARAMETERS, DenseLayer,
+from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_KINDS, FORMAT_VERSION, INT_PARAMETERS,
+                    OPTIONAL_PARAMETERS, RADIAL_KINDS, SCALING_MODES, SF_KINDS, SF_PARAMETERS,
+                    STRING_PARAMETERS, WEIGHTED_KINDS, DenseLayer,
                     ElementModel, Member, Model, Scaling, SymmetryFunction)
 from .model_text import (CHECKSUM_ALGORITHM, canonical_checksum, decode, is_checksum_value,
                          statements)
@@ -43,14 +44,54 @@ def _sf_line(sf: SymmetryFunction) -> str:
             parts.append(f"{name}={value}")
         elif name in BOOL_PARAMETERS:
             parts.append(f"{name}={int(bool(value))}")
+        elif name in INT_PARAMETERS:
+            parts.append(f"{name}={int(value)}")
         else:
             parts.append(f"{name}={_fmt(value)}")
     return " ".join(parts)
 
 
+def resolved_channel_weights(model: Model) -> dict:
+    """The model's weight table: Model.channel_weights, or (when that is empty) the tables the
+    weighted functions carry (SymmetryFunction.element_weights), which must agree."""
+    if model.channel_weights:
+        return model.channel_weights
+    tables = {}
+    for em in model.element_models:
+        for sf in em.symmetry_functions:
+            if sf.kind not in WEIGHTED_KINDS or not sf.element_weights:
+                continue
+            table = dict(sf.element_weights)
+            if tables.setdefault(sf.channel, table) != table:
+                raise ModelFormatError(f"element {em.symbol}: weighted functions of channel "
+                                       f"{sf.channel} carry different weight tables")
+    if not tables:
+        return {}
+    k = max(tables)
+    missing = [c for c in range(1, k + 1) if c not in tables]
+    if missing:
+        raise ModelFormatError(f"no weights for channel(s) {missing} (channels are 1..{k})")
+    try:
+        return {e: tuple(float(tables[c][e]) for c in range(1, k + 1)) for e in model.elements}
+    except KeyError as exc:
+        raise ModelFormatError(f"the weight tables of the weighted functions have no weight "
+                               f"for element {exc}") from None
+
+
+def attach_channel_weights(model: Model) -> Model:
+    """Copy the model's weight table into its weighted functions (element_weights)."""
+    for em in model.element_models:
+        for sf in em.symmetry_functions:
+            if sf.kind in WEIGHTED_KINDS and model.channel_weights:
+                sf.element_weights = tuple((e, float(model.channel_weights[e][sf.channel - 1]))
+                                           for e in model.elements)
+    return model
+
+
 def model_to_string(model: Model) -> str:
     """The model file text: the first line, a checksum line, then the content it protects."""
     validate_model(model)
+    channel_weights = resolved_channel_weights(model)
     out = ["# kizuna model file; format: docs/model-format.md; units: energy eV, length angstrom"]
     for key, value in model.meta.items():
         # one line; control characters (the lexical rules refuse them) become blanks
@@ -59,6 +100,11 @@ def model_to_string(model: Model) -> str:
     out.append("units eV angstrom")
     out.append("elements " + " ".join(model.elements))
     out.append(f"committee {model.committee_size}")
+    if channel_weights:
+        out.append(f"channels {len(next(iter(channel_weights.values())))}")
+        out.append("# weights <element> <w_1> ... <w_k>: element weights of the weighted kinds")
+        for e in model.elements:
+            out.append(f"weights {e} " + " ".join(_fmt(w) for w in channel_weights[e]))
     for em in model.element_models:
         out.append(f"element {em.symbol}")
         out.append(f"  symmetry_functions {em.num_features}")
@@ -149,14 +195,14 @@ class _Lines:
         return value
 
 
-def _read_sf(lines: _Lines, elements, symbol: str) -> SymmetryFunction:
+def _read_sf(lines: _Lines, elements, symbol: str, num_channels: int = 0) -> SymmetryFunction:
     number, tokens = lines.next("sf", "sf <kind> <neighbour element(s)> <name>=<value> ...")
     if len(tokens) < 2 or tokens[1] not in SF_KINDS:
         got = tokens[1] if len(tokens) > 1 else "nothing"
         raise lines.error(f"unknown symmetry-function kind '{got}'; expected one of "
                           f"{', '.join(SF_KINDS)}", number)
     kind = tokens[1]
-    n_neigh = 2 if kind not in ("radial", "compact_radial") else 1
+    n_neigh = 0 if kind in WEIGHTED_KINDS else 1 if kind in RADIAL_KINDS else 2
     neighbors = tokens[2:2 + n_neigh]
     if len(neighbors) != n_neigh or any("=" in t for t in neighbors):
         raise lines.error(f"'{kind}' needs {n_neigh} neighbour element(s) before the parameters",
@@ -186,9 +232,22 @@ def _read_sf(lines: _Lines, elements, symbol: str) -> SymmetryFunction:
             if value not in ("0", "1"):
                 raise lines.error(f"{name} must be 0 or 1, got '{value}'", number)
             values[name] = value == "1"
+        elif name == "channel":
+            if num_channels == 0:
+                raise lines.error(f"'{kind}' needs element weights but the model has no "
+                                  "'channels' statement (expected 'channels <k>' and one "
+                                  "'weights <element> <k values>' line per element after "
+                                  "'committee')", number)
+            channel = lines.integer(value, "channel", number, 1)
+            if channel > num_channels:
+                raise lines.error(f"channel must be in 1..{num_channels} (the model's channels), "
+                                  f"got {value}", number)
+            values[name] = channel
         else:
             values[name] = lines.number(value, f"parameter '{name}'", number)
-    missing = [name for name in expected if name not in values and name not in OPTIONAL_PARAMETERS]
+    # optional only where files from before the flag lack it (compact_angular_wide)
+    missing = [name for name in expected if name not in values and
+               (name not in OPTIONAL_PARAMETERS or kind != "compact_angular_wide")]
     if missing:
         raise lines.error(f"'{kind}' is missing parameter(s) {', '.join(missing)}", number)
     legacy = kind == "compact_angular_wide" and "angle_asymmetric" not in values
@@ -208,19 +267,20 @@ def _sf_problem(sf: SymmetryFunction):
     """Return a description of an impossible parameter value, or None."""
     if not sf.rc > 0.0:
         return f"rc must be > 0, got {sf.rc}"
-    if sf.kind in ("radial", "angular_narrow", "angular_wide"):
+    if sf.kind not in COMPACT_KINDS:
         if sf.eta < 0.0:
             return f"eta must be >= 0, got {sf.eta}"
         if not 0.0 <= sf.alpha < 1.0:
             return f"alpha (inner cutoff rci = alpha*rc) must be in [0, 1), got {sf.alpha}"
-    if sf.kind in ("angular_narrow", "angular_wide"):
+    if sf.kind in ("angular_narrow", "angular_wide", "weighted_angular_narrow",
+                   "weighted_angular_wide"):
         if sf.zeta < 1.0:
             return f"zeta must be >= 1, got {sf.zeta}"
         if not -1.0 <= sf.lam <= 1.0:
             return f"lambda must be in [-1, 1], got {sf.lam}"
-    if sf.kind.startswith("compact") and not sf.rl < sf.rc:
+    if sf.kind in COMPACT_KINDS and not sf.rl < sf.rc:
         return f"rl must be < rc, got rl={sf.rl} rc={sf.rc}"
-    if sf.kind == "compact_angular_wide" and not sf.angle_left < sf.angle_right:
+    if sf.kind.endswith("compact_angular_wide") and not sf.angle_left < sf.angle_right:
         return f"angle_left must be < angle_right, got {sf.angle_left} >= {sf.angle_right}"
     return None
 
@@ -308,6 +368,30 @@ def _read_network(lines: _Lines, n_features: int) -> list:
     return layers
 
 
+def _read_channel_weights(lines: _Lines, elements) -> dict:
+    """Optional 'channels <k>' and one 'weights <element> <w_1> ... <w_k>' line per element (in
+    the order of 'elements'): {symbol: (w_1, ..., w_k)}, or {} without a 'channels' line."""
+    if lines.peek() is None or lines.peek()[0] != "channels":
+        return {}
+    number, tokens = lines.next("channels", "channels <number of weight channels>")
+    lines.count(tokens, 2, "channels <number of weight channels>", number)
+    k = lines.integer(tokens[1], "number of weight channels", number, 1)
+    if len(elements) * (k + 2) > lines.tokens_left():
+        raise lines.error(f"'channels {tokens[1]}' needs {len(elements)} 'weights' lines of "
+                          f"{tokens[1]} values but the rest of the file is shorter", number)
+    weights = {}
+    for e in elements:
+        expectation = f"weights {e} <{k} values>"
+        number, tokens = lines.next("weights", expectation)
+        if len(tokens) < 2 or tokens[1] != e:
+            raise lines.error(f"expected '{expectation}' (weights lines follow the order of the "
+                              f"elements line), got '{' '.join(tokens)}'", number)
+        lines.count(tokens, k + 2, expectation, number)
+        weights[e] = tuple(lines.number(t, f"weight {c + 1} of {e}", number)
+                           for c, t in enumerate(tokens[2:]))
+    return weights
+
+
 def model_from_string(text: str, source: str = "<string>") -> Model:
     """Parse model text. The checksum, when there is one, is verified last (after the syntax),
     so that an error in an edited file is located; ``Model.checksum`` tells which was found."""
@@ -355,6 +439,7 @@ def model_from_string(text: str, source: str = "<string>") -> Model:
     number, tokens = lines.next("committee", "committee <number of members>")
     lines.count(tokens, 2, "committee <number of members>", number)
     n_members = lines.integer(tokens[1], "committee size", number, 1)
+    channel_weights = _read_channel_weights(lines, elements)
 
     element_models = []
     for symbol in elements:
@@ -365,7 +450,8 @@ def model_from_string(text: str, source: str = "<string>") -> Model:
         number, tokens = lines.next("symmetry_functions", "symmetry_functions <count>")
         lines.count(tokens, 2, "symmetry_functions <count>", number)
         n_sf = lines.integer(tokens[1], "number of symmetry functions", number, 1)
-        sfs = [_read_sf(lines, elements, symbol) for _ in range(n_sf)]
+        sfs = [_read_sf(lines, elements, symbol, len(channel_weights.get(symbol, ())))
+               for _ in range(n_sf)]
         members = [_read_member(lines, m + 1, n_sf) for m in range(n_members)]
         lines.next("end_element", "end_element")
         element_models.append(ElementModel(symbol, sfs, members))
@@ -380,7 +466,8 @@ def model_from_string(text: str, source: str = "<string>") -> Model:
                 f"is {actual} but the file says {stored}: the file changed after it was written "
                 "(a damaged copy? restore it; if you edited it on purpose, delete the "
                 "'checksum' line to load it unchecked)")
-    model = Model(elements=elements, element_models=element_models, meta=meta)
+    model = attach_channel_weights(Model(elements=elements, element_models=element_models,
+                                         meta=meta, channel_weights=channel_weights))
     model.checksum = None if stored is None else f"{CHECKSUM_ALGORITHM}:{stored}"
     if lines.legacy_angle_asymmetric and str(meta.get("source", "")).startswith("n2p2"):
         warnings.warn(f"{source}: imported from n2p2 by a kizuna that also made the angular "
@@ -431,6 +518,16 @@ def validate_model(model: Model) -> None:
             raise ModelFormatError(f"meta key {key!r} must be one word (no blanks or control "
                                    "characters)")
     n_members = len(model.element_models[0].members)
+    channel_weights = resolved_channel_weights(model)
+    k = len(next(iter(channel_weights.values()))) if channel_weights else 0
+    if channel_weights:
+        if set(channel_weights) != set(model.elements):
+            raise ModelFormatError(f"channel_weights must give weights for exactly the model's "
+                                   f"elements {model.elements}, got {sorted(channel_weights)}")
+        for e, w in channel_weights.items():
+            if len(w) != k or k < 1 or not np.all(np.isfinite(np.asarray(w, dtype=float))):
+                raise ModelFormatError(f"channel_weights[{e!r}] must be {k} finite numbers (the "
+                                       f"same number for every element), got {w}")
     for symbol, em in zip(model.elements, model.element_models):
         where = f"element {symbol}"
         if em.symbol != symbol:
@@ -444,6 +541,19 @@ def validate_model(model: Model) -> None:
                 raise ModelFormatError(f"{where}: unknown symmetry-function kind {sf.kind!r}")
             if any(e not in model.elements for e in sf.neighbors):
                 raise ModelFormatError(f"{where}: neighbour {sf.neighbors} not in model")
+            n_neigh = 0 if sf.kind in WEIGHTED_KINDS else 1 if sf.kind in RADIAL_KINDS else 2
+            if len(sf.neighbors) != n_neigh:
+                raise ModelFormatError(f"{where}: {sf.kind} needs {n_neigh} neighbour element(s), "
+                                       f"got {sf.neighbors}")
+            if sf.kind in WEIGHTED_KINDS and not (isinstance(sf.channel, (int, np.integer))
+                                                  and 1 <= sf.channel <= k):
+                raise ModelFormatError(f"{where}: {sf.kind} needs a channel in 1..{k} (the "
+                                       f"model's weight channels), got {sf.channel!r}")
+            if sf.kind in WEIGHTED_KINDS and sf.element_weights and any(
+                    channel_weights.get(e, (None,) * k)[sf.channel - 1] != w
+                    for e, w in sf.element_weights):
+                raise ModelFormatError(f"{where}: the weights carried by a {sf.kind} function "
+                                       f"of channel {sf.channel} differ from the model's table")
             for name, allowed in STRING_PARAMETERS.items():
                 if name in SF_PARAMETERS[sf.kind] and getattr(sf, name) not in allowed:
                     raise ModelFormatError(f"{where}: unknown {name} {getattr(sf, name)!r}")
@@ -477,10 +587,12 @@ def model_summary(model: Model) -> str:
                                       "none (an older file: integrity not verified)")]
     for key, value in model.meta.items():
         lines.append(f"  {key:<15}: {value}")
+    for e, w in model.channel_weights.items():
+        lines.append(f"  weights {e:<7}: {' '.join(f'{x:.6g}' for x in w)}")
     for em in model.element_models:
         kinds = {}
         for sf in em.symmetry_functions:
-            key = f"{sf.kind}({'-'.join(sf.neighbors)})"
+            key = sf.label()
             kinds[key] = kinds.get(key, 0) + 1
         member = em.members[0]
         arch = [member.layers[0].n_in] + [layer.n_out for layer in member.layers]

@@ -35,12 +35,15 @@ ACTIVATION_LETTERS = {"l": "linear", "t": "tanh", "s": "logistic", "p": "softplu
                       "h": "harmonic"}
 CUTOFF_TYPES = {0: "hard", 1: "cos", 2: "tanhu", 3: "tanh", 4: "exp", 5: "poly1", 6: "poly2",
                 7: "poly3", 8: "poly4"}
-SF_TYPE_NAMES = {2: "radial", 3: "angular_narrow", 9: "angular_wide", 20: "compact_radial",
-                 22: "compact_angular_wide"}
+SF_TYPE_NAMES = {2: "radial", 3: "angular_narrow", 9: "angular_wide", 12: "weighted_radial",
+                 13: "weighted_angular_narrow", 20: "compact_radial", 22: "compact_angular_wide",
+                 23: "weighted_compact_radial", 25: "weighted_compact_angular_wide"}
+#: n2p2 weighs the neighbours of its weighted types (12, 13, 23, 25) by their atomic number Z
+#: (ElementMap::atomicNumber): imported as weight channel 1 with w(element) = Z
+WEIGHTED_SF_TYPES = (12, 13, 23, 25)
 UNSUPPORTED_SF_TYPES = {
-    12: "weighted radial (type 12)", 13: "weighted angular narrow (type 13)",
-    21: "polynomial compact angular narrow (type 21)", 23: "weighted compact radial (type 23)",
-    24: "weighted compact angular narrow (type 24)", 25: "weighted compact angular wide (type 25)"}
+    21: "polynomial compact angular narrow (type 21)",
+    24: "weighted compact angular narrow (type 24)"}
 UNSUPPORTED_KEYWORDS = {
     "nnp_generation": "HDNNP generations other than 2 (short range only)",
     "nnp_type": "HDNNP generations other than 2 (short range only)",
@@ -145,6 +148,16 @@ def _make_sf(sf_type, tokens, index, cutoff, alpha):
         eta, rs, rc = map(float, tokens[3:6])
         sf = SymmetryFunction("radial", (e1,), eta=eta, rs=rs, rc=rc, cutoff=cutoff, alpha=alpha)
         return sf, (2, rc, eta, rs, index[e1])
+    if sf_type == 12:  # <ec> 12 <eta> <rs> <rc>: sum_j Z_j exp(-eta (r_ij - rs)^2) fc(r_ij)
+        eta, rs, rc = map(float, tokens[2:5])
+        sf = SymmetryFunction("weighted_radial", (), channel=1, eta=eta, rs=rs, rc=rc,
+                              cutoff=cutoff, alpha=alpha)
+        return sf, (12, rc, eta, rs)
+    if sf_type == 13:  # <ec> 13 <eta> <rs> <lambda> <zeta> <rc>: narrow, Z_j Z_k per triplet
+        eta, rs, lam, zeta, rc = map(float, tokens[2:7])
+        sf = SymmetryFunction("weighted_angular_narrow", (), channel=1, eta=eta, rs=rs,
+                              zeta=zeta, lam=lam, rc=rc, cutoff=cutoff, alpha=alpha)
+        return sf, (13, rc, eta, rs, zeta, lam)
     if sf_type in (3, 9):  # <ec> 3 <e1> <e2> <eta> <lambda> <zeta> <rc> [<rs>]
         e1, e2 = sorted(tokens[2:4], key=lambda e: index[e])
         eta, lam, zeta, rc = map(float, tokens[4:8])
@@ -154,6 +167,17 @@ def _make_sf(sf_type, tokens, index, cutoff, alpha):
                               cutoff=cutoff, alpha=alpha)
         return sf, (sf_type, rc, eta, rs, zeta, lam, index[e1], index[e2])
     core, asym = _compact_subtype(tokens[-1])
+    if sf_type == 23:  # <ec> 23 <rl> <rc> <subtype>: sum_j Z_j C(r_ij)
+        rl, rc = map(float, tokens[2:4])
+        sf = SymmetryFunction("weighted_compact_radial", (), channel=1, rl=rl, rc=rc, core=core,
+                              asymmetric=asym)
+        return sf, (23, tokens[4], rc, rl)
+    if sf_type == 25:  # <ec> 25 <rl> <rc> <angle left> <angle right> <subtype>: Z_j Z_k per pair
+        rl, rc, left, right = map(float, tokens[2:6])
+        sf = SymmetryFunction("weighted_compact_angular_wide", (), channel=1, rl=rl, rc=rc,
+                              angle_left=left, angle_right=right, core=core, asymmetric=asym,
+                              angle_asymmetric=False)
+        return sf, (25, tokens[6], rc, rl, left, right)
     if sf_type == 20:  # <ec> 20 <e1> <rl> <rc> <subtype>
         e1 = tokens[2]
         rl, rc = map(float, tokens[3:5])
@@ -184,7 +208,8 @@ def _convert_sf_units(sf: SymmetryFunction, cflength: float) -> SymmetryFunction
                             rs=sf.rs / cflength, zeta=sf.zeta, lam=sf.lam, rc=sf.rc / cflength,
                             cutoff=sf.cutoff, alpha=sf.alpha, rl=sf.rl / cflength,
                             angle_left=sf.angle_left, angle_right=sf.angle_right, core=sf.core,
-                            asymmetric=sf.asymmetric, angle_asymmetric=sf.angle_asymmetric)
+                            asymmetric=sf.asymmetric, angle_asymmetric=sf.angle_asymmetric,
+                            channel=sf.channel)
 
 
 def _read_scaling(path: Path, order, counts):
@@ -343,7 +368,12 @@ def read_n2p2(directory, *, length_unit=None, energy_unit=None, cflength=None, c
     from . import __version__
 
     meta["code_version"] = f"kizuna {__version__}"
-    return Model(elements=list(order), element_models=element_models, meta=meta)
+    weighted = any(sf.is_weighted for em in element_models for sf in em.symmetry_functions)
+    channel_weights = {e: (float(atomic_numbers[e]),) for e in order} if weighted else {}
+    from .model_io import attach_channel_weights
+
+    return attach_channel_weights(Model(elements=list(order), element_models=element_models,
+                                        meta=meta, channel_weights=channel_weights))
 
 
 def n2p2_sf_line_numbers(directory) -> dict:

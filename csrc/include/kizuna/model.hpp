@@ -11,12 +11,29 @@
 
 namespace kizuna {
 
-enum class SFKind : int { radial, angular_narrow, angular_wide, compact_radial, compact_angular_wide };
+enum class SFKind : int {
+    radial,
+    angular_narrow,
+    angular_wide,
+    compact_radial,
+    compact_angular_wide,
+    // element-weighted (n2p2 types 12, 13 and a wide variant): every neighbour, weighted by its
+    // element's weight in channel `channel` (Model::channel_weights)
+    weighted_radial,
+    weighted_angular_narrow,
+    weighted_angular_wide,
+    weighted_compact_radial,       // n2p2 type 23
+    weighted_compact_angular_wide  // n2p2 type 25
+};
+// the name of a kind in the model file
+const char* sf_kind_name(SFKind kind);
 enum class ScalingMode : int { none, scale, center, scale_center, scale_sigma };
 
 struct SymmetryFunction {
     SFKind kind;
-    int e1 = -1, e2 = -1;  // neighbour element indices (e2 only for angular kinds, e1 <= e2)
+    int e1 = -1, e2 = -1;  // neighbour element indices (e2 only for angular kinds, e1 <= e2);
+                           // -1 for weighted kinds (all neighbours)
+    int channel = -1;      // weighted kinds: 0-based channel of Model::channel_weights
     double eta = 0.0, rs = 0.0, zeta = 1.0, lambda = 1.0, rc = 0.0, alpha = 0.0;
     CutoffKind cutoff = CutoffKind::cos;
     double rl = 0.0, angle_left = 0.0, angle_right = 180.0;  // compact kinds (angles in degrees)
@@ -24,7 +41,15 @@ struct SymmetryFunction {
     bool asymmetric = false;        // compact kinds: the radial bump is core(a (2 - a))
     bool angle_asymmetric = false;  // compact_angular_wide: the angular bump likewise
 
-    bool angular() const { return kind != SFKind::radial && kind != SFKind::compact_radial; }
+    bool angular() const {
+        return kind != SFKind::radial && kind != SFKind::compact_radial && kind != SFKind::weighted_radial &&
+               kind != SFKind::weighted_compact_radial;
+    }
+    bool weighted() const { return static_cast<int>(kind) >= static_cast<int>(SFKind::weighted_radial); }
+    bool compact() const {
+        return kind == SFKind::compact_radial || kind == SFKind::compact_angular_wide ||
+               kind == SFKind::weighted_compact_radial || kind == SFKind::weighted_compact_angular_wide;
+    }
 };
 
 struct DenseLayer {
@@ -52,6 +77,8 @@ struct Member {
 // neighbour element and cutoff (one cutoff evaluation per pair), angular functions by element
 // pair and cutoff with their distinct exponential terms (eta, rs) and distinct angular factors
 // (zeta, lambda), so each triplet evaluates each exponential and each power once.
+// A neighbour element of -1 (weighted kinds) means every neighbour; the weights then sit in the
+// cutoff arrays (ElementPlan::cutoff_channel).
 struct RadialGroup {
     int neighbor = 0;
     int cutoff = 0;  // index into ElementPlan::cutoffs
@@ -60,7 +87,8 @@ struct RadialGroup {
 };
 
 struct CompactRadialGroup {
-    int neighbor = 0;
+    int neighbor = 0;  // -1: weighted (every neighbour, times w_c(Z_j), c = channel)
+    int channel = -1;
     std::vector<int> out;
     std::vector<CompactFunction> fn;
 };
@@ -75,10 +103,15 @@ struct AngularGroup {
     std::vector<int> fac_izeta;              // integer zeta or -1
     std::vector<int> out, term, fac;         // members, sorted by term
     std::vector<int> term_first;             // members of term t: term_first[t] .. term_first[t+1]
+    // weighted groups (e1 = e2 = -1): the weight channels of the members (one group holds all
+    // channels of one cutoff, so geometry, exponentials and angular factors are shared); member
+    // m's triplet weight is w_c(Z_j) w_c(Z_k), c = channels[chan[m]]. Empty for plain groups.
+    std::vector<int> channels, chan;
 };
 
 struct CompactAngularGroup {
-    int e1 = 0, e2 = 0;
+    int e1 = 0, e2 = 0;  // -1, -1: weighted (every pair, times w_c(Z_j) w_c(Z_k), c = channel)
+    int channel = -1;
     double rc = 0.0;
     std::vector<int> out;
     std::vector<CompactFunction> radial, angular;  // angular in radians
@@ -86,6 +119,11 @@ struct CompactAngularGroup {
 
 struct ElementPlan {
     std::vector<CutoffFunction> cutoffs;
+    // per cutoff entry: -1, or the weight channel c whose weight w_c(Z_j) multiplies fc(r_ij) and
+    // fc'(r_ij) of neighbour j (weighted_radial: w_c(Z_j) fc(r_ij) is the per-neighbour factor
+    // of the sum, so its groups need nothing else; weighted angular groups use unweighted
+    // cutoffs and per-triplet weights, AngularGroup::channels)
+    std::vector<int> cutoff_channel;
     std::vector<RadialGroup> radial;
     std::vector<CompactRadialGroup> compact_radial;
     std::vector<AngularGroup> angular;
@@ -112,6 +150,10 @@ class Model {
     std::vector<std::string> elements;
     std::vector<ElementModel> element_models;
     int committee_size = 1;
+    // element weights of the weighted symmetry-function kinds: num_channels per element,
+    // channel_weights[element * num_channels + c] (docs/model-format.md, `channels`/`weights`)
+    int num_channels = 0;
+    std::vector<double> channel_weights;
     double cutoff = 0.0;   // largest rc of all symmetry functions (Å)
     int max_features = 0;  // largest number of symmetry functions of any element
     // "crc32:<hex>" when the file's checksum was verified; empty for a file without one (written
@@ -122,6 +164,8 @@ class Model {
     bool legacy_angle_asymmetric = false;
 
     int num_elements() const { return static_cast<int>(elements.size()); }
+    // true when some element uses a weighted symmetry-function kind
+    bool has_weighted() const;
     // element index of a symbol, -1 if the model does not have it
     int element_index(const std::string& symbol) const;
 };

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..model import ACTIVATIONS, CUTOFF_KINDS, SCALING_MODES
 from .readers import ENERGY_UNITS, FORMATS, LENGTH_UNITS
-from .symmetry import ANGULAR_KINDS, ANGULAR_MODES, RADIAL_MODES
+from .symmetry import ANGULAR_KINDS, ANGULAR_MODES, ELEMENT_MODES, RADIAL_MODES
 
 
 #: Å, the largest symmetry-function cutoff accepted: short-range potentials use 4-12 Å, and the
@@ -90,6 +90,11 @@ SCHEMA = {
                               maximum=MAX_CUTOFF),
         "zetas": Opt([1.0, 2.0, 4.0, 16.0], "list_float", "", minimum=1.0),
         "lambdas": Opt([-1.0, 1.0], "list_float", "", choices=(-1.0, 1.0)),
+        "element_mode": Opt("pair", "str", "pair: functions per neighbour element (pair); "
+                            "weighted: element-weighted functions, size independent of the "
+                            "number of elements", choices=ELEMENT_MODES),
+        "channels": Opt(2, "int", "weighted: weight channels (fixed Chebyshev weights of the "
+                        "atomic-number rank; at most the number of elements)", minimum=1),
         "explicit": Opt(None, "any", "list of sf lines, or {element: [lines]}", nullable=True),
         "from_model": Opt(None, "str", "take the symmetry functions of this model", nullable=True),
     },

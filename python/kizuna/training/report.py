@@ -30,7 +30,7 @@ def feature_report(prepared, elements, sfs_by_element: dict, duplicate_tol=1e-4,
 def _describe(sf) -> str:
     p = sf.parameters()
     keys = [k for k in ("eta", "rs", "zeta", "lambda") if k in p]
-    return f"{sf.kind}({'-'.join(sf.neighbors)}) " + " ".join(f"{k}={p[k]:.4g}" for k in keys)
+    return f"{sf.label()} " + " ".join(f"{k}={p[k]:.4g}" for k in keys)
 
 
 def format_feature_report(report: dict, sfs_by_element: dict) -> str:

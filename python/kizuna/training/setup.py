@@ -79,7 +79,8 @@ def symmetry_functions(cfg: dict, elements) -> dict:
         n_angular=sf["n_angular"], angular_kind=sf["angular_kind"],
         angular_mode=sf["angular_mode"],
         r_min_angular=sf["r_min_angular"], zetas=sf["zetas"], lambdas=sf["lambdas"],
-        angular_cutoff=sf.get("angular_cutoff"))
+        angular_cutoff=sf.get("angular_cutoff"), element_mode=sf.get("element_mode", "pair"),
+        channels=sf.get("channels", 2))
     return generate_symmetry_functions(elements, spec)
 
 

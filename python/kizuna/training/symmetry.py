@@ -29,6 +29,22 @@ n = ``n_angular / (len(zetas) * len(lambdas))`` radial terms (``angular_mode``):
 
 The functions of one (kind, neighbours) share exponential terms and angular factors in the core,
 so a grid costs little more than its widest member.
+
+``element_mode`` says how neighbour elements enter:
+
+* ``pair`` (default): the grids above per neighbour element (radial) and per unordered
+  neighbour pair (angular): n_radial E + n_angular E(E+1)/2 functions per atom for E elements;
+* ``weighted``: the same grids as element-weighted functions (``weighted_radial``,
+  ``weighted_<angular_kind>``: every neighbour, weighted by w_c(Z_j); every pair by
+  w_c(Z_j) w_c(Z_k)), once per weight channel c = 1..k, k = min(``channels``, E):
+  k (n_radial + n_angular) functions per atom, whatever E.
+
+Fixed channel weights (:func:`channel_weights`): the model's elements sorted by atomic number
+get evenly spaced positions t in [-1, 1] (t = 2 rank/(E-1) - 1; t = 0 for one element) and
+channel c the Chebyshev polynomial w_c = T_{c-1}(t): channel 1 is 1 for every element (the
+plain density, what a one-element model sees), channel 2 is linear in the rank, channel 3
+quadratic, ... With k = E channels the weighted radial set is an invertible linear map of the
+per-element set (Chebyshev polynomials on distinct nodes), so fewer channels compress it.
 """
 from __future__ import annotations
 
@@ -42,6 +58,7 @@ from ..model import CUTOFF_KINDS, SymmetryFunction
 RADIAL_MODES = ("shifted", "centered", "mixed")
 ANGULAR_MODES = ("centered", "shifted", "mixed")
 ANGULAR_KINDS = ("angular_wide", "angular_narrow")
+ELEMENT_MODES = ("pair", "weighted")
 
 
 @dataclass
@@ -61,6 +78,8 @@ class SymmetryFunctionSpec:
     zetas: list = field(default_factory=lambda: [1.0, 2.0, 4.0, 16.0])
     lambdas: list = field(default_factory=lambda: [-1.0, 1.0])
     angular_cutoff: float | None = None  # Å; None: the same as cutoff
+    element_mode: str = "pair"  # pair | weighted (see the module docstring)
+    channels: int = 2  # weighted: weight channels (at most the number of elements are used)
 
     @property
     def rc_angular(self) -> float:
@@ -96,6 +115,11 @@ class SymmetryFunctionSpec:
         if self.angular_kind not in ANGULAR_KINDS:
             bad("angular_kind", f"must be one of {', '.join(ANGULAR_KINDS)}, got "
                 f"{self.angular_kind!r}")
+        if self.element_mode not in ELEMENT_MODES:
+            bad("element_mode", f"must be one of {', '.join(ELEMENT_MODES)}, got "
+                f"{self.element_mode!r}")
+        if not (isinstance(self.channels, (int, np.integer)) and self.channels >= 1):
+            bad("channels", f"must be an integer >= 1, got {self.channels!r}")
         if not self.zetas or any(not z >= 1 for z in self.zetas):
             bad("zetas", f"must be a non-empty list of numbers >= 1, got {self.zetas}")
         if not self.lambdas or any(lam not in (-1, 1) for lam in self.lambdas):
@@ -156,11 +180,47 @@ def angular_parameters(spec: SymmetryFunctionSpec) -> list:
             for lam in spec.lambdas]
 
 
+def channel_weights(elements, channels: int) -> dict:
+    """{element: (w_1, ..., w_k)}, k = min(channels, E): w_c = T_{c-1}(t_e), t_e evenly spaced
+    in [-1, 1] over the elements sorted by atomic number (module docstring)."""
+    from ase.data import atomic_numbers
+
+    elements = list(elements)
+    order = sorted(elements, key=lambda e: atomic_numbers[e])
+    n = len(order)
+    k = min(int(channels), n)
+    t = {e: (2.0 * r / (n - 1) - 1.0 if n > 1 else 0.0) for r, e in enumerate(order)}
+    return {e: tuple(float(np.polynomial.chebyshev.chebval(t[e], [0.0] * c + [1.0]))
+                     for c in range(k)) for e in elements}
+
+
+def _weighted_functions(elements, spec: SymmetryFunctionSpec) -> list:
+    table = channel_weights(elements, spec.channels)
+    k = len(next(iter(table.values())))
+    common = dict(rc=float(spec.cutoff), cutoff=spec.cutoff_function,
+                  alpha=float(spec.cutoff_alpha))
+    angular = {**common, "rc": spec.rc_angular}
+    sfs = []
+    for c in range(1, k + 1):
+        weights = tuple((e, table[e][c - 1]) for e in elements)
+        sfs += [SymmetryFunction("weighted_radial", (), channel=c, element_weights=weights,
+                                 eta=eta, rs=rs, **common)
+                for eta, rs in radial_parameters(spec)]
+        sfs += [SymmetryFunction("weighted_" + spec.angular_kind, (), channel=c,
+                                 element_weights=weights, eta=eta, rs=rs, zeta=z, lam=lam,
+                                 **angular) for eta, rs, z, lam in angular_parameters(spec)]
+    return sfs
+
+
 def generate_symmetry_functions(elements, spec: SymmetryFunctionSpec) -> dict:
     """{element: [SymmetryFunction, ...]}: the same grid for every centre element, radial per
-    neighbour element, angular per unordered neighbour pair (in ``elements`` order)."""
+    neighbour element, angular per unordered neighbour pair (in ``elements`` order); with
+    ``element_mode: weighted`` the grids as weighted functions, one set per channel."""
     spec.check()
     elements = list(elements)
+    if spec.element_mode == "weighted":
+        sfs = _weighted_functions(elements, spec)
+        return {e: list(sfs) for e in elements}
     pairs = [(a, b) for i, a in enumerate(elements) for b in elements[i:]]
     common = dict(rc=float(spec.cutoff), cutoff=spec.cutoff_function,
                   alpha=float(spec.cutoff_alpha))
