@@ -177,7 +177,9 @@ def format_selection(selections: dict, sfs_by_element: dict) -> str:
     for e, s in selections.items():
         n, k = len(s.order), len(s.kept)
         extra = f", residual {s.score[k - 1]:.3g}" if s.method == "qr" else ""
-        lines.append(f"{e}: kept {k} of {n} symmetry functions ({s.method}{extra})")
+        angular = sum(sfs_by_element[e][j].is_angular for j in s.kept)
+        lines.append(f"{e}: kept {k} of {n} symmetry functions ({k - angular} radial, "
+                     f"{angular} angular; {s.method}{extra})")
     return "\n".join(lines)
 
 
