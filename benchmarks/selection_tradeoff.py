@@ -7,7 +7,11 @@ the core's time per atom-step (energy + forces, Python API, 1 thread) on a rattl
 diamond Si cell (5x5x5 cubic cells, a = 5.431 Å), as the median of --repeats rounds. Test MAE
 are the core's errors on Si_test.xyz (the run's metrics.json).
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/selection_tradeoff.py          # ~30 min
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/selection_tradeoff.py          # ~20 min
+    # a sensitivity-selected model of the same size, timed and tabulated with the others:
+    kizuna select runs/selection/keep100 --fraction 0.25 --method sensitivity \
+        -o runs/selection/sens025.yaml --directory runs/selection/sens025 --train
+    python benchmarks/selection_tradeoff.py --report-only --also sens025=runs/selection/sens025
     python benchmarks/selection_tradeoff.py --report-only   # re-time finished runs
     python benchmarks/selection_tradeoff.py --quick         # tiny pipeline check (~1 min)
 
@@ -95,18 +99,21 @@ def collect(args, fractions) -> list:
     from kizuna.model_io import read_model
 
     paths = {run_name(f): Path(args.out) / run_name(f) / "model.kzn" for f in fractions}
+    extra = dict(item.split("=", 1) for item in args.also)
+    paths.update({name: Path(run) / "model.kzn" for name, run in extra.items()})
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         raise SystemExit(f"missing models: {missing}")
     per_atom = time_models(paths, args.repeats)
     full = per_atom[run_name(max(fractions))]
     rows = []
-    for f in fractions:
-        name = run_name(f)
-        m = json.loads((Path(args.out) / name / "metrics.json").read_text())["metrics"]["test"]
+    n_full = len(read_model(paths[run_name(max(fractions))]).element("Si").symmetry_functions)
+    for name in paths:
+        m = json.loads((paths[name].parent / "metrics.json").read_text())["metrics"]["test"]
         model = read_model(paths[name])
-        rows.append({"fraction": f, "run": name,
-                     "functions": len(model.element("Si").symmetry_functions),
+        n = len(model.element("Si").symmetry_functions)
+        rows.append({"fraction": n / n_full, "run": name,
+                     "functions": n,
                      "energy_mae_meV_atom": m["energy"][0], "forces_mae_eV_A": m["forces"][0],
                      "us_per_atom_step": 1e6 * per_atom[name],
                      "time_ratio": per_atom[name] / full})
@@ -114,11 +121,11 @@ def collect(args, fractions) -> list:
 
 
 def table(rows) -> str:
-    lines = ["| keep | functions per atom | test energy MAE (meV/atom) | test force MAE (eV/Å) | "
+    lines = ["| run | keep | functions per atom | test energy MAE (meV/atom) | test force MAE (eV/Å) | "
              "time per atom-step (µs) | ratio to full |",
-             "|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {100 * r['fraction']:.0f} % | {r['functions']} | "
+        lines.append(f"| {r['run']} | {100 * r['fraction']:.0f} % | {r['functions']} | "
                      f"{r['energy_mae_meV_atom']:.2f} | {r['forces_mae_eV_A']:.4f} | "
                      f"{r['us_per_atom_step']:.1f} | {r['time_ratio']:.2f} |")
     return "\n".join(lines)
@@ -135,10 +142,16 @@ def plot(rows, path) -> None:
     for ax, key, label in ((axes[0], "energy_mae_meV_atom", "test energy MAE (meV/atom)"),
                            (axes[1], "forces_mae_eV_A", "test force MAE (eV/Å)")):
         y = [r[key] for r in rows]
-        ax.plot(x, y, "o-")
+        qr = [k for k, r in enumerate(rows) if r["run"].startswith("keep")]
+        ax.plot([x[k] for k in qr], [y[k] for k in qr], "o-", label="pivoted QR")
+        others = [k for k in range(len(rows)) if k not in qr]
+        if others:
+            ax.plot([x[k] for k in others], [y[k] for k in others], "s", label="other")
+            ax.legend(fontsize=8)
         for r, xi, yi in zip(rows, x, y):
-            ax.annotate(f"{r['functions']} SF", (xi, yi), textcoords="offset points",
+            ax.annotate(f"{r['run']}: {r['functions']} SF", (xi, yi), textcoords="offset points",
                         xytext=(5, 5), fontsize=8)
+        ax.set_xlim(left=0)
         ax.set_xlabel("core time per atom-step (µs, 1 thread)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -154,11 +167,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "runs" / "selection"))
     parser.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.5, 0.25])
     parser.add_argument("--threads", type=int, default=1, help="threads per training")
-    parser.add_argument("--repeats", type=int, default=7, help="timing rounds (median)")
+    parser.add_argument("--repeats", type=int, default=21, help="timing rounds (median)")
     parser.add_argument("--full", action="store_true", help="the complete mlearn schedule")
     parser.add_argument("--quick", action="store_true", help="tiny pipeline check (tests/data)")
     parser.add_argument("--report-only", action="store_true", help="only time finished runs")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=RUN_DIR",
+                        help="another finished run (e.g. from kizuna select --method "
+                        "sensitivity) to time and tabulate with the others")
     args = parser.parse_args(argv)
     if args.quick:
         data = REPO / "tests" / "data" / "mlearn" / "Si"
