@@ -97,6 +97,16 @@ SCHEMA = {
                         "atomic-number rank; at most the number of elements)", minimum=1),
         "explicit": Opt(None, "any", "list of sf lines, or {element: [lines]}", nullable=True),
         "from_model": Opt(None, "str", "take the symmetry functions of this model", nullable=True),
+        # data-driven selection (kizuna.training.selection), after the statistics pass
+        "select": {
+            "method": Opt(None, "str", "null: keep every function; qr: column-pivoted QR on "
+                          "the scaled training features", nullable=True, choices=("qr",)),
+            "keep": Opt(None, "int", "functions kept per element", nullable=True, minimum=1),
+            "fraction": Opt(None, "float", "fraction kept per element", nullable=True,
+                            minimum=0.0, exclusive_min=True, maximum=1.0),
+            "tolerance": Opt(None, "float", "relative residual left", nullable=True,
+                             minimum=0.0, maximum=0.999),
+        },
     },
     "model": {
         "elements": Opt(None, "list_str", "element order (default: from the data)", nullable=True),
@@ -299,6 +309,15 @@ def _cross_checks(cfg: dict, where):
     if sf["explicit"] is not None and sf["from_model"] is not None:
         raise where.error(["symmetry_functions", "explicit"],
                           "give explicit or from_model, not both")
+    sel = sf["select"]
+    rules = [k for k in ("keep", "fraction", "tolerance") if sel[k] is not None]
+    if sel["method"] is not None and len(rules) != 1:
+        raise where.error(["symmetry_functions", "select"],
+                          f"method {sel['method']} needs exactly one of keep (a count), "
+                          f"fraction or tolerance; got {', '.join(rules) or 'none'}")
+    if sel["method"] is None and rules:
+        raise where.error(["symmetry_functions", "select", rules[0]],
+                          "given without select.method (e.g. method: qr)")
     scaled = m["scaling"] in ("scale", "scale_center", "scale_sigma")
     if scaled and not m["scale_min"] < m["scale_max"]:
         raise where.error(["model", "scale_min"], "scale_min must be < scale_max")

@@ -115,6 +115,16 @@ def build_run(cfg: dict, init_model=None) -> RunData:
         sfs = symmetry_functions(cfg, elements)
     pool = EnginePool(elements, sfs, cfg["threads"])
     p_train = prepare(pool, train, elements)
+    if cfg["symmetry_functions"]["select"]["method"] is not None:
+        if init is not None:
+            raise ConfigError("symmetry_functions.select: cannot select functions of an --init "
+                              "model (its networks take all of them); use kizuna select")
+        from .selection import select_for_config
+
+        sfs = select_for_config(cfg, p_train, sfs, elements)
+        pool.close()
+        pool = EnginePool(elements, sfs, cfg["threads"])
+        p_train = prepare(pool, train, elements)
     p_val = prepare(pool, val, elements)
     p_test = prepare(pool, test, elements)
     if init is not None:
