@@ -21,10 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from ase.calculators.emt import EMT
-from ase.io import read
-from ase.units import Bohr, Ry
+# numpy and ASE are imported where needed: a hanging call starts hanging at once
 
 
 def plan_mode():
@@ -36,6 +33,9 @@ def plan_mode():
 
 
 def header(atoms):
+    import numpy as np
+    from ase.units import Bohr
+
     alat = np.linalg.norm(atoms.cell[0]) / Bohr  # bohr
     lines = ["", "     Program PWSCF v.6.7MaX starts on  1Jan2026 at  0: 0: 0 ", "",
              f"     number of atoms/cell      = {len(atoms):12d}",
@@ -56,12 +56,16 @@ def header(atoms):
 
 
 def results(atoms, converged):
+    import numpy as np
+    from ase.calculators.emt import EMT
+    from ase.units import Bohr, Ry
+
     calc = EMT()
     atoms.calc = calc
     energy = atoms.get_potential_energy() / Ry
     forces = atoms.get_forces() / (Ry / Bohr)
     stress = -atoms.get_stress(voigt=False) / (Ry / Bohr ** 3)  # pw.x's sign
-    lines = ["     End of self-consistent calculation", ""]
+    lines = [""]  # (no "End of self-consistent calculation": ASE would look for bands)
     if converged:
         lines += [f"!    total energy              = {energy:17.8f} Ry", "",
                   "     convergence has been achieved in   8 iterations", ""]
@@ -92,19 +96,22 @@ def main():
     with open(log, "a") as handle:
         handle.write(f"{mode} mixing_beta={beta.group(1) if beta else None} "
                      f"electron_maxstep={steps.group(1) if steps else None} cwd={os.getcwd()}\n")
+    if mode == "hang":
+        print("     Program PWSCF v.6.7MaX starts on  1Jan2026 at  0: 0: 0 ", flush=True)
+        Path(os.environ["FAKE_PWX_PLAN"] + ".hanging").write_text(str(os.getpid()))
+        time.sleep(600)
+        sys.exit(3)
+    from ase.io import read
+
     atoms = read(pwi, format="espresso-in")
     out = header(atoms)
-    if mode in ("crash", "kill", "hang"):
+    if mode in ("crash", "kill"):
         print("\n".join(out[:-3]), flush=True)
         if mode == "crash":
             print("     Error in routine cdiaghg (1):\n     problems computing cholesky",
                   flush=True)
             sys.exit(1)
-        if mode == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        Path(os.environ["FAKE_PWX_PLAN"] + ".hanging").write_text(str(os.getpid()))
-        time.sleep(600)
-        sys.exit(3)
+        os.kill(os.getpid(), signal.SIGKILL)
     print("\n".join(out + results(atoms, converged=(mode == "ok"))), flush=True)
 
 

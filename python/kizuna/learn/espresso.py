@@ -215,6 +215,8 @@ class Espresso(Calculator):
             raise ConfigError(f"reference (espresso): no pseudopotential for {missing} "
                               "(pseudopotentials: {element: file})")
         pwi, pwo = folder / "espresso.pwi", folder / "espresso.pwo"
+        atoms = atoms.copy()
+        atoms.constraints = []  # MD's FixCom etc. mean nothing to a single point
         with open(pwi, "w") as handle:
             write_espresso_in(handle, atoms, input_data=self._input(atoms, electrons),
                               pseudopotentials=self.settings["pseudopotentials"],
