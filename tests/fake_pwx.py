@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 # numpy and ASE are imported where needed: a hanging call starts hanging at once
+# pw.x's constants: CODATA 2006 (Ry = 13.60569193 eV, bohr = 0.52917720859 Å)
+PW_UNITS = {"Ry": 13.60569193, "Bohr": 0.52917720859}
 
 
 def plan_mode():
@@ -34,8 +36,8 @@ def plan_mode():
 
 def header(atoms):
     import numpy as np
-    from ase.units import Bohr
 
+    Bohr = PW_UNITS["Bohr"]
     alat = np.linalg.norm(atoms.cell[0]) / Bohr  # bohr
     lines = ["", "     Program PWSCF v.6.7MaX starts on  1Jan2026 at  0: 0: 0 ", "",
              f"     number of atoms/cell      = {len(atoms):12d}",
@@ -58,8 +60,8 @@ def header(atoms):
 def results(atoms, converged):
     import numpy as np
     from ase.calculators.emt import EMT
-    from ase.units import Bohr, Ry
 
+    Bohr, Ry = PW_UNITS["Bohr"], PW_UNITS["Ry"]
     calc = EMT()
     atoms.calc = calc
     energy = atoms.get_potential_energy() / Ry

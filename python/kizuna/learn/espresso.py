@@ -20,7 +20,8 @@ try like a non-converged SCF.
 
 Units: pw.x works in Ry and bohr; ASE's reader converts: energy (the "!" total energy, with
 smearing the free energy whose derivatives the forces are) Ry -> eV, forces Ry/bohr -> eV/Å,
-stress Ry/bohr^3 -> eV/Å^3 with ASE's sign (pw.x prints the pressure P = -trace(stress)/3).
+stress Ry/bohr^3 -> eV/Å^3 with ASE's sign (pw.x prints the pressure P = -trace(stress)/3);
+the constants are CODATA 2006 (Ry = 13.60569193 eV, bohr = 0.52917720859 Å), pw.x's own.
 """
 from __future__ import annotations
 
