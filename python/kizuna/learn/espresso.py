@@ -144,6 +144,14 @@ def _death_signal():
         pass
 
 
+def _kill_group(proc) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
 def check_output(text: str, returncode: int | None) -> str | None:
     """None when a pw.x output is a converged, finished SCF; else the reason it is not."""
     if returncode is None:
@@ -228,18 +236,17 @@ class Espresso(Calculator):
             env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
             env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         with open(pwo, "w") as out:
+            # own process group: a timeout kills mpirun and its pw.x ranks together
             proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=env,
+                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                                     preexec_fn=_death_signal if sys.platform == "linux" else None)
             try:
                 code = proc.wait(timeout=self.settings["timeout"])
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                _kill_group(proc)
                 code = None
             except BaseException:  # KeyboardInterrupt etc.: do not leave pw.x running
-                proc.kill()
-                proc.wait()
+                _kill_group(proc)
                 raise
         text = pwo.read_text(errors="replace")
         reason = check_output(text, code)
