@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 export OMP_NUM_THREADS ?= 1
 SOURCES := $(shell find csrc lammps_plugin -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.cmake' -o -name '*.py' -o -name '*.map' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: install test test-fast demo bench gpu-check gpu-emulation-check debian-lammps clean FORCE
+.PHONY: install test test-fast demo bench gpu-check gpu-emulation-check debian-lammps dft-deps clean FORCE
 
 # the editable install maps Python modules by name: adding or removing a module needs a
 # reinstall, so the list of module files is part of the build stamp
@@ -47,7 +47,20 @@ debian-lammps:
 	    echo "NOTE: apt-get could not install lammps liblammps-dev; the Debian-LAMMPS test skips"; \
 	else echo "NOTE: not root or no apt-get: Debian's LAMMPS not installed; the Debian-LAMMPS test skips"; fi
 
-test: install debian-lammps
+# Quantum ESPRESSO's pw.x and its pseudopotentials (Debian packages), the DFT reference of
+# `kizuna learn` (docs/learning.md); tests/test_learn_dft_pwx.py needs them. Nothing to do when
+# present; installed with apt-get when root; otherwise a hint (the pw.x tests then skip,
+# except under CI=true).
+DFT_PACKAGES := quantum-espresso quantum-espresso-data
+dft-deps:
+	@if command -v pw.x >/dev/null && test -f /usr/share/espresso/pseudo/Si.pbe-rrkj.UPF; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q $(DFT_PACKAGES) >/dev/null 2>&1 || \
+	    { apt-get update -q && apt-get install -y -q $(DFT_PACKAGES); }; \
+	else echo "dft-deps: pw.x not found: sudo apt-get install $(DFT_PACKAGES)"; fi
+
+test: install debian-lammps dft-deps
 	$(PY) -m pytest -q tests
 
 demo: install

@@ -30,7 +30,7 @@ import numpy as np
 from ..model_io import read_model, write_model
 from .committee import train_committee
 from .md import AseMD, load_snapshot, save_snapshot, stage_structure, start_structure, thermalise
-from .reference import make_reference
+from .reference import ReferenceFailed, make_reference
 from .store import LabelledStore
 
 
@@ -81,28 +81,53 @@ class Learner:
 
     def _ref(self):
         if self.reference is None:
-            self.reference = make_reference(self.cfg["reference"])
+            import shutil
+
+            # scratch folders left by a killed reference call (DFT) are not needed
+            shutil.rmtree(self.dir / "dft" / "scratch", ignore_errors=True)
+            self.reference = make_reference(self.cfg["reference"], self.dir)
         return self.reference
 
     # ------------------------------------------------------------------------- labelling
-    def label(self, atoms, info):
-        """Reference energy/forces (and stress of periodic cells); appended at once."""
+    def label(self, atoms, info) -> bool:
+        """Reference energy/forces (and stress of periodic cells); appended at once. A failed
+        reference call (ReferenceFailed: a DFT SCF that did not converge after its retries, a
+        crashed or killed DFT code) labels nothing: an event records it, False is returned."""
         work = atoms.copy()
-        work.calc = self._ref()
-        energy = work.get_potential_energy()
-        forces = work.get_forces()
+        ref = work.calc = self._ref()
+        t0 = time.time()
+        try:
+            energy = work.get_potential_energy()
+            forces = work.get_forces()
+        except ReferenceFailed as exc:
+            self._add_seconds("reference_seconds", t0)
+            self.state["reference_failures"] = self.state.get("reference_failures", 0) + 1
+            self._event("reference_failed", reason=str(exc), attempts=exc.attempts,
+                        **{k: info[k] for k in ("source", "index", "stage", "step", "total_step")
+                           if k in info})
+            return False
         stress = None
         if work.pbc.all():
             try:
                 stress = work.get_stress()
             except Exception:  # references without stress (PropertyNotImplementedError etc.)
                 stress = None
+        self._add_seconds("reference_seconds", t0)
+        if hasattr(ref, "keep_last"):  # DFT input/output of labelled structures: dft/00012/
+            ref.keep_last(self.dir / "dft" / f"{len(self.store):05d}")
         self.store.append(atoms, energy, forces, stress, info)
+        return True
+
+    def _add_seconds(self, key, t0):
+        """Wall seconds spent in reference calls / training (summary: the cost split)."""
+        self.state[key] = round(self.state.get(key, 0.0) + time.time() - t0, 3)
 
     def bootstrap(self):
         b = self.cfg["bootstrap"]
-        have = len(self.store)
-        if have >= b["structures"]:
+        failed = self.state.setdefault("bootstrap_failed", [])
+        done = {f.info.get("index") for f in self.store.read()
+                if f.info.get("source") == "bootstrap"} | set(failed)
+        if len(done) >= b["structures"]:
             return
         base = start_structure(self.cfg)
         rng = np.random.default_rng(self.cfg["seed"] + 7919)
@@ -111,11 +136,13 @@ class Learner:
             scale = 1.0 + rng.uniform(-b["strain"], b["strain"])
             atoms.set_cell(atoms.cell * scale, scale_atoms=True)
             atoms.positions += rng.uniform(-b["rattle"], b["rattle"], atoms.positions.shape)
-            if k < have:  # already labelled before an interruption (same seeded sequence)
+            if k in done:  # labelled (or failed) before an interruption (same seeded sequence)
                 continue
-            self.label(atoms, {"source": "bootstrap", "index": k})
-            self.state["reference_calls"] += 1
-            self.state["bootstrap_calls"] += 1
+            if self.label(atoms, {"source": "bootstrap", "index": k}):
+                self.state["reference_calls"] += 1
+                self.state["bootstrap_calls"] += 1
+            else:
+                failed.append(k)
             self._save_state()
             self._say(f"bootstrap: {k + 1}/{b['structures']} reference calls")
 
@@ -127,6 +154,7 @@ class Learner:
                                     self.state["round"], previous)
         write_model(committee, self.model_path)
         self.state["round"] += 1
+        self._add_seconds("training_seconds", t0)
         self.state["trained_on"] = len(structures)
         self.state["labels_since_training"] = 0
         self.state["last_training_step"] = self.state["total_steps"]
@@ -176,7 +204,47 @@ class Learner:
         """Total step of the last label or retraining: the cooldown counts from there (labels
         collected for one retraining are at least ``cooldown`` steps apart)."""
         st = self.state
-        return max(st["last_training_step"], st["calls_at"][-1] if st["calls_at"] else -10 ** 9)
+        failed = st.get("failed_at") or [-10 ** 9]  # a failed reference call cools down too
+        return max(st["last_training_step"], st["calls_at"][-1] if st["calls_at"] else -10 ** 9,
+                   failed[-1])
+
+    def _label_md(self, atoms, info):
+        """Label an MD structure so that a kill at any moment neither loses nor duplicates
+        it: the structure is saved as the snapshot and marked pending in state.json before
+        the reference call; a resumed run finds the pending label in the store (written
+        before the kill: only the counters are updated) or calls the reference again."""
+        st = self.state
+        if st.get("pending") is None:
+            save_snapshot(atoms, self.snapshot_path)
+            st["pending"] = info
+            self._save_state()
+            ok = self.label(atoms, info)
+        else:  # resumed: was it appended before the kill?
+            frames = self.store.read()
+            ok = bool(frames) and frames[-1].info.get("total_step") == info["total_step"] \
+                and frames[-1].info.get("source") == "md"
+            if not ok:
+                ok = self.label(atoms, info)
+        st["pending"] = None
+        if ok:
+            st["reference_calls"] += 1
+            st["labels_since_training"] += 1
+            st["calls_at"].append(info["total_step"])
+        else:
+            st.setdefault("failed_at", []).append(info["total_step"])
+        self._save_state()
+        if ok:
+            self._event("labelled", stage=info["stage"], step=info["step"],
+                        total_step=info["total_step"],
+                        max_force_deviation=info["max_force_deviation"],
+                        num_extrapolating=info["num_extrapolating"])
+        return ok
+
+    def _retrain_if_due(self, engine):
+        if self.state["labels_since_training"] >= self.cfg["committee"]["retrain_every"]:
+            self.train()
+            self._record_training_deviation()
+            engine.reload()
 
     def run_md(self):
         """Every stage with the committee. The engine runs until the next stop: a snapshot
@@ -201,6 +269,9 @@ class Learner:
             self._event("stage", stage=st["stage"], temperature=stage["temperature"],
                         strain=stage["strain"], vacancies=stage["vacancies"], start=st["step"])
             try:
+                if st.get("pending"):  # killed during a reference call: the snapshot is it
+                    self._label_md(engine.current(), st["pending"])
+                    self._retrain_if_due(engine)
                 while st["step"] < stage["steps"]:
                     cooling_left = max(0, self._last_stop() + u["cooldown"]
                                        - st["total_steps"])
@@ -214,23 +285,12 @@ class Learner:
                     uncertain = dev > self.threshold() or (u["extrapolation"] and n_extra > 0)
                     cooling = st["total_steps"] - self._last_stop() <= u["cooldown"]
                     if uncertain and not cooling:
-                        atoms = engine.current()
-                        self.label(atoms, {"source": "md", "stage": st["stage"],
-                                           "step": st["step"], "max_force_deviation": dev,
-                                           "num_extrapolating": n_extra,
-                                           "temperature": stage["temperature"]})
-                        st["reference_calls"] += 1
-                        st["labels_since_training"] += 1
-                        st["calls_at"].append(st["total_steps"])
-                        save_snapshot(atoms, self.snapshot_path)
-                        self._save_state()
-                        self._event("labelled", stage=st["stage"], step=st["step"],
-                                    total_step=st["total_steps"], max_force_deviation=dev,
-                                    num_extrapolating=n_extra)
-                        if st["labels_since_training"] >= cfg["committee"]["retrain_every"]:
-                            self.train()
-                            self._record_training_deviation()
-                            engine.reload()
+                        self._label_md(engine.current(), {
+                            "source": "md", "stage": st["stage"], "step": st["step"],
+                            "total_step": st["total_steps"], "max_force_deviation": float(dev),
+                            "num_extrapolating": int(n_extra),
+                            "temperature": stage["temperature"]})
+                        self._retrain_if_due(engine)
                     if st["step"] % every == 0:
                         save_snapshot(engine.current(), self.snapshot_path)
                         self._save_state()
@@ -252,6 +312,10 @@ class Learner:
         if not self.model_path.is_file() or self.state["trained_on"] < len(self.store):
             self.train()
             self._record_training_deviation()
+        if len(self.store) < 2:
+            raise ReferenceFailed(f"bootstrap: only {len(self.store)} of "
+                                  f"{self.cfg['bootstrap']['structures']} reference calls gave "
+                                  f"a label (reasons: {self.events_path})")
         self.run_md()
         summary = self.summary(time.time() - t0)
         if self.cfg["test"]["trajectory_steps"]:
@@ -273,9 +337,12 @@ class Learner:
             "reference_calls": st["reference_calls"],
             "bootstrap_calls": st["bootstrap_calls"],
             "md_reference_calls": len(st["calls_at"]),
+            "reference_failures": st.get("reference_failures", 0),
             "reference_calls_last_half": len(late),
             "reference_call_fraction_last_half": len(late) / max(1, total - half),
             "training_rounds": st["round"],
+            "reference_seconds": st.get("reference_seconds", 0.0),  # all sessions, wall
+            "training_seconds": st.get("training_seconds", 0.0),
             "labelled_structures": len(self.store),
             "seconds_this_session": round(seconds, 1),
             "model": str(self.model_path),

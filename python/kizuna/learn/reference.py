@@ -3,6 +3,8 @@
     reference: emt                                   # ase.calculators.emt.EMT()
     reference: chgnet                                # CHGNet universal potential (chgnet package)
     reference: {calculator: "ase.calculators.lj:LennardJones", kwargs: {sigma: 2.3}}
+    reference: {type: espresso, command: pw.x, pseudopotentials: {Si: Si.pbe-rrkj.UPF},
+                ecutwfc: 24, kpts: [2, 2, 2]}       # Quantum ESPRESSO (espresso.py)
 """
 from __future__ import annotations
 
@@ -16,13 +18,35 @@ ALIASES = {
 }
 
 
-def make_reference(spec):
-    """An ASE calculator from a name, ``module:Class`` path, or {calculator, kwargs} mapping."""
+TYPES = ("espresso",)
+
+
+class ReferenceFailed(RuntimeError):
+    """A reference call that gave no trustworthy label (DFT: every try failed - SCF not
+    converged, crashed, killed, timed out). The learner skips the structure and records the
+    reasons in events.jsonl."""
+
+    def __init__(self, message, attempts=()):
+        super().__init__(message)
+        self.attempts = list(attempts)  # [{"try": k, "reason": ..., "seconds": ...}, ...]
+
+
+def make_reference(spec, workdir=None):
+    """An ASE calculator from a name, ``module:Class`` path, {calculator, kwargs} mapping, or
+    a {type: espresso, ...} mapping (``workdir``: the run folder; DFT scratch goes to
+    ``workdir/dft/scratch`` unless the spec names a scratch folder)."""
+    if isinstance(spec, dict) and "type" in spec:
+        if spec["type"] == "espresso":
+            from .espresso import make_espresso
+
+            return make_espresso(spec, workdir)
+        raise ConfigError(f"reference: unknown type {spec['type']!r}; known: {', '.join(TYPES)}")
     if isinstance(spec, dict):
         unknown = set(spec) - {"calculator", "kwargs"}
         if unknown or "calculator" not in spec:
             raise ConfigError(f"reference: expected {{calculator: <name or module:Class>, "
-                              f"kwargs: {{...}}}}, got keys {sorted(spec)}")
+                              f"kwargs: {{...}}}} or {{type: espresso, ...}}, got keys "
+                              f"{sorted(spec)}")
         name, kwargs = spec["calculator"], dict(spec.get("kwargs") or {})
     else:
         name, kwargs = str(spec), {}

@@ -12,9 +12,18 @@ from ase.io import read, write
 class LabelledStore:
     def __init__(self, path):
         self.path = Path(path)
+        self._count = (None, 0)  # ((size, mtime_ns) of the file, frames)
 
     def __len__(self) -> int:
-        return len(self.read()) if self.path.is_file() else 0
+        """Frames in the store; read again only when the file changed (the learner asks
+        after every MD step)."""
+        if not self.path.is_file():
+            return 0
+        stat = self.path.stat()
+        key = (stat.st_size, stat.st_mtime_ns)
+        if self._count[0] != key:
+            self._count = (key, len(self.read()))
+        return self._count[1]
 
     def append(self, atoms, energy, forces, stress=None, info=None) -> None:
         labelled = atoms.copy()
