@@ -50,14 +50,14 @@ class Learner:
         self.cfg = cfg
         self.dir = Path(cfg["output"]["directory"])
         self.dir.mkdir(parents=True, exist_ok=True)
+        # one run per folder: a second `kizuna learn` here stops, naming the holder
+        self.lock = RunLock(self.dir, "kizuna learn").acquire()
         self.store = LabelledStore(self.dir / "labelled.xyz")
         self.model_path = self.dir / "committee.kzn"
         self.state_path = self.dir / "state.json"
         self.snapshot_path = self.dir / "snapshot.xyz"
         self.events_path = self.dir / "events.jsonl"
         self.reference = None
-        # one run per folder: a second `kizuna learn` here stops, naming the holder
-        self.lock = RunLock(self.dir, "kizuna learn").acquire()
         self.progress = Progress(cfg["output"]["progress"], unit="step")
         try:
             self.progress.log_to(self.dir / "learn.log")

@@ -19,7 +19,7 @@ def check_finite(terms: dict, loss, what: str) -> None:
     """Raise NonFiniteLoss naming the loss terms that are not finite (energy, forces, stress)."""
     if math.isfinite(float(loss.detach())):
         return
-    values = {key: float(v) for key, v in terms["penalty"].items()}
+    values = {key: float(v.detach()) for key, v in terms["penalty"].items()}
     bad = [f"{key} {v}" for key, v in values.items() if not math.isfinite(v)] or \
         [f"{key} {v:.3g}" for key, v in values.items()]
     raise NonFiniteLoss(f"{what}: the loss is {float(loss)} (non-finite terms: "
