@@ -20,6 +20,11 @@ Implemented properties (ASE conventions, eV and Å):
 Device: ``device="cuda"`` (and ``precision="float32"``, ``device_id``) evaluates on a GPU, see
 :class:`~kizuna.potential.Potential`.
 
+Pickling and ``copy.deepcopy`` work (multiprocessing, workflow tools): the compiled model is not
+pickled; a model given as a file path is re-opened from that path on unpickling, a model given
+as a :class:`~kizuna.model.Model` (or Potential) travels as its data. ``todict()`` returns the
+constructor arguments (``Calculator(**calc.todict())`` makes an equivalent calculator).
+
 Extrapolation: ``extrapolation="warn"`` (default) issues a warning (at most once per
 ``warn_every`` calls), ``"error"`` raises :class:`~kizuna.errors.InputError`, ``"ignore"``
 stays silent.
@@ -60,6 +65,7 @@ class Calculator(ASECalculator):
         self.warn_every = max(1, int(warn_every))
         self.committee_forces = bool(committee_forces)
         self._calls_since_warning = None
+        self._model_arguments = _model_arguments(model, threads, device, precision, device_id)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -107,3 +113,38 @@ class Calculator(ASECalculator):
             self._calls_since_warning = 0
         else:
             self._calls_since_warning += 1
+
+    # ------------------------------------------------------------------ pickling, todict
+    def todict(self, skip_default=True) -> dict:
+        """The constructor arguments: ``model`` (the file path as given, or the Model),
+        ``threads``, ``extrapolation``, ``warn_every``, ``committee_forces``, ``device``,
+        ``precision``, ``device_id``."""
+        args = dict(self._model_arguments)
+        args.update(extrapolation=self.extrapolation, warn_every=self.warn_every,
+                    committee_forces=self.committee_forces)
+        return args
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("potential", None)  # compiled core objects are not picklable: re-opened
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        a = self._model_arguments
+        self.potential = Potential(a["model"], a["threads"], device=a["device"],
+                                   precision=a["precision"], device_id=a["device_id"])
+
+
+def _model_arguments(model, threads, device, precision, device_id) -> dict:
+    """What re-creates the calculator's Potential: a path stays a path (re-opened on
+    unpickling), a Potential gives its Model and settings."""
+    from pathlib import Path
+
+    if isinstance(model, Potential):
+        return {"model": model.model, "threads": int(model._core.threads),
+                "device": model.device, "precision": model.precision, "device_id": -1}
+    if isinstance(model, Path):
+        model = str(model)
+    return {"model": model, "threads": threads, "device": device, "precision": precision,
+            "device_id": device_id}
