@@ -58,7 +58,7 @@ def evaluate(model, data_sources, threads=1, plot=None) -> tuple:
                               _Where("<command line>", {}))
         structures = load_sources(srcs, need_forces=False, min_distance=0.0)
         for s in structures:
-            s.bind(model.elements)
+            s.bind(model.elements, training=False)
         name = Path(srcs[0]["path"]).name if len(data_sources) > 1 else "data"
         if name in results:
             name = f"{name}[{k}]"
