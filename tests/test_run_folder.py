@@ -203,3 +203,30 @@ def test_progress_auto_is_line_off_a_terminal():
             return True
 
     assert Progress("auto", stream=Tty()).mode == "bar"
+
+
+def test_learn_in_a_batch_job_prints_lines_and_keeps_a_log(tmp_path):
+    """Issue 16: `kizuna learn` printed nothing when not on a terminal, and `--progress line`
+    wrote one endless carriage-return line. Now: plain event and status lines, and learn.log."""
+    from test_learn_resume import CONFIG
+
+    cfg = {**CONFIG, "output": {"progress": "auto", "directory": str(tmp_path / "run")},
+           "md": {**CONFIG["md"], "stages": [{"temperature": 300, "steps": 6}]},
+           "uncertainty": {**CONFIG["uncertainty"], "max_force_deviation": 10.0},
+           "bootstrap": {"structures": 2},
+           "committee": {**CONFIG["committee"], "epochs": 2, "lbfgs_epochs": 0}}
+    path = tmp_path / "learn.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with open(tmp_path / "job.log", "w") as log:
+        subprocess.run([sys.executable, "-m", "kizuna.cli", "learn", str(path)], check=True,
+                       stdout=log, stderr=subprocess.STDOUT,
+                       env={**os.environ, "OMP_NUM_THREADS": "1",
+                            "KIZUNA_PROGRESS_INTERVAL": "0"})
+    text = (tmp_path / "job.log").read_bytes()
+    assert b"\r" not in text
+    out = text.decode()
+    for expected in ("bootstrap: 2/2 reference calls", "training round 1: 2 members on 2 "
+                     "structures", "stage 1/1: 300 K", "step 6/6", "ETA", "done: 6 MD steps"):
+        assert expected in out, (expected, out)
+    log = (tmp_path / "run" / "learn.log").read_text()
+    assert "training round 1 done in" in log and "event stage:" in log and "done: 6" in log

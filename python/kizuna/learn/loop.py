@@ -98,7 +98,12 @@ class Learner:
 
     def _status(self, text):
         """The live MD status (bar postfix; a line with rate and ETA every interval)."""
-        self.progress.advance(self.state["total_steps"], text)
+        self.progress.advance(self._md_done(), text)
+
+    def _md_done(self) -> int:
+        """MD steps done over all stages (the progress counter)."""
+        stages, st = self.cfg["md"]["stages"], self.state
+        return sum(s["steps"] for s in stages[:st["stage"]]) + st["step"]
 
     def _ref(self):
         if self.reference is None:
