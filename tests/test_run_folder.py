@@ -229,4 +229,5 @@ def test_learn_in_a_batch_job_prints_lines_and_keeps_a_log(tmp_path):
                      "structures", "stage 1/1: 300 K", "step 6/6", "ETA", "done: 6 MD steps"):
         assert expected in out, (expected, out)
     log = (tmp_path / "run" / "learn.log").read_text()
-    assert "training round 1 done in" in log and "event stage:" in log and "done: 6" in log
+    assert "training round 1 done in" in log and "stage 1/1: 300 K" in log and "done: 6" in log
+    assert "step 6/6" in log and "ETA" in log  # status lines go to the log too

@@ -89,8 +89,6 @@ class Learner:
             handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        self.progress.note(f"event {kind}: " + ", ".join(
-            f"{k} {round(v, 4) if isinstance(v, float) else v}" for k, v in data.items()))
 
     def _say(self, text):
         """An event line (terminal above the bar, or the batch log; and learn.log)."""

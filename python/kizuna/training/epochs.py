@@ -17,12 +17,13 @@ class NonFiniteLoss(KizunaError, ArithmeticError):
 
 def check_finite(terms: dict, loss, what: str) -> None:
     """Raise NonFiniteLoss naming the loss terms that are not finite (energy, forces, stress)."""
-    if math.isfinite(float(loss.detach())):
+    value = float(loss.detach())
+    if math.isfinite(value):
         return
     values = {key: float(v.detach()) for key, v in terms["penalty"].items()}
     bad = [f"{key} {v}" for key, v in values.items() if not math.isfinite(v)] or \
         [f"{key} {v:.3g}" for key, v in values.items()]
-    raise NonFiniteLoss(f"{what}: the loss is {float(loss)} (non-finite terms: "
+    raise NonFiniteLoss(f"{what}: the loss is {value} (non-finite terms: "
                         f"{', '.join(bad)})")
 
 

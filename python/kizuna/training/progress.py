@@ -108,18 +108,21 @@ class Progress:
 
     def advance(self, done: int, status: str = "") -> None:
         """The counter is now ``done``; ``status`` is a short live text (the bar's postfix;
-        in line mode printed with rate and ETA at most every LINE_SECONDS)."""
+        with rate and ETA at most every LINE_SECONDS in the log, and printed in line mode)."""
         step = done - self._done
         self._done = done
         if self._bar is not None:
             if status:
                 self._bar.set_postfix_str(status, refresh=False)
             self._bar.update(step)
-        elif self.mode == "line" and status:
-            now = time.monotonic()
-            if now - self._last_line >= LINE_SECONDS:
-                self._last_line = now
-                self._print(f"{status} | {self.rate_text()}")
+        now = time.monotonic()
+        if status and now - self._last_line >= LINE_SECONDS:
+            # every LINE_SECONDS: a status line in the log, and on the terminal in line mode
+            self._last_line = now
+            line = f"{status} | {self.rate_text()}"
+            self._record(line)
+            if self.mode == "line":
+                self._print(line)
 
     def status(self, text: str) -> None:
         """Live text without moving the counter (bar postfix only)."""
