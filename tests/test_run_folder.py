@@ -15,6 +15,7 @@ import yaml
 
 from conftest import DATA
 from kizuna.cli import main
+from kizuna.errors import ConfigError
 from kizuna.runfolder import LOCK_NAME, RESOLVED_HEADER, RunFolderBusy, RunLock
 from kizuna.training import train
 from kizuna.training.epochs import NonFiniteLoss
@@ -231,3 +232,21 @@ def test_learn_in_a_batch_job_prints_lines_and_keeps_a_log(tmp_path):
     log = (tmp_path / "run" / "learn.log").read_text()
     assert "training round 1 done in" in log and "stage 1/1: 300 K" in log and "done: 6" in log
     assert "step 6/6" in log and "ETA" in log  # status lines go to the log too
+
+
+def test_committee_key_in_the_config_trains_a_committee(tmp_path, capsys):
+    """docs/lammps.md shows `kizuna train` with `committee: 4`: the key works like
+    --committee (which overrides it)."""
+    from kizuna.model_io import read_model
+
+    cfg = {**_config(tmp_path / "run", epochs=1), "committee": 2}
+    cfg["output"]["progress"] = "none"
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["train", str(path)]) == 0
+    assert "committee: " in capsys.readouterr().out
+    assert read_model(tmp_path / "run" / "committee.kzn").committee_size == 2
+    member = yaml.safe_load((tmp_path / "run" / "member1" / "config.yaml").read_text())
+    assert member["committee"] == 1 and member["seed"] == 2
+    with pytest.raises(ConfigError, match="train_committee"):
+        train(cfg)  # the single-run API refuses it instead of training one model

@@ -12,9 +12,10 @@
                 correlation between committee deviation and true error
 
 Run folder: config.yaml (config.resolved.yaml when a config.yaml of the user's is there),
-learn.log (text log: events, progress lines), .kizuna.lock (one run per folder), labelled.xyz (every reference call, append-only), committee.kzn (the
-current model), state.json (counters, written atomically), snapshot.xyz (MD state),
-events.jsonl (one line per label / retraining / stage), summary.json, rounds/ (training runs).
+learn.log (text log: events, progress lines), .kizuna.lock (one run per folder), labelled.xyz
+(every reference call, append-only), committee.kzn (the current model), state.json (counters,
+written atomically), snapshot.xyz (MD state), events.jsonl (one line per label / retraining /
+stage), summary.json, rounds/ (training runs).
 Killing the process loses nothing: `kizuna learn` on the same folder resumes; labels that were
 written but not yet trained on are trained on first.
 """

@@ -1,4 +1,5 @@
-"""``kizuna train --committee N`` (or ``committee: N`` in the configuration): N members of one configuration, one committee model file.
+"""``kizuna train --committee N`` (or ``committee: N`` in the configuration): N members of one
+configuration, one committee model file.
 
 Member k is the configuration with ``seed = seed + k`` (other initial weights, another
 train/validation split of the same data, another batch order) trained in
