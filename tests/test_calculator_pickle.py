@@ -59,6 +59,26 @@ def test_todict_gives_the_constructor_arguments(water_file):
     assert _energy(_ice(again)) == _energy(_ice(calc))
 
 
+def test_todict_is_json_and_trajectories_can_be_written(water_file, tmp_path):
+    """ASE writes todict() into every trajectory frame: it must stay small and serialisable
+    whatever the model was given as."""
+    import json
+
+    from ase.io import Trajectory, read
+
+    model = kizuna.load_model(water_file)
+    for given in (str(water_file), model, kizuna.Potential(model, threads=1)):
+        calc = kizuna.Calculator(given, threads=1, extrapolation="ignore")
+        text = json.dumps(calc.todict())
+        assert len(text) < 500
+        atoms = _ice(calc)
+        atoms.get_potential_energy()
+        with Trajectory(tmp_path / "t.traj", "w") as traj:
+            traj.write(atoms)
+        assert read(tmp_path / "t.traj").get_potential_energy() == atoms.get_potential_energy()
+    assert "in-memory model: elements H O" in kizuna.Calculator(model).todict()["model"]
+
+
 def test_in_memory_model_and_potential_travel_as_data(water_file):
     model = kizuna.load_model(water_file)
     e0 = _energy(_ice(kizuna.Calculator(model, threads=1)))

@@ -23,7 +23,8 @@ Device: ``device="cuda"`` (and ``precision="float32"``, ``device_id``) evaluates
 Pickling and ``copy.deepcopy`` work (multiprocessing, workflow tools): the compiled model is not
 pickled; a model given as a file path is re-opened from that path on unpickling, a model given
 as a :class:`~kizuna.model.Model` (or Potential) travels as its data. ``todict()`` returns the
-constructor arguments (``Calculator(**calc.todict())`` makes an equivalent calculator).
+constructor arguments (``Calculator(**calc.todict())`` makes an equivalent calculator when the
+model was given as a file path).
 
 Extrapolation: ``extrapolation="warn"`` (default) issues a warning (at most once per
 ``warn_every`` calls), ``"error"`` raises :class:`~kizuna.errors.InputError`, ``"ignore"``
@@ -116,10 +117,18 @@ class Calculator(ASECalculator):
 
     # ------------------------------------------------------------------ pickling, todict
     def todict(self, skip_default=True) -> dict:
-        """The constructor arguments: ``model`` (the file path as given, or the Model),
+        """The constructor arguments, JSON-serialisable (ASE writes them into every
+        trajectory frame): ``model`` (the file path as given; a model passed as an object is
+        described, not embedded: give a path for a ``todict()`` that re-creates it),
         ``threads``, ``extrapolation``, ``warn_every``, ``committee_forces``, ``device``,
         ``precision``, ``device_id``."""
         args = dict(self._model_arguments)
+        model = args["model"]
+        if not isinstance(model, str):
+            args["model"] = (f"<in-memory model: elements {' '.join(model.elements)}, "
+                             f"committee size {model.committee_size}>")
+        elif model.startswith("kizuna-model"):
+            args["model"] = "<model text>"
         args.update(extrapolation=self.extrapolation, warn_every=self.warn_every,
                     committee_forces=self.committee_forces)
         return args
