@@ -250,3 +250,16 @@ def test_committee_key_in_the_config_trains_a_committee(tmp_path, capsys):
     assert member["committee"] == 1 and member["seed"] == 2
     with pytest.raises(ConfigError, match="train_committee"):
         train(cfg)  # the single-run API refuses it instead of training one model
+
+
+def test_a_file_system_without_locks_warns_and_goes_on(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(RuntimeWarning, match="cannot lock the run folder .No locks available"):
+        lock = RunLock(tmp_path, "x").acquire()
+    lock.release()

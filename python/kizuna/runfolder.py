@@ -8,13 +8,13 @@ a second run on a held folder stops with a message naming the holder.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import sys
 import time
+import warnings
 from pathlib import Path
-
-import fcntl
 
 from .errors import KizunaError
 
@@ -40,7 +40,7 @@ class RunLock:
         handle = open(self.path, "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip().replace("\n", ", ") or "another process"
             handle.close()
@@ -48,6 +48,9 @@ class RunLock:
                 f"{self.path.parent}: this run folder is in use by {holder} (lock file "
                 f"{self.path}); wait for that run to end or stop it, or use another "
                 "output.directory") from None
+        except OSError as exc:  # a file system without locks (some network mounts)
+            warnings.warn(f"{self.path.parent}: cannot lock the run folder ({exc.strerror}); "
+                          "make sure that no other run uses it", RuntimeWarning, stacklevel=2)
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n"
@@ -60,7 +63,10 @@ class RunLock:
     def release(self) -> None:
         if self._handle is not None:
             # the file stays (removing it would race with a run that opened it meanwhile)
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            try:
+                fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            except OSError:
+                pass  # not locked (a file system without locks): closing is all there is
             self._handle.close()
             self._handle = None
 
