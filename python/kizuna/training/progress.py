@@ -55,7 +55,7 @@ class Progress:
         self._log = None
         self._total = self._done = self._first = 0
         self._t0 = time.monotonic()
-        self._last_line = None
+        self._last_line = self._t0
         self._last_redraw = 0.0
 
     # ---------------------------------------------------------------------------- log file
@@ -123,11 +123,6 @@ class Progress:
             self._record(line)
             if self.mode == "line":
                 self._print(line)
-
-    def status(self, text: str) -> None:
-        """Live text without moving the counter (bar postfix only)."""
-        if self._bar is not None:
-            self._bar.set_postfix_str(text)
 
     # ---------------------------------------------------------------------------- lines
     def _print(self, text: str) -> None:
