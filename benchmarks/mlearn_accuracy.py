@@ -53,7 +53,7 @@ def shared_data(candidates) -> Path | None:
 
 def train_command(config, element, train, test, out, threads, extra) -> list:
     sets = [f"data.train={train}", f"data.test={test}", f"output.directory={out / element}",
-            f"threads={threads}", "output.progress=epoch", *extra]
+            f"threads={threads}", "output.progress=line", *extra]
     cmd = [sys.executable, "-c", "import sys; from kizuna.cli import main; "
            "sys.exit(main(sys.argv[1:]))", "train", str(config)]
     for s in sets:

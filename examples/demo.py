@@ -29,7 +29,7 @@ def demo_overrides(out: Path, epochs: int) -> list:
     return [f"output.directory={out}", "threads=2", f"training.epochs={epochs}",
             "symmetry_functions.n_radial=10", "symmetry_functions.n_angular=16",
             "model.hidden_layers=[24,24]", "training.learning_rate=0.005",
-            "training.lr_final=0.0001", "training.lbfgs_epochs=20", "output.progress=epoch"]
+            "training.lr_final=0.0001", "training.lbfgs_epochs=20", "output.progress=line"]
 
 
 def diamond_supercell(n: int = 3):

@@ -8,7 +8,7 @@ import yaml
 
 from kizuna.cli import main
 from kizuna.errors import ConfigError
-from kizuna.training.config import SCHEMA, SOURCE, Opt, load_config, validate_config
+from kizuna.training.config import SCHEMA, SOURCE, Opt, _line_map, load_config, validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "training" / "si.yaml"
@@ -49,17 +49,49 @@ def test_example_documents_every_key_and_validates():
 
 def test_example_defaults_match_schema_defaults():
     """The example says 'the value shown is the default unless the comment says otherwise':
-    check that for every scalar key (the data paths, threads and output.directory differ)."""
-    given = yaml.safe_load(EXAMPLE.read_text())
-    differs = {"threads", "output.directory", "data.train", "data.test"}
+    every scalar key shows its default, or its line says '# default <value>'."""
+    text = EXAMPLE.read_text()
+    given = yaml.safe_load(text)
+    lines = _line_map(text)
     for key in _keys(SCHEMA):
-        if key in differs:
-            continue
         section, _, name = key.rpartition(".")
         node, opt = given, SCHEMA
         for part in filter(None, section.split(".")):
             node, opt = node[part], opt[part]
-        assert node[name] == opt[name].default, key
+        if opt[name].kind == "sources" or node[name] == opt[name].default:
+            continue
+        line = text.splitlines()[lines[tuple(key.split("."))] - 1]
+        assert f"# default {opt[name].default}" in line, \
+            f"si.yaml: {key}: {node[name]!r} is not the default {opt[name].default!r} and the " \
+            f"line does not say so: {line!r}"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("learning_rate: .nan", r"training.learning_rate: expected a finite number, got nan"),
+    ("learning_rate: .inf", r"training.learning_rate: expected a finite number, got inf"),
+    ("learning_rate: -.inf", r"training.learning_rate: expected a finite number"),
+    ("lr_final: .nan", r"training.lr_final: expected a finite number"),
+    ("gradient_clip: .inf", r"training.gradient_clip: expected a finite number"),
+    ("epochs: 0\n  lbfgs_epochs: 0", r"training.epochs: .*all 0: nothing would be trained"),
+    ("optimizer: lbfgs\n  epochs: 0", r"training.epochs: .*nothing would be trained"),
+])
+def test_non_finite_numbers_and_empty_runs_fail_the_check(tmp_path, capsys, text, message):
+    """Issue 15 #6: these passed --check and failed later (torch traceback, NaN epochs, an
+    unreadable checkpoint)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"data:\n  train: a.xyz\ntraining:\n  {text}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+    assert main(["train", str(path), "--check"]) == 1
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_committee_key():
+    """`committee: N` is the config form of --committee N (docs/lammps.md shows it)."""
+    assert validate_config({"data": {"train": "x.xyz"}, "committee": 4})["committee"] == 4
+    assert validate_config({"data": {"train": "x.xyz"}})["committee"] == 1
+    with pytest.raises(ConfigError, match=r"committee: must be >= 1"):
+        validate_config({"data": {"train": "x.xyz"}, "committee": 0})
 
 
 @pytest.mark.parametrize("given, message", [

@@ -102,7 +102,7 @@ class _StopAfter(Progress):
         super().__init__("none")
         self.n, self.count = n, 0
 
-    def epoch(self, text):
+    def epoch(self, text, done=None):
         self.count += 1
         if self.count == self.n:
             raise _Interrupt()

@@ -36,6 +36,13 @@ extrapolation stay silent) while the extrapolation goes on as before, but a new 
 always reported at once: at least twice as many atoms extrapolating as the most in the last
 ``warn_every`` calculations (and than reported since), or extrapolation starting again, after a
 calculation without any, on atoms not seen extrapolating in that time.
+
+Pickling and ``copy.deepcopy`` work (multiprocessing, workflow tools): the compiled model is not
+pickled; a model given as a file path is re-opened from that path on unpickling, a model given
+as a :class:`~kizuna.model.Model` (or Potential) travels as its data. ``todict()`` returns the
+constructor arguments (``Calculator(**calc.todict())`` makes an equivalent calculator when the
+model was given as a file path).
+
 """
 from __future__ import annotations
 
@@ -91,6 +98,7 @@ class Calculator(ASECalculator):
         self._window_atoms = set()        # atoms seen extrapolating in this window
         self._previous_count = 0          # atoms extrapolating in the previous calculation
         self._over_fraction = 0           # consecutive calculations above the fraction
+        self._model_arguments = _model_arguments(model, threads, device, precision, device_id)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -171,3 +179,48 @@ class Calculator(ASECalculator):
             warnings.warn(message, ExtrapolationWarning, stacklevel=3)
         else:
             self._calls_since_warning += 1
+
+    # ------------------------------------------------------------------ pickling, todict
+    def todict(self, skip_default=True) -> dict:
+        """The constructor arguments, JSON-serialisable (ASE writes them into every
+        trajectory frame): ``model`` (the file path as given; a model passed as an object is
+        described, not embedded: give a path for a ``todict()`` that re-creates it),
+        ``threads``, ``extrapolation``, ``warn_every``, ``committee_forces``,
+        ``max_extrapolating_fraction``, ``stop_after``, ``device``, ``precision``, ``device_id``."""
+        args = dict(self._model_arguments)
+        model = args["model"]
+        if not isinstance(model, str):
+            args["model"] = (f"<in-memory model: elements {' '.join(model.elements)}, "
+                             f"committee size {model.committee_size}>")
+        elif model.startswith("kizuna-model"):
+            args["model"] = "<model text>"
+        args.update(extrapolation=self.extrapolation, warn_every=self.warn_every,
+                    committee_forces=self.committee_forces,
+                    max_extrapolating_fraction=self.max_extrapolating_fraction,
+                    stop_after=self.stop_after)
+        return args
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("potential", None)  # compiled core objects are not picklable: re-opened
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        a = self._model_arguments
+        self.potential = Potential(a["model"], a["threads"], device=a["device"],
+                                   precision=a["precision"], device_id=a["device_id"])
+
+
+def _model_arguments(model, threads, device, precision, device_id) -> dict:
+    """What re-creates the calculator's Potential: a path stays a path (re-opened on
+    unpickling), a Potential gives its Model and settings."""
+    from pathlib import Path
+
+    if isinstance(model, Potential):
+        return {"model": model.model, "threads": int(model._core.threads),
+                "device": model.device, "precision": model.precision, "device_id": -1}
+    if isinstance(model, Path):
+        model = str(model)
+    return {"model": model, "threads": threads, "device": device, "precision": precision,
+            "device_id": device_id}

@@ -577,6 +577,35 @@ def validate_model(model: Model) -> None:
                 raise ModelFormatError(f"{at}: the last layer must have one output")
 
 
+def _meta_lines(key: str, value: str) -> list:
+    """A meta entry; a JSON mapping (the training config) one key per line, indented."""
+    import json
+
+    data = None
+    if value.lstrip().startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            data = None
+    if not isinstance(data, dict):
+        return [f"  {key:<15}: {value}"]
+    out = [f"  {key:<15}:"]
+
+    def walk(node, indent):
+        for k, v in node.items():
+            if isinstance(v, dict) and v:
+                out.append(f"{' ' * indent}{k}:")
+                walk(v, indent + 2)
+            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                out.append(f"{' ' * indent}{k}:")
+                out.extend(f"{' ' * (indent + 2)}- {json.dumps(x, ensure_ascii=False)}"
+                           for x in v)
+            else:
+                out.append(f"{' ' * indent}{k}: {json.dumps(v, ensure_ascii=False)}")
+    walk(data, 6)
+    return out
+
+
 def model_summary(model: Model) -> str:
     """A readable multi-line description (``kizuna info``)."""
     lines = [f"kizuna model, format {FORMAT_VERSION}",
@@ -586,7 +615,7 @@ def model_summary(model: Model) -> str:
              "  checksum       : " + (f"{model.checksum} (verified)" if model.checksum else
                                       "none (an older file: integrity not verified)")]
     for key, value in model.meta.items():
-        lines.append(f"  {key:<15}: {value}")
+        lines.extend(_meta_lines(key, value))
     for e, w in model.channel_weights.items():
         lines.append(f"  weights {e:<7}: {' '.join(f'{x:.6g}' for x in w)}")
     for em in model.element_models:

@@ -79,8 +79,9 @@ def _conversion(name, explicit_factor, explicit_unit, header_unit, table, what, 
     if unit is None:
         raise ModelFormatError(
             f"{path}: cannot tell the {what} unit of this potential (input.nn has no "
-            f"'# {what.capitalize()} unit : ...' comment); pass {name}_unit= "
-            f"({'/'.join(table)}) or the n2p2/LAMMPS factor cf{name}=")
+            f"'# {what.capitalize()} unit : ...' comment); give the unit "
+            f"({'/'.join(table)}: --{name}-unit on the command line, {name}_unit= in Python) "
+            f"or the n2p2/LAMMPS factor (--cf{name} / cf{name}=)")
     key = _UNIT_ALIASES.get(unit.lower())
     if key is None or key not in table:
         raise ModelFormatError(f"{path}: unknown {what} unit '{unit}'; expected one of "

@@ -7,7 +7,10 @@ def add_arguments(parser):
     parser.add_argument("config", help="learning configuration (YAML), see examples/learn/")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY.PATH=VALUE", help="override a configuration key")
-    parser.add_argument("--progress", choices=["auto", "line", "none"], default=None)
+    parser.add_argument("--progress", choices=["auto", "bar", "line", "none"], default=None,
+                        help="progress display (overrides output.progress): bar (live, on a "
+                        "terminal), line (plain lines with rate and ETA, for batch logs), none, "
+                        "auto (bar on a terminal, else line; the default)")
 
 
 def run(args):

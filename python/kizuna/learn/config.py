@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..training.config import Opt, _check_section, _line_map, _set_override, _Where
+from ..training.config import (PROGRESS_MODES, Opt, _check_section, _line_map,
+                               _set_override, _Where)
 
 STAGE = {
     "temperature": Opt(300.0, "float", "K", minimum=0.0),
@@ -24,7 +25,9 @@ SCHEMA = {
     "threads": Opt(1, "int", "threads of the core and of training", minimum=1),
     "output": {
         "directory": Opt("kizuna-learn", "str", "run folder (resumed when it has a state)"),
-        "progress": Opt("auto", "str", "progress display", choices=("auto", "line", "none")),
+        "progress": Opt("auto", "str", "progress display: auto (bar on a terminal, else "
+                        "line) | bar | line (plain lines with rate and ETA, for batch logs) | "
+                        "none", choices=PROGRESS_MODES),
     },
     "reference": Opt("emt", "any", "reference ASE calculator: emt | chgnet | module:Class | "
                                    "{calculator: ..., kwargs: {...}}"),

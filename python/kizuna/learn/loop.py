@@ -11,9 +11,11 @@
     test        (optional) an independent reference MD trajectory: final errors and the rank
                 correlation between committee deviation and true error
 
-Run folder: config.yaml, labelled.xyz (every reference call, append-only), committee.kzn (the
-current model), state.json (counters, written atomically), snapshot.xyz (MD state),
-events.jsonl (one line per label / retraining / stage), summary.json, rounds/ (training runs).
+Run folder: config.yaml (config.resolved.yaml when a config.yaml of the user's is there),
+learn.log (text log: events, progress lines), .kizuna.lock (one run per folder), labelled.xyz
+(every reference call, append-only), committee.kzn (the current model), state.json (counters,
+written atomically), snapshot.xyz (MD state), events.jsonl (one line per label / retraining /
+stage), summary.json, rounds/ (training runs).
 Killing the process loses nothing: `kizuna learn` on the same folder resumes; labels that were
 written but not yet trained on are trained on first.
 """
@@ -21,13 +23,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..model_io import read_model, write_model
+from ..runfolder import RunLock, write_resolved_config
+from ..training.progress import Progress
 from .committee import train_committee
 from .md import AseMD, load_snapshot, save_snapshot, stage_structure, start_structure, thermalise
 from .reference import ReferenceFailed, make_reference
@@ -48,21 +51,34 @@ class Learner:
         self.cfg = cfg
         self.dir = Path(cfg["output"]["directory"])
         self.dir.mkdir(parents=True, exist_ok=True)
+        # one run per folder: a second `kizuna learn` here stops, naming the holder
+        self.lock = RunLock(self.dir, "kizuna learn").acquire()
         self.store = LabelledStore(self.dir / "labelled.xyz")
         self.model_path = self.dir / "committee.kzn"
         self.state_path = self.dir / "state.json"
         self.snapshot_path = self.dir / "snapshot.xyz"
         self.events_path = self.dir / "events.jsonl"
         self.reference = None
-        mode = cfg["output"]["progress"]
-        self.show = (sys.stderr.isatty() if mode == "auto" else mode == "line")
-        self.state = (json.loads(self.state_path.read_text()) if self.state_path.is_file() else
-                      {"stage": 0, "step": 0, "total_steps": 0, "round": 0, "trained_on": 0,
-                       "labels_since_training": 0, "reference_calls": 0,
-                       "bootstrap_calls": 0, "last_training_step": -10 ** 9, "calls_at": []})
-        import yaml
+        self.progress = Progress(cfg["output"]["progress"], unit="step")
+        try:
+            self.progress.log_to(self.dir / "learn.log")
+            self.state = (json.loads(self.state_path.read_text()) if self.state_path.is_file()
+                          else {"stage": 0, "step": 0, "total_steps": 0, "round": 0,
+                                "trained_on": 0, "labels_since_training": 0,
+                                "reference_calls": 0, "bootstrap_calls": 0,
+                                "last_training_step": -10 ** 9, "calls_at": []})
+            written = write_resolved_config(self.dir, cfg)
+            if written.name != "config.yaml":
+                self._say(f"{self.dir / 'config.yaml'} is not a file kizuna wrote (your own "
+                          f"config?): left alone; the validated config is in {written}")
+        except BaseException:
+            self.close()
+            raise
 
-        (self.dir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    def close(self) -> None:
+        """Release the run folder (lock) and close the progress display and the text log."""
+        self.progress.close()
+        self.lock.release()
 
     # ------------------------------------------------------------------------- bookkeeping
     def _save_state(self):
@@ -76,8 +92,17 @@ class Learner:
             os.fsync(handle.fileno())
 
     def _say(self, text):
-        if self.show:
-            print(f"\r{text:<110}", end="", file=sys.stderr, flush=True)
+        """An event line (terminal above the bar, or the batch log; and learn.log)."""
+        self.progress.message(text)
+
+    def _status(self, text):
+        """The live MD status (bar postfix; a line with rate and ETA every interval)."""
+        self.progress.advance(self._md_done(), text)
+
+    def _md_done(self) -> int:
+        """MD steps done over all stages (the progress counter)."""
+        stages, st = self.cfg["md"]["stages"], self.state
+        return sum(s["steps"] for s in stages[:st["stage"]]) + st["step"]
 
     def _ref(self):
         if self.reference is None:
@@ -150,6 +175,9 @@ class Learner:
         structures = self.store.read()
         previous = read_model(self.model_path) if self.model_path.is_file() else None
         t0 = time.time()
+        self._say(f"training round {self.state['round'] + 1}: "
+                  f"{self.cfg['committee']['members']} members on {len(structures)} structures"
+                  f"{' (warm start)' if previous is not None else ''}")
         committee = train_committee(self.cfg, self.store.path, structures, self.dir / "rounds",
                                     self.state["round"], previous)
         write_model(committee, self.model_path)
@@ -161,6 +189,8 @@ class Learner:
         self._save_state()
         self._event("trained", round=self.state["round"], structures=len(structures),
                     seconds=round(time.time() - t0, 2))
+        self._say(f"training round {self.state['round']} done in "
+                  f"{time.time() - t0:.1f} s")
 
     # ------------------------------------------------------------------------- MD loop
     def threshold(self):
@@ -256,6 +286,7 @@ class Learner:
         base = start_structure(cfg)
         u = cfg["uncertainty"]
         every = cfg["md"]["snapshot_every"]
+        self.progress.start(sum(s["steps"] for s in stages), self._md_done(), desc="learn MD")
         while st["stage"] < len(stages):
             stage = stages[st["stage"]]
             seed = cfg["seed"] * 100 + st["stage"]
@@ -266,6 +297,9 @@ class Learner:
                 thermalise(atoms, stage["temperature"], seed)
                 st["step"] = 0
             engine = self._engine(atoms, stage, seed)
+            self._say(f"stage {st['stage'] + 1}/{len(stages)}: {stage['temperature']:.0f} K, "
+                      f"strain {stage['strain']}, vacancies {stage['vacancies']}, "
+                      f"steps {st['step']}..{stage['steps']}")
             self._event("stage", stage=st["stage"], temperature=stage["temperature"],
                         strain=stage["strain"], vacancies=stage["vacancies"], start=st["step"])
             try:
@@ -285,20 +319,25 @@ class Learner:
                     uncertain = dev > self.threshold() or (u["extrapolation"] and n_extra > 0)
                     cooling = st["total_steps"] - self._last_stop() <= u["cooldown"]
                     if uncertain and not cooling:
-                        self._label_md(engine.current(), {
+                        ok = self._label_md(engine.current(), {
                             "source": "md", "stage": st["stage"], "step": st["step"],
                             "total_step": st["total_steps"], "max_force_deviation": float(dev),
                             "num_extrapolating": int(n_extra),
                             "temperature": stage["temperature"]})
+                        if ok:
+                            self._say(f"stage {st['stage'] + 1} step {st['step']}: labelled "
+                                      f"(max deviation {dev:.3f} eV/Å, threshold "
+                                      f"{self.threshold():.3f}, {n_extra} extrapolating); "
+                                      f"reference calls {st['reference_calls']}")
                         self._retrain_if_due(engine)
                     if st["step"] % every == 0:
                         save_snapshot(engine.current(), self.snapshot_path)
                         self._save_state()
-                    self._say(f"stage {st['stage'] + 1}/{len(stages)} "
-                              f"({stage['temperature']:.0f} K) step {st['step']}/"
-                              f"{stage['steps']} | reference calls {st['reference_calls']} | "
-                              f"max deviation {dev:.3f} eV/Å (threshold {self.threshold():.3f})"
-                              f" | labelled {len(self.store)}")
+                    self._status(f"stage {st['stage'] + 1}/{len(stages)} "
+                                 f"({stage['temperature']:.0f} K) step {st['step']}/"
+                                 f"{stage['steps']} | reference calls {st['reference_calls']} | "
+                                 f"max deviation {dev:.3f} eV/Å (threshold {self.threshold():.3f})"
+                                 f" | labelled {len(self.store)}")
             finally:
                 engine.close()
             st["stage"] += 1
@@ -323,8 +362,9 @@ class Learner:
 
             summary["test"] = independent_test(self.cfg, self.model_path, self._ref())
         _write_json(self.dir / "summary.json", summary)
-        if self.show:
-            print(file=sys.stderr)
+        self.progress.close_bar()
+        self._say(f"done: {summary['md_steps']} MD steps, {summary['reference_calls']} reference "
+                  f"calls, {summary['training_rounds']} training rounds; model {self.model_path}")
         return summary
 
     def summary(self, seconds) -> dict:
@@ -357,4 +397,8 @@ def learn(config, overrides=(), progress=None) -> dict:
            else load_learn_config(config, overrides))
     if progress is not None:
         cfg["output"]["progress"] = progress
-    return Learner(cfg).run()
+    learner = Learner(cfg)
+    try:
+        return learner.run()
+    finally:
+        learner.close()

@@ -60,7 +60,7 @@ def evaluate(model, data_sources, threads=1, plot=None, details=None) -> tuple:
                               _Where("<command line>", {}))
         structures = load_sources(srcs, need_forces=False, min_distance=0.0)
         for s in structures:
-            s.bind(model.elements)
+            s.bind(model.elements, training=False)
         name = Path(srcs[0]["path"]).name if len(data_sources) > 1 else "data"
         if name in results:
             name = f"{name}[{k}]"
@@ -99,32 +99,40 @@ def train(config, overrides=(), *, restart=False, init=None, progress=None) -> d
         cfg["_source"] = "<dict>"
     else:
         cfg = load_config(config, overrides)
+    if cfg["committee"] > 1:
+        raise ConfigError(f"{cfg['_source']}: committee: {cfg['committee']} trains a committee: "
+                          "call kizuna.training.committee.train_committee(config) (what "
+                          "`kizuna train` does), or set committee: 1")
     init_model = read_model(init) if init else None
     trainer = Trainer(cfg, restart=restart, init_model=init_model, progress=progress)
-    summary = trainer.fit()
-    out_dir = trainer.dir
-    results, preds = {}, {}
-    model = model_from_checkpoint(trainer.ckpt_path)
-    parts = {"train": trainer.run.train, "validation": trainer.run.validation,
-             "test": trainer.run.test}
-    for name, prepared in parts.items():
-        if prepared:
-            preds[name] = predict_structures(model, [p.structure for p in prepared],
-                                             threads=cfg["threads"])
-            results[name] = metrics(preds[name])
-    for name, m in results.items():
-        model.meta[f"{name}_energy_mae_meV_atom"] = f"{m['energy'][0]:.6g}"
-        if "forces" in m:
-            model.meta[f"{name}_forces_mae_eV_A"] = f"{m['forces'][0]:.6g}"
-    model_path = out_dir / cfg["output"]["model_name"]
-    write_model(model, model_path)
-    table = format_metrics(results)
-    (out_dir / "metrics.json").write_text(json.dumps(
-        {"summary": summary, "metrics": results}, indent=1))
-    if cfg["output"]["plots"]:
-        learning_curves(read_log(out_dir / "log.csv"), out_dir / "learning_curves.png")
-        parity(preds, out_dir / "parity.png", title=str(model_path))
-    trainer.progress.message(f"best epoch {summary['best_epoch']} of {summary['epochs']}; "
-                             f"model written: {model_path}")
-    trainer.run.pool.close()
+    try:
+        summary = trainer.fit()
+        out_dir = trainer.dir
+        results, preds = {}, {}
+        model = model_from_checkpoint(trainer.ckpt_path)
+        parts = {"train": trainer.run.train, "validation": trainer.run.validation,
+                 "test": trainer.run.test}
+        for name, prepared in parts.items():
+            if prepared:
+                preds[name] = predict_structures(model, [p.structure for p in prepared],
+                                                 threads=cfg["threads"])
+                results[name] = metrics(preds[name])
+        for name, m in results.items():
+            model.meta[f"{name}_energy_mae_meV_atom"] = f"{m['energy'][0]:.6g}"
+            if "forces" in m:
+                model.meta[f"{name}_forces_mae_eV_A"] = f"{m['forces'][0]:.6g}"
+        model_path = out_dir / cfg["output"]["model_name"]
+        write_model(model, model_path)
+        table = format_metrics(results)
+        (out_dir / "metrics.json").write_text(json.dumps(
+            {"summary": summary, "metrics": results}, indent=1))
+        if cfg["output"]["plots"]:
+            learning_curves(read_log(out_dir / "log.csv"), out_dir / "learning_curves.png")
+            parity(preds, out_dir / "parity.png", title=str(model_path))
+        trainer.progress.note("errors of the exported model:\n" + table)
+        trainer.progress.message(f"best epoch {summary['best_epoch']} of {summary['epochs']}; "
+                                 f"model written: {model_path}")
+    finally:
+        trainer.run.pool.close()
+        trainer.close()
     return {"model": model_path, "metrics": results, "directory": out_dir, "table": table}

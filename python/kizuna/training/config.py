@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from .symmetry import ANGULAR_KINDS, ANGULAR_MODES, ELEMENT_MODES, RADIAL_MODES
 #: Å, the largest symmetry-function cutoff accepted: short-range potentials use 4-12 Å, and the
 #: cost of the angular functions grows as cutoff^6 (a typo such as 1e6 would hang the run).
 MAX_CUTOFF = 30.0
+
+
+#: output.progress of `kizuna train` and `kizuna learn` (training/progress.py); 'epoch' is the
+#: former name of 'line'
+PROGRESS_MODES = ("auto", "bar", "line", "none", "epoch")
 
 
 @dataclass
@@ -53,10 +59,14 @@ SOURCE = {
 SCHEMA = {
     "seed": Opt(0, "int", "seed of the split, initial weights and shuffling", minimum=0),
     "threads": Opt(1, "int", "worker threads for the core operators and torch", minimum=1),
+    "committee": Opt(1, "int", "members: N > 1 trains N members (seeds seed .. seed+N-1) and "
+                     "merges them into <output.directory>/committee.kzn (= --committee N)",
+                     minimum=1),
     "output": {
         "directory": Opt("kizuna-run", "str", "run folder"),
-        "progress": Opt("auto", "str", "progress display",
-                        choices=("auto", "bar", "epoch", "none")),
+        "progress": Opt("auto", "str", "progress display: auto (bar on a terminal, else "
+                        "line) | bar | line (one line per epoch with rate and ETA, for batch "
+                        "logs) | none ('epoch': former name of line)", choices=PROGRESS_MODES),
         "plots": Opt(True, "bool", "write PNG learning curves and parity plots"),
         "model_name": Opt("model.kzn", "str", "exported model file name"),
     },
@@ -213,6 +223,8 @@ def _number(value, path, where, integer=False):
             (integer and not isinstance(value, int)):
         raise where.error(path, f"expected {'an integer' if integer else 'a number'}, got "
                                 f"{value!r}")
+    if not integer and not math.isfinite(value):
+        raise where.error(path, f"expected a finite number, got {value!r}")
     return int(value) if integer else float(value)
 
 
@@ -321,6 +333,14 @@ def _cross_checks(cfg: dict, where):
     scaled = m["scaling"] in ("scale", "scale_center", "scale_sigma")
     if scaled and not m["scale_min"] < m["scale_max"]:
         raise where.error(["model", "scale_min"], "scale_min must be < scale_max")
+    t = cfg["training"]
+    # epochs of every stage (trainer.stages): the main optimiser, its L-BFGS polish, stage two
+    total = t["epochs"] + t["stage_two_epochs"] + (
+        t["lbfgs_epochs"] if t["optimizer"] != "lbfgs" else 0)
+    if total == 0:
+        raise where.error(["training", "epochs"],
+                          "epochs, lbfgs_epochs and stage_two_epochs are all 0: nothing would "
+                          "be trained (give at least one epoch)")
     if cfg["training"]["lr_schedule"] == "plateau" and d["validation_fraction"] == 0:
         raise where.error(["training", "lr_schedule"], "'plateau' needs a validation split")
 

@@ -6,8 +6,25 @@ import math
 import numpy as np
 import torch
 
+from ..errors import KizunaError
 from .dataset import Batch
 from .loss import loss_terms, predict, total_loss
+
+
+class NonFiniteLoss(KizunaError, ArithmeticError):
+    """The training loss became NaN or infinite (the run diverged); the trainer adds the epoch."""
+
+
+def check_finite(terms: dict, loss, what: str) -> None:
+    """Raise NonFiniteLoss naming the loss terms that are not finite (energy, forces, stress)."""
+    value = float(loss.detach())
+    if math.isfinite(value):
+        return
+    values = {key: float(v.detach()) for key, v in terms["penalty"].items()}
+    bad = [f"{key} {v}" for key, v in values.items() if not math.isfinite(v)] or \
+        [f"{key} {v:.3g}" for key, v in values.items()]
+    raise NonFiniteLoss(f"{what}: the loss is {value} (non-finite terms: "
+                        f"{', '.join(bad)})")
 
 
 def adam_epoch(net, opt, run, weights, *, seed, epoch, batch_size, stress, clip=None,
@@ -22,6 +39,7 @@ def adam_epoch(net, opt, run, weights, *, seed, epoch, batch_size, stress, clip=
         pred = predict(net, batch, forces=weights.forces > 0, stress=stress, create_graph=True)
         terms = loss_terms(pred, batch, weights)
         loss = total_loss(terms, weights)
+        check_finite(terms, loss, f"batch {k // batch_size + 1}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip:
@@ -56,6 +74,7 @@ def lbfgs_epoch(net, opt, chunks, weights, *, stress) -> dict:
             pred = predict(net, b, forces=weights.forces > 0, stress=stress, create_graph=True)
             terms = loss_terms(pred, b, weights)
             loss = total_loss(terms, weights) * (b.size / n_total)
+            check_finite(terms, loss, "L-BFGS evaluation")
             loss.backward()
             acc["loss"] += loss.item()
             acc["energy"] += terms["energy"].item() * b.size / n_total
@@ -83,7 +102,10 @@ def evaluate_batches(net, batches, weights, *, stress) -> dict:
     loss_sum, n = 0.0, 0
     for b in batches:
         pred = predict(net, b, forces=True, stress=stress, create_graph=False)
-        loss_sum += total_loss(loss_terms(pred, b, weights), weights).item() * b.size
+        terms = loss_terms(pred, b, weights)
+        loss = total_loss(terms, weights)
+        check_finite(terms, loss, "validation")
+        loss_sum += loss.item() * b.size
         n += b.size
         parts["energy"].append(((pred["energy"] - b.energy) / b.n_atoms).detach().numpy())
         if b.force_mask.any():

@@ -46,15 +46,18 @@ class Structure:
     def periodic(self) -> bool:
         return self.cell is not None and all(self.pbc)
 
-    def bind(self, elements) -> None:
-        """Set ``species`` (index into ``elements``); unknown elements raise DataError."""
+    def bind(self, elements, training=True) -> None:
+        """Set ``species`` (index into ``elements``); unknown elements raise DataError (the
+        advice differs for training data and for data a finished model is evaluated on)."""
         index = {e: i for i, e in enumerate(elements)}
         try:
             self.species = np.array([index[s] for s in self.symbols], dtype=np.int32)
         except KeyError as exc:
+            advice = ("add it to model.elements or remove this structure" if training else
+                      "this model cannot evaluate it: leave such structures out of the data, "
+                      "or use (train) a model that has this element")
             raise DataError(f"{self.name}: element {exc.args[0]} is not in the model's elements "
-                            f"{list(elements)}; add it to model.elements or remove this "
-                            "structure") from None
+                            f"{list(elements)}; {advice}") from None
 
     def to_atoms(self):
         from ase import Atoms

@@ -1,8 +1,10 @@
 """The training loop: epochs, validation, early stopping, checkpoints and resume.
 
-Run folder (``output.directory``): ``config.yaml`` (validated config), ``split.json``,
-``features.txt`` (feature report), ``log.csv``, ``checkpoint.pt`` (after every epoch),
-``model.kzn`` (best validation state, exported), ``metrics.json``, PNG plots.
+Run folder (``output.directory``): ``config.yaml`` (validated config; ``config.resolved.yaml``
+when a ``config.yaml`` of the user's is there), ``split.json``, ``features.txt`` (feature
+report), ``log.csv``, ``train.log`` (text log), ``checkpoint.pt`` (after every epoch),
+``model.kzn`` (best validation state, exported), ``metrics.json``, PNG plots, and
+``.kizuna.lock`` (held while a run is going on: one run per folder).
 
 Resume: ``kizuna train`` on a folder with a checkpoint continues after the last completed
 epoch. Everything that decides the next epoch is in the checkpoint (weights, optimiser and
@@ -25,11 +27,12 @@ from ..errors import ConfigError
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .dataset import Batch
 from .ema import WeightAverage
-from .epochs import adam_epoch, evaluate_batches, lbfgs_epoch, selection_metric
+from .epochs import NonFiniteLoss, adam_epoch, evaluate_batches, lbfgs_epoch, selection_metric
 from .log import CsvLog
 from .loss import LossWeights
 from .optim import current_lr, make_optimizer, make_scheduler, step_scheduler
 from .progress import Progress
+from ..runfolder import RunLock, write_resolved_config
 from .readers import EV_PER_A3_IN_GPA
 from .setup import RunData, build_run, new_network, numpy_args
 
@@ -38,7 +41,7 @@ from .setup import RunData, build_run, new_network, numpy_args
 # config keys that may differ when a run is resumed (none changes the result; a run folder
 # may be moved and resumed from its new place)
 RESUMABLE_CHANGES = {("training", "early_stopping_patience"), ("output", "progress"),
-                     ("output", "plots"), ("output", "directory"), ("threads",)}
+                     ("output", "plots"), ("output", "directory"), ("threads",), ("committee",)}
 
 
 def _flatten(cfg, prefix=()):
@@ -109,7 +112,26 @@ class Trainer:
         self.dir = Path(cfg["output"]["directory"])
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_path = self.dir / "checkpoint.pt"
+        # one run per folder: a second `kizuna train` here stops, naming the holder
+        self.lock = RunLock(self.dir, "kizuna train").acquire()
         self.progress = progress or Progress(cfg["output"]["progress"])
+        try:
+            self.progress.log_to(self.dir / "train.log")
+            self._setup(cfg, restart, init_model)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run folder (lock) and close the progress display and the text log."""
+        self.progress.close()
+        self.lock.release()
+
+    def _setup(self, cfg, restart, init_model):
+        from .. import __version__
+
+        self.progress.note(f"kizuna {__version__} train: config {cfg.get('_source', '?')}, "
+                           f"run folder {self.dir.resolve()}")
         self.weights = loss_weights(cfg)  # of the current stage (see fit)
         torch.set_num_threads(cfg["threads"])
         self.resume_state = None
@@ -149,7 +171,15 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- fit
     def fit(self) -> dict:
-        """Run (or continue) every stage; leaves the best weights in ``self.net``."""
+        """Run (or continue) every stage; leaves the best weights in ``self.net``. If it
+        fails, the run folder is released (``close``)."""
+        try:
+            return self._fit()
+        except BaseException:
+            self.close()
+            raise
+
+    def _fit(self) -> dict:
         cfg, t = self.cfg, self.cfg["training"]
         plan = stages(cfg)
         total_epochs = sum(stage.epochs for stage in plan)
@@ -167,6 +197,7 @@ class Trainer:
             set_rng_state(state["rng"])
             log = CsvLog(self.dir / "log.csv", keep_epochs=done)
             self.progress.message(f"resuming {self.dir} after epoch {done}")
+        self.progress.start(total_epochs, done, desc=f"train {self.dir.name}")
         chunks_train = None
         while stage_index < len(plan):
             stage = plan[stage_index]
@@ -195,29 +226,20 @@ class Trainer:
             stop = False
             while done - stage_start < n_epochs and not stop:
                 start = time.perf_counter()
-                if name == "lbfgs":
-                    train = lbfgs_epoch(self.net, opt, chunks_train, self.weights,
-                                        stress=self.use_stress)
-                    if train["restarted"]:
-                        self.progress.message("L-BFGS: line search made no progress; memory "
-                                              "cleared (restart from steepest descent)")
-                else:
-                    def on_batch(k, n, e, f, _epoch=done):
-                        self.progress.batch(_epoch, total_epochs, label, k, n, e, f)
-
-                    train = adam_epoch(self.net, opt, self.run, self.weights, seed=cfg["seed"],
-                                       epoch=done, batch_size=t["batch_size"],
-                                       stress=self.use_stress, clip=t["gradient_clip"], ema=ema,
-                                       on_batch=on_batch)
-                with (ema.applied(self.net) if ema is not None else nullcontext()):
-                    val = evaluate_batches(self.net, self.val_batches, self.weights,
-                                           stress=self.has_stress)
-                    metric = selection_metric(t["validation_metric"], val, self.weights,
-                                              train["loss"])
-                    improved = best is None or metric < best["metric"]
-                    if improved:
-                        best = {"metric": metric, "epoch": done + 1,
-                                "state": copy.deepcopy(self.net.state_dict())}
+                try:
+                    train, val, metric, improved, best = self._epoch(
+                        name, label, opt, ema, chunks_train, done, total_epochs, best)
+                except NonFiniteLoss as exc:
+                    kept = (f"checkpoint.pt keeps epoch {done}" if done else
+                            "no epoch was completed")
+                    text = (f"{self.dir}: {label} epoch {done + 1}/{total_epochs}, {exc}: "
+                            f"training diverged and is stopped ({kept}). Lower "
+                            "training.learning_rate (or stage_two_learning_rate), set "
+                            "training.gradient_clip, or check the data for outliers; then "
+                            "train again with --restart")
+                    self.progress.close_bar()
+                    self.progress.note(f"error: {text}")
+                    raise NonFiniteLoss(text) from None
                 lr = current_lr(opt) if name != "lbfgs" else float("nan")
                 step_scheduler(sched, metric)
                 done += 1
@@ -227,7 +249,7 @@ class Trainer:
                 log.append(self._log_row(done, label, lr, train, val, improved,
                                          time.perf_counter() - start))
                 self.progress.epoch(self._epoch_text(done, total_epochs, label, train, val,
-                                                     improved))
+                                                     improved), done)
                 finished = stop or done - stage_start >= n_epochs
                 self._save(done, stage_index, stage_start, finished, opt, sched, ema, best,
                            patience)
@@ -241,7 +263,36 @@ class Trainer:
             stage_index += 1
         if best is not None:
             self.net.load_state_dict(best["state"])
+        self.progress.close_bar()
         return {"epochs": done, "best_epoch": best["epoch"] if best else 0}
+
+    def _epoch(self, name, label, opt, ema, chunks_train, done, total_epochs, best):
+        """One epoch of optimiser ``name`` and its validation: (train errors, validation
+        errors, selection metric, improved, best state)."""
+        cfg, t = self.cfg, self.cfg["training"]
+        if name == "lbfgs":
+            train = lbfgs_epoch(self.net, opt, chunks_train, self.weights,
+                                stress=self.use_stress)
+            if train["restarted"]:
+                self.progress.message("L-BFGS: line search made no progress; memory "
+                                      "cleared (restart from steepest descent)")
+        else:
+            def on_batch(k, n, e, f, _epoch=done):
+                self.progress.batch(_epoch, total_epochs, label, k, n, e, f)
+
+            train = adam_epoch(self.net, opt, self.run, self.weights, seed=cfg["seed"],
+                               epoch=done, batch_size=t["batch_size"],
+                               stress=self.use_stress, clip=t["gradient_clip"], ema=ema,
+                               on_batch=on_batch)
+        with (ema.applied(self.net) if ema is not None else nullcontext()):
+            val = evaluate_batches(self.net, self.val_batches, self.weights,
+                                   stress=self.has_stress)
+            metric = selection_metric(t["validation_metric"], val, self.weights, train["loss"])
+            improved = best is None or metric < best["metric"]
+            if improved:
+                best = {"metric": metric, "epoch": done + 1,
+                        "state": copy.deepcopy(self.net.state_dict())}
+        return train, val, metric, improved, best
 
     def _save(self, done, stage_index, stage_start, finished, opt, sched, ema, best, patience):
         """Checkpoint after an epoch; at the end of a stage it points at the next stage and
@@ -266,12 +317,10 @@ class Trainer:
                 "data_hash": self.run.data_hash}
 
     def _write_config(self):
-        import yaml
-
-        clean = {k: v for k, v in self.cfg.items() if not k.startswith("_")}
-        (self.dir / "config.yaml").write_text(
-            "# validated configuration of this run (defaults filled in)\n"
-            + yaml.safe_dump(clean, sort_keys=False))
+        path = write_resolved_config(self.dir, self.cfg)
+        if path.name != "config.yaml":
+            self.progress.message(f"{self.dir / 'config.yaml'} is not a file kizuna wrote (your "
+                                  f"own config?): left alone; the validated config is in {path}")
 
     def _write_feature_report(self):
         from .report import feature_report, format_feature_report
