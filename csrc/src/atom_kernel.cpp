@@ -398,6 +398,11 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             for (int q = 0; q < nT; ++q) angular_factor(tc[q], zeta, -1, lambda, pref, Aa[q], dAa[q]);
         }
     }
+    // padding T .. S of every per-triplet array: valid slot indices and finite values (the
+    // adjoint works in tiles of 8 triplets and discards the padding's results)
+    for (size_t q = T; q < S; ++q) tj[q] = tk[q] = 0;
+    for (size_t a = 0; a < static_cast<size_t>(kFixed + nt + 2 * nf + nch); ++a) std::fill(base + a * S + T, base + (a + 1) * S, 0.0);
+    std::fill(trjk + T, trjk + S, 1.0);
     // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]]
     for (size_t m = 0; m < g.out.size(); ++m) {
         const double* __restrict Aa = A + g.fac[m] * S;
@@ -532,84 +537,6 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
-    grow(work_, 7 * S);
-    double* __restrict S0 = work_.data();
-    double* __restrict Sj = S0 + S;
-    double* __restrict Sk = Sj + S;
-    double* __restrict Sjk = Sk + S;
-    double* __restrict Sc = Sjk + S;
-    double* __restrict W = Sc + S;
-    double* __restrict St = W + S;
-    const int nch = static_cast<int>(g.channels.size());
-    const double* __restrict Wch = dA + nf * S;
-    for (int t = 0; t < nt; ++t) {
-        const int m0 = g.term_first[t], m1 = g.term_first[t + 1];
-        for (int m = m0; m < m1; ++m) {  // the first member of the term initialises W, St
-            const double b = beta[g.out[m]];
-            const double* __restrict Aa = A + g.fac[m] * S;
-            const double* __restrict dAa = dA + g.fac[m] * S;
-            if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
-                const double* __restrict Wc = Wch + g.chan[m] * S;
-                if (m == m0) {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) {
-                        W[q] = b * Aa[q] * Wc[q];
-                        St[q] = b * dAa[q] * Wc[q];
-                    }
-                } else {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) {
-                        W[q] += b * Aa[q] * Wc[q];
-                        St[q] += b * dAa[q] * Wc[q];
-                    }
-                }
-            } else if (m == m0) {
-#pragma omp simd
-                for (int q = 0; q < nT; ++q) {
-                    W[q] = b * Aa[q];
-                    St[q] = b * dAa[q];
-                }
-            } else {
-#pragma omp simd
-                for (int q = 0; q < nT; ++q) {
-                    W[q] += b * Aa[q];
-                    St[q] += b * dAa[q];
-                }
-            }
-        }
-        const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
-        const double* __restrict Et = E + t * S;
-        if (t == 0) {  // the first term initialises the sums
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                const double e = Et[q];
-                const double w = W[q] * e;
-                S0[q] = w;
-                Sj[q] = w * two_eta * (r[tj[q]] - rs);
-                Sk[q] = w * two_eta * (r[tk[q]] - rs);
-                Sjk[q] = w * two_eta * (trjk[q] - rs);
-                Sc[q] = St[q] * e;
-            }
-        } else {
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                const double e = Et[q];
-                const double w = W[q] * e;
-                S0[q] += w;
-                Sj[q] += w * two_eta * (r[tj[q]] - rs);
-                Sk[q] += w * two_eta * (r[tk[q]] - rs);
-                Sjk[q] += w * two_eta * (trjk[q] - rs);
-                Sc[q] += St[q] * e;
-            }
-        }
-    }
-    // per-triplet gradients -> force components (stored in S0..St), then scatter to slots
-    double* __restrict Fjx = S0;
-    double* __restrict Fjy = Sj;
-    double* __restrict Fjz = Sk;
-    double* __restrict Fkx = Sjk;
-    double* __restrict Fky = Sc;
-    double* __restrict Fkz = W;
     const double* __restrict ux = ux_.data();
     const double* __restrict uy = uy_.data();
     const double* __restrict uz = uz_.data();
@@ -618,25 +545,86 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     const double* __restrict y = y_.data();
     const double* __restrict z = z_.data();
     const bool narrow = g.narrow;
+    const int nch = static_cast<int>(g.channels.size());
+    const double* __restrict Wch = dA + nf * S;
+    // per-triplet force components, scattered to the slots below
+    grow(work_, 6 * S);
+    double* __restrict Fjx = work_.data();
+    double* __restrict Fjy = Fjx + S;
+    double* __restrict Fjz = Fjy + S;
+    double* __restrict Fkx = Fjz + S;
+    double* __restrict Fky = Fkx + S;
+    double* __restrict Fkz = Fky + S;
+    // Tiles of QB triplets (S is a multiple of 8; the padding slots hold valid indices and
+    // finite values, their results are not scattered): the sums S0, Sj, Sk, Sjk, Sc and the
+    // term sums W, St stay in registers over all terms and members instead of being streamed
+    // through memory once per member. Every sum is accumulated in the same order as before.
+    constexpr int QB = 8;
+    for (int q0 = 0; q0 < nT; q0 += QB) {
+        double S0[QB] = {}, Sj[QB] = {}, Sk[QB] = {}, Sjk[QB] = {}, Sc[QB] = {};
+        double rj[QB], rk[QB];
 #pragma omp simd
-    for (int q = 0; q < nT; ++q) {
-        const int j = tj[q], k = tk[q];
-        const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
-        const double fcj = fc[j], fck = fc[k];
-        const double s0 = S0[q];
-        const double gj = -Sj[q] * fc3 + s0 * dfc[j] * fck * fcjk;
-        const double gk = -Sk[q] * fc3 + s0 * fcj * dfc[k] * fcjk;
-        const double gc = Sc[q] * fc3;
-        const double gjk = narrow ? (-Sjk[q] * fc3 + s0 * fcj * fck * tdfc[q]) / trjk[q] : 0.0;  // per unit r_jk vector length
-        const double uxj = ux[j], uyj = uy[j], uzj = uz[j], uxk = ux[k], uyk = uy[k], uzk = uz[k];
-        const double hj = gc * ir[j], hk = gc * ir[k];
-        const double djkx = x[k] - x[j], djky = y[k] - y[j], djkz = z[k] - z[j];
-        Fjx[q] = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
-        Fjy[q] = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
-        Fjz[q] = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
-        Fkx[q] = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
-        Fky[q] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
-        Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
+        for (int l = 0; l < QB; ++l) {
+            rj[l] = r[tj[q0 + l]];
+            rk[l] = r[tk[q0 + l]];
+        }
+        for (int t = 0; t < nt; ++t) {
+            double W[QB] = {}, St[QB] = {};  // W_t = sum_s beta_s A_s [w_c], St = sum_s beta_s A'_s [w_c]
+            for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
+                const double b = beta[g.out[m]];
+                const double* __restrict Aa = A + g.fac[m] * S + q0;
+                const double* __restrict dAa = dA + g.fac[m] * S + q0;
+                if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
+                    const double* __restrict Wc = Wch + g.chan[m] * S + q0;
+#pragma omp simd
+                    for (int l = 0; l < QB; ++l) {
+                        W[l] += b * Aa[l] * Wc[l];
+                        St[l] += b * dAa[l] * Wc[l];
+                    }
+                } else {
+#pragma omp simd
+                    for (int l = 0; l < QB; ++l) {
+                        W[l] += b * Aa[l];
+                        St[l] += b * dAa[l];
+                    }
+                }
+            }
+            const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
+            const double* __restrict Et = E + t * S + q0;
+            const double* __restrict rjk = trjk + q0;
+#pragma omp simd
+            for (int l = 0; l < QB; ++l) {
+                const double e = Et[l];
+                const double w = W[l] * e;
+                S0[l] += w;
+                Sj[l] += w * two_eta * (rj[l] - rs);
+                Sk[l] += w * two_eta * (rk[l] - rs);
+                Sjk[l] += w * two_eta * (rjk[l] - rs);
+                Sc[l] += St[l] * e;
+            }
+        }
+        // per-triplet gradients -> force components
+#pragma omp simd
+        for (int l = 0; l < QB; ++l) {
+            const int q = q0 + l;
+            const int j = tj[q], k = tk[q];
+            const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
+            const double fcj = fc[j], fck = fc[k];
+            const double s0 = S0[l];
+            const double gj = -Sj[l] * fc3 + s0 * dfc[j] * fck * fcjk;
+            const double gk = -Sk[l] * fc3 + s0 * fcj * dfc[k] * fcjk;
+            const double gc = Sc[l] * fc3;
+            const double gjk = narrow ? (-Sjk[l] * fc3 + s0 * fcj * fck * tdfc[q]) / trjk[q] : 0.0;  // per unit r_jk vector length
+            const double uxj = ux[j], uyj = uy[j], uzj = uz[j], uxk = ux[k], uyk = uy[k], uzk = uz[k];
+            const double hj = gc * ir[j], hk = gc * ir[k];
+            const double djkx = x[k] - x[j], djky = y[k] - y[j], djkz = z[k] - z[j];
+            Fjx[q] = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
+            Fjy[q] = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
+            Fjz[q] = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
+            Fkx[q] = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
+            Fky[q] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
+            Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
+        }
     }
     double* __restrict gx = out_x_;
     double* __restrict gy = out_y_;
