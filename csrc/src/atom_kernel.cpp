@@ -28,6 +28,35 @@ void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n + n / 4 + 64);
 }
 size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
+
+// acc_i = sum_q A_i[q] E[q] fc3[q] [W_i[q]] for K members of one term, over tiles of 8 triplets
+// (the arrays are padded to a multiple of 8 with zeros); each member has its own 8 lane sums,
+// reduced at the end in the tree order of a vector reduction.
+template <int K>
+void term_sums(const double* const* A, const double* __restrict E, const double* __restrict fc3,
+               const double* const* W, bool weighted, int nT, double* out) {
+    double acc[K][8] = {};
+    if (weighted) {
+        for (int q0 = 0; q0 < nT; q0 += 8)
+            for (int i = 0; i < K; ++i) {
+                const double* __restrict a = A[i] + q0;
+                const double* __restrict w = W[i] + q0;
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l] * w[l];
+            }
+    } else {
+        for (int q0 = 0; q0 < nT; q0 += 8)
+            for (int i = 0; i < K; ++i) {
+                const double* __restrict a = A[i] + q0;
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l];
+            }
+    }
+    for (int i = 0; i < K; ++i) {
+        const double* v = acc[i];
+        out[i] = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+    }
+}
 }  // namespace
 
 AtomKernel::AtomKernel(const Model& model) : model_(model) {
@@ -403,20 +432,29 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     for (size_t q = T; q < S; ++q) tj[q] = tk[q] = 0;
     for (size_t a = 0; a < static_cast<size_t>(kFixed + nt + 2 * nf + nch); ++a) std::fill(base + a * S + T, base + (a + 1) * S, 0.0);
     std::fill(trjk + T, trjk + S, 1.0);
-    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]]
-    for (size_t m = 0; m < g.out.size(); ++m) {
-        const double* __restrict Aa = A + g.fac[m] * S;
-        const double* __restrict Et = E + g.term[m] * S;
-        double acc = 0.0;
-        if (nch) {
-            const double* __restrict Wc = Wch + g.chan[m] * S;
-#pragma omp simd reduction(+ : acc)
-            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q] * Wc[q];
-        } else {
-#pragma omp simd reduction(+ : acc)
-            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q];
+    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]], up to 8 members of one term at a
+    // time (independent accumulators; E_t and fc3 loaded once for all of them)
+    const size_t nm = g.out.size();
+    for (size_t m = 0; m < nm;) {
+        size_t K = 1;
+        while (K < 8 && m + K < nm && g.term[m + K] == g.term[m]) ++K;
+        if (K >= 8) K = 8; else if (K >= 4) K = 4; else if (K >= 2) K = 2;
+        const double* Aa[8];
+        const double* Wc[8];
+        for (size_t i = 0; i < K; ++i) {
+            Aa[i] = A + g.fac[m + i] * S;
+            Wc[i] = nch ? Wch + g.chan[m + i] * S : nullptr;
         }
-        G_[g.out[m]] += acc;
+        const double* Et = E + g.term[m] * S;
+        double acc[8];
+        switch (K) {
+            case 8: term_sums<8>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+            case 4: term_sums<4>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+            case 2: term_sums<2>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+            default: term_sums<1>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+        }
+        for (size_t i = 0; i < K; ++i) G_[g.out[m + i]] += acc[i];
+        m += K;
     }
 }
 
