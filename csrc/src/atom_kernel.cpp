@@ -664,17 +664,43 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
             Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
         }
     }
+    // Scatter to the slots. The list holds runs of equal j (built j by j) whose k are all
+    // distinct and != j, so per run the j sums stay in registers and the k updates vectorise
+    // (no two lanes hit one slot); every slot receives its terms in the same order as one
+    // sequential loop over q would add them (bitwise identical).
     double* __restrict gx = out_x_;
     double* __restrict gy = out_y_;
     double* __restrict gz = out_z_;
-    for (int q = 0; q < nT; ++q) {
-        const int j = tj[q], k = tk[q];
-        gx[j] += Fjx[q];
-        gy[j] += Fjy[q];
-        gz[j] += Fjz[q];
-        gx[k] += Fkx[q];
-        gy[k] += Fky[q];
-        gz[k] += Fkz[q];
+    for (int q = 0; q < nT;) {
+        const int j = tj[q];
+        int qe = q + 1;
+        while (qe < nT && tj[qe] == j) ++qe;
+        double ax = gx[j], ay = gy[j], az = gz[j];
+        for (int p = q; p < qe; ++p) {
+            ax += Fjx[p];
+            ay += Fjy[p];
+            az += Fjz[p];
+        }
+        gx[j] = ax;
+        gy[j] = ay;
+        gz[j] = az;
+        if (qe - q >= 16) {  // gathers and scatters pay off on long runs only (wide groups)
+#pragma omp simd
+            for (int p = q; p < qe; ++p) {
+                const int k = tk[p];
+                gx[k] += Fkx[p];
+                gy[k] += Fky[p];
+                gz[k] += Fkz[p];
+            }
+        } else {
+            for (int p = q; p < qe; ++p) {
+                const int k = tk[p];
+                gx[k] += Fkx[p];
+                gy[k] += Fky[p];
+                gz[k] += Fkz[p];
+            }
+        }
+        q = qe;
     }
 }
 
