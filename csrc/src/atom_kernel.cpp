@@ -389,8 +389,24 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
                 Et[q] = e[tj[q]] * e[tk[q]] * kz_exp(-eta * d * d);
             }
         } else {
+            // run by run of equal j (the list is built j by j): ex_t(r_j) is one number, and
+            // when the run's k are consecutive slots (every neighbour inside rc), ex_t(r_k) is a
+            // plain load instead of a gather
+            for (int q = 0; q < nT;) {
+                const int j = tj[q];
+                int qe = q + 1;
+                while (qe < nT && tj[qe] == j) ++qe;
+                const double ej = e[j];
+                if (tk[qe - 1] - tk[q] == qe - 1 - q) {
+                    const double* __restrict ek = e + (tk[q] - q);
 #pragma omp simd
-            for (int q = 0; q < nT; ++q) Et[q] = e[tj[q]] * e[tk[q]];
+                    for (int p = q; p < qe; ++p) Et[p] = ej * ek[p];
+                } else {
+#pragma omp simd
+                    for (int p = q; p < qe; ++p) Et[p] = ej * e[tk[p]];
+                }
+                q = qe;
+            }
         }
     }
     // angular factors A = p 2^(1-zeta) (1 + lambda c)^zeta, dA/dc
