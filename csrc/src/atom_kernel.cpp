@@ -416,28 +416,31 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         double* __restrict Aa = A + a * S;
         double* __restrict dAa = dA + a * S;
         if (izeta >= 1) {
-            // P = base^(zeta-1) by repeated squaring over whole arrays (P in Aa, powers in dAa)
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                Aa[q] = 1.0;
-                dAa[q] = 1.0 + lambda * tc[q];
-            }
-            for (int p = izeta - 1; p > 0; p >>= 1) {
-                if (p & 1) {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) Aa[q] *= dAa[q];
-                }
-                if (p > 1) {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) dAa[q] *= dAa[q];
-                }
-            }
+            // P = base^(zeta-1) by repeated squaring, in tiles of 8 triplets held in registers
+            // (the arrays are padded to a multiple of 8; the same operations as over whole arrays)
             const double dpref = pref * zeta * lambda;
+            for (int q0 = 0; q0 < nT; q0 += 8) {
+                double P[8], bp[8];
 #pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                const double P = Aa[q];
-                Aa[q] = pref * P * (1.0 + lambda * tc[q]);
-                dAa[q] = dpref * P;
+                for (int l = 0; l < 8; ++l) {
+                    P[l] = 1.0;
+                    bp[l] = 1.0 + lambda * tc[q0 + l];
+                }
+                for (int p = izeta - 1; p > 0; p >>= 1) {
+                    if (p & 1) {
+#pragma omp simd
+                        for (int l = 0; l < 8; ++l) P[l] *= bp[l];
+                    }
+                    if (p > 1) {
+#pragma omp simd
+                        for (int l = 0; l < 8; ++l) bp[l] *= bp[l];
+                    }
+                }
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) {
+                    Aa[q0 + l] = pref * P[l] * (1.0 + lambda * tc[q0 + l]);
+                    dAa[q0 + l] = dpref * P[l];
+                }
             }
         } else {
             for (int q = 0; q < nT; ++q) angular_factor(tc[q], zeta, -1, lambda, pref, Aa[q], dAa[q]);
