@@ -617,6 +617,16 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     // term sums W, St stay in registers over all terms and members instead of being streamed
     // through memory once per member. Every sum is accumulated in the same order as before.
     constexpr int QB = 8;
+    // per member, once per call: beta_s and the offset of its factor's arrays
+    const int nm = static_cast<int>(g.out.size());
+    grow(mcoef_, nm);
+    grow(moff_, nm);
+    for (int m = 0; m < nm; ++m) {
+        mcoef_[m] = beta[g.out[m]];
+        moff_[m] = static_cast<size_t>(g.fac[m]) * S;
+    }
+    const double* __restrict mb = mcoef_.data();
+    const size_t* __restrict mo = moff_.data();
     for (int q0 = 0; q0 < nT; q0 += QB) {
         double S0[QB] = {}, Sj[QB] = {}, Sk[QB] = {}, Sjk[QB] = {}, Sc[QB] = {};
         double rj[QB], rk[QB];
@@ -628,9 +638,9 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
         for (int t = 0; t < nt; ++t) {
             double W[QB] = {}, St[QB] = {};  // W_t = sum_s beta_s A_s [w_c], St = sum_s beta_s A'_s [w_c]
             for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
-                const double b = beta[g.out[m]];
-                const double* __restrict Aa = A + g.fac[m] * S + q0;
-                const double* __restrict dAa = dA + g.fac[m] * S + q0;
+                const double b = mb[m];
+                const double* __restrict Aa = A + mo[m] + q0;
+                const double* __restrict dAa = dA + mo[m] + q0;
                 if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
                     const double* __restrict Wc = Wch + g.chan[m] * S + q0;
 #pragma omp simd
