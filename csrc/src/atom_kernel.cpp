@@ -361,14 +361,34 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             }
         });
     } else {
+        // run by run of equal j; consecutive k (every neighbour inside rc) load without gathers
+        for (int q = 0; q < nT;) {
+            const int j = tj[q];
+            int qe = q + 1;
+            while (qe < nT && tj[qe] == j) ++qe;
+            const double uxj = ux[j], uyj = uy[j], uzj = uz[j], fcj = fc[j];
+            if (tk[qe - 1] - tk[q] == qe - 1 - q) {
+                const int d = tk[q] - q;
 #pragma omp simd
-        for (int q = 0; q < nT; ++q) {
-            const int j = tj[q], k = tk[q];
-            tc[q] = ux[j] * ux[k] + uy[j] * uy[k] + uz[j] * uz[k];
-            trjk[q] = 0.0;
-            tfc[q] = 1.0;
-            tdfc[q] = 0.0;
-            tfc3[q] = fc[j] * fc[k];
+                for (int p = q; p < qe; ++p) {
+                    tc[p] = uxj * ux[p + d] + uyj * uy[p + d] + uzj * uz[p + d];
+                    trjk[p] = 0.0;
+                    tfc[p] = 1.0;
+                    tdfc[p] = 0.0;
+                    tfc3[p] = fcj * fc[p + d];
+                }
+            } else {
+#pragma omp simd
+                for (int p = q; p < qe; ++p) {
+                    const int k = tk[p];
+                    tc[p] = uxj * ux[k] + uyj * uy[k] + uzj * uz[k];
+                    trjk[p] = 0.0;
+                    tfc[p] = 1.0;
+                    tdfc[p] = 0.0;
+                    tfc3[p] = fcj * fc[k];
+                }
+            }
+            q = qe;
         }
     }
     for (int c = 0; c < nch; ++c) {
