@@ -28,6 +28,35 @@ void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n + n / 4 + 64);
 }
 size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
+
+// acc_i = sum_q A_i[q] E[q] fc3[q] [W_i[q]] for K members of one term, over tiles of 8 triplets
+// (the arrays are padded to a multiple of 8 with zeros); each member has its own 8 lane sums,
+// reduced at the end in the tree order of a vector reduction.
+template <int K>
+void term_sums(const double* const* A, const double* __restrict E, const double* __restrict fc3,
+               const double* const* W, bool weighted, int nT, double* out) {
+    double acc[K][8] = {};
+    if (weighted) {
+        for (int q0 = 0; q0 < nT; q0 += 8)
+            for (int i = 0; i < K; ++i) {
+                const double* __restrict a = A[i] + q0;
+                const double* __restrict w = W[i] + q0;
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l] * w[l];
+            }
+    } else {
+        for (int q0 = 0; q0 < nT; q0 += 8)
+            for (int i = 0; i < K; ++i) {
+                const double* __restrict a = A[i] + q0;
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l];
+            }
+    }
+    for (int i = 0; i < K; ++i) {
+        const double* v = acc[i];
+        out[i] = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+    }
+}
 }  // namespace
 
 AtomKernel::AtomKernel(const Model& model) : model_(model) {
@@ -332,14 +361,34 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             }
         });
     } else {
+        // run by run of equal j; consecutive k (every neighbour inside rc) load without gathers
+        for (int q = 0; q < nT;) {
+            const int j = tj[q];
+            int qe = q + 1;
+            while (qe < nT && tj[qe] == j) ++qe;
+            const double uxj = ux[j], uyj = uy[j], uzj = uz[j], fcj = fc[j];
+            if (tk[qe - 1] - tk[q] == qe - 1 - q) {
+                const int d = tk[q] - q;
 #pragma omp simd
-        for (int q = 0; q < nT; ++q) {
-            const int j = tj[q], k = tk[q];
-            tc[q] = ux[j] * ux[k] + uy[j] * uy[k] + uz[j] * uz[k];
-            trjk[q] = 0.0;
-            tfc[q] = 1.0;
-            tdfc[q] = 0.0;
-            tfc3[q] = fc[j] * fc[k];
+                for (int p = q; p < qe; ++p) {
+                    tc[p] = uxj * ux[p + d] + uyj * uy[p + d] + uzj * uz[p + d];
+                    trjk[p] = 0.0;
+                    tfc[p] = 1.0;
+                    tdfc[p] = 0.0;
+                    tfc3[p] = fcj * fc[p + d];
+                }
+            } else {
+#pragma omp simd
+                for (int p = q; p < qe; ++p) {
+                    const int k = tk[p];
+                    tc[p] = uxj * ux[k] + uyj * uy[k] + uzj * uz[k];
+                    trjk[p] = 0.0;
+                    tfc[p] = 1.0;
+                    tdfc[p] = 0.0;
+                    tfc3[p] = fcj * fc[k];
+                }
+            }
+            q = qe;
         }
     }
     for (int c = 0; c < nch; ++c) {
@@ -360,8 +409,24 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
                 Et[q] = e[tj[q]] * e[tk[q]] * kz_exp(-eta * d * d);
             }
         } else {
+            // run by run of equal j (the list is built j by j): ex_t(r_j) is one number, and
+            // when the run's k are consecutive slots (every neighbour inside rc), ex_t(r_k) is a
+            // plain load instead of a gather
+            for (int q = 0; q < nT;) {
+                const int j = tj[q];
+                int qe = q + 1;
+                while (qe < nT && tj[qe] == j) ++qe;
+                const double ej = e[j];
+                if (tk[qe - 1] - tk[q] == qe - 1 - q) {
+                    const double* __restrict ek = e + (tk[q] - q);
 #pragma omp simd
-            for (int q = 0; q < nT; ++q) Et[q] = e[tj[q]] * e[tk[q]];
+                    for (int p = q; p < qe; ++p) Et[p] = ej * ek[p];
+                } else {
+#pragma omp simd
+                    for (int p = q; p < qe; ++p) Et[p] = ej * e[tk[p]];
+                }
+                q = qe;
+            }
         }
     }
     // angular factors A = p 2^(1-zeta) (1 + lambda c)^zeta, dA/dc
@@ -371,47 +436,64 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         double* __restrict Aa = A + a * S;
         double* __restrict dAa = dA + a * S;
         if (izeta >= 1) {
-            // P = base^(zeta-1) by repeated squaring over whole arrays (P in Aa, powers in dAa)
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                Aa[q] = 1.0;
-                dAa[q] = 1.0 + lambda * tc[q];
-            }
-            for (int p = izeta - 1; p > 0; p >>= 1) {
-                if (p & 1) {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) Aa[q] *= dAa[q];
-                }
-                if (p > 1) {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) dAa[q] *= dAa[q];
-                }
-            }
+            // P = base^(zeta-1) by repeated squaring, in tiles of 8 triplets held in registers
+            // (the arrays are padded to a multiple of 8; the same operations as over whole arrays)
             const double dpref = pref * zeta * lambda;
+            for (int q0 = 0; q0 < nT; q0 += 8) {
+                double P[8], bp[8];
 #pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                const double P = Aa[q];
-                Aa[q] = pref * P * (1.0 + lambda * tc[q]);
-                dAa[q] = dpref * P;
+                for (int l = 0; l < 8; ++l) {
+                    P[l] = 1.0;
+                    bp[l] = 1.0 + lambda * tc[q0 + l];
+                }
+                for (int p = izeta - 1; p > 0; p >>= 1) {
+                    if (p & 1) {
+#pragma omp simd
+                        for (int l = 0; l < 8; ++l) P[l] *= bp[l];
+                    }
+                    if (p > 1) {
+#pragma omp simd
+                        for (int l = 0; l < 8; ++l) bp[l] *= bp[l];
+                    }
+                }
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) {
+                    Aa[q0 + l] = pref * P[l] * (1.0 + lambda * tc[q0 + l]);
+                    dAa[q0 + l] = dpref * P[l];
+                }
             }
         } else {
             for (int q = 0; q < nT; ++q) angular_factor(tc[q], zeta, -1, lambda, pref, Aa[q], dAa[q]);
         }
     }
-    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]]
-    for (size_t m = 0; m < g.out.size(); ++m) {
-        const double* __restrict Aa = A + g.fac[m] * S;
-        const double* __restrict Et = E + g.term[m] * S;
-        double acc = 0.0;
-        if (nch) {
-            const double* __restrict Wc = Wch + g.chan[m] * S;
-#pragma omp simd reduction(+ : acc)
-            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q] * Wc[q];
-        } else {
-#pragma omp simd reduction(+ : acc)
-            for (int q = 0; q < nT; ++q) acc += Aa[q] * Et[q] * tfc3[q];
+    // padding T .. S of every per-triplet array: valid slot indices and finite values (the
+    // adjoint works in tiles of 8 triplets and discards the padding's results)
+    for (size_t q = T; q < S; ++q) tj[q] = tk[q] = 0;
+    for (size_t a = 0; a < static_cast<size_t>(kFixed + nt + 2 * nf + nch); ++a) std::fill(base + a * S + T, base + (a + 1) * S, 0.0);
+    std::fill(trjk + T, trjk + S, 1.0);
+    // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]], up to 8 members of one term at a
+    // time (independent accumulators; E_t and fc3 loaded once for all of them)
+    const size_t nm = g.out.size();
+    for (size_t m = 0; m < nm;) {
+        size_t K = 1;
+        while (K < 8 && m + K < nm && g.term[m + K] == g.term[m]) ++K;
+        if (K >= 8) K = 8; else if (K >= 4) K = 4; else if (K >= 2) K = 2;
+        const double* Aa[8];
+        const double* Wc[8];
+        for (size_t i = 0; i < K; ++i) {
+            Aa[i] = A + g.fac[m + i] * S;
+            Wc[i] = nch ? Wch + g.chan[m + i] * S : nullptr;
         }
-        G_[g.out[m]] += acc;
+        const double* Et = E + g.term[m] * S;
+        double acc[8];
+        switch (K) {
+            case 8: term_sums<8>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+            case 4: term_sums<4>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+            case 2: term_sums<2>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+            default: term_sums<1>(Aa, Et, tfc3, Wc, nch > 0, nT, acc); break;
+        }
+        for (size_t i = 0; i < K; ++i) G_[g.out[m + i]] += acc[i];
+        m += K;
     }
 }
 
@@ -532,84 +614,6 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
-    grow(work_, 7 * S);
-    double* __restrict S0 = work_.data();
-    double* __restrict Sj = S0 + S;
-    double* __restrict Sk = Sj + S;
-    double* __restrict Sjk = Sk + S;
-    double* __restrict Sc = Sjk + S;
-    double* __restrict W = Sc + S;
-    double* __restrict St = W + S;
-    const int nch = static_cast<int>(g.channels.size());
-    const double* __restrict Wch = dA + nf * S;
-    for (int t = 0; t < nt; ++t) {
-        const int m0 = g.term_first[t], m1 = g.term_first[t + 1];
-        for (int m = m0; m < m1; ++m) {  // the first member of the term initialises W, St
-            const double b = beta[g.out[m]];
-            const double* __restrict Aa = A + g.fac[m] * S;
-            const double* __restrict dAa = dA + g.fac[m] * S;
-            if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
-                const double* __restrict Wc = Wch + g.chan[m] * S;
-                if (m == m0) {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) {
-                        W[q] = b * Aa[q] * Wc[q];
-                        St[q] = b * dAa[q] * Wc[q];
-                    }
-                } else {
-#pragma omp simd
-                    for (int q = 0; q < nT; ++q) {
-                        W[q] += b * Aa[q] * Wc[q];
-                        St[q] += b * dAa[q] * Wc[q];
-                    }
-                }
-            } else if (m == m0) {
-#pragma omp simd
-                for (int q = 0; q < nT; ++q) {
-                    W[q] = b * Aa[q];
-                    St[q] = b * dAa[q];
-                }
-            } else {
-#pragma omp simd
-                for (int q = 0; q < nT; ++q) {
-                    W[q] += b * Aa[q];
-                    St[q] += b * dAa[q];
-                }
-            }
-        }
-        const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
-        const double* __restrict Et = E + t * S;
-        if (t == 0) {  // the first term initialises the sums
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                const double e = Et[q];
-                const double w = W[q] * e;
-                S0[q] = w;
-                Sj[q] = w * two_eta * (r[tj[q]] - rs);
-                Sk[q] = w * two_eta * (r[tk[q]] - rs);
-                Sjk[q] = w * two_eta * (trjk[q] - rs);
-                Sc[q] = St[q] * e;
-            }
-        } else {
-#pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                const double e = Et[q];
-                const double w = W[q] * e;
-                S0[q] += w;
-                Sj[q] += w * two_eta * (r[tj[q]] - rs);
-                Sk[q] += w * two_eta * (r[tk[q]] - rs);
-                Sjk[q] += w * two_eta * (trjk[q] - rs);
-                Sc[q] += St[q] * e;
-            }
-        }
-    }
-    // per-triplet gradients -> force components (stored in S0..St), then scatter to slots
-    double* __restrict Fjx = S0;
-    double* __restrict Fjy = Sj;
-    double* __restrict Fjz = Sk;
-    double* __restrict Fkx = Sjk;
-    double* __restrict Fky = Sc;
-    double* __restrict Fkz = W;
     const double* __restrict ux = ux_.data();
     const double* __restrict uy = uy_.data();
     const double* __restrict uz = uz_.data();
@@ -618,37 +622,134 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     const double* __restrict y = y_.data();
     const double* __restrict z = z_.data();
     const bool narrow = g.narrow;
-#pragma omp simd
-    for (int q = 0; q < nT; ++q) {
-        const int j = tj[q], k = tk[q];
-        const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
-        const double fcj = fc[j], fck = fc[k];
-        const double s0 = S0[q];
-        const double gj = -Sj[q] * fc3 + s0 * dfc[j] * fck * fcjk;
-        const double gk = -Sk[q] * fc3 + s0 * fcj * dfc[k] * fcjk;
-        const double gc = Sc[q] * fc3;
-        const double gjk = narrow ? (-Sjk[q] * fc3 + s0 * fcj * fck * tdfc[q]) / trjk[q] : 0.0;  // per unit r_jk vector length
-        const double uxj = ux[j], uyj = uy[j], uzj = uz[j], uxk = ux[k], uyk = uy[k], uzk = uz[k];
-        const double hj = gc * ir[j], hk = gc * ir[k];
-        const double djkx = x[k] - x[j], djky = y[k] - y[j], djkz = z[k] - z[j];
-        Fjx[q] = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
-        Fjy[q] = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
-        Fjz[q] = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
-        Fkx[q] = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
-        Fky[q] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
-        Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
+    const int nch = static_cast<int>(g.channels.size());
+    const double* __restrict Wch = dA + nf * S;
+    // per-triplet force components, scattered to the slots below
+    grow(work_, 6 * S);
+    double* __restrict Fjx = work_.data();
+    double* __restrict Fjy = Fjx + S;
+    double* __restrict Fjz = Fjy + S;
+    double* __restrict Fkx = Fjz + S;
+    double* __restrict Fky = Fkx + S;
+    double* __restrict Fkz = Fky + S;
+    // Tiles of QB triplets (S is a multiple of 8; the padding slots hold valid indices and
+    // finite values, their results are not scattered): the sums S0, Sj, Sk, Sjk, Sc and the
+    // term sums W, St stay in registers over all terms and members instead of being streamed
+    // through memory once per member. Every sum is accumulated in the same order as before.
+    constexpr int QB = 8;
+    // per member, once per call: beta_s and the offset of its factor's arrays
+    const int nm = static_cast<int>(g.out.size());
+    grow(mcoef_, nm);
+    grow(moff_, nm);
+    for (int m = 0; m < nm; ++m) {
+        mcoef_[m] = beta[g.out[m]];
+        moff_[m] = static_cast<size_t>(g.fac[m]) * S;
     }
+    const double* __restrict mb = mcoef_.data();
+    const size_t* __restrict mo = moff_.data();
+    for (int q0 = 0; q0 < nT; q0 += QB) {
+        double S0[QB] = {}, Sj[QB] = {}, Sk[QB] = {}, Sjk[QB] = {}, Sc[QB] = {};
+        double rj[QB], rk[QB];
+#pragma omp simd
+        for (int l = 0; l < QB; ++l) {
+            rj[l] = r[tj[q0 + l]];
+            rk[l] = r[tk[q0 + l]];
+        }
+        for (int t = 0; t < nt; ++t) {
+            double W[QB] = {}, St[QB] = {};  // W_t = sum_s beta_s A_s [w_c], St = sum_s beta_s A'_s [w_c]
+            for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
+                const double b = mb[m];
+                const double* __restrict Aa = A + mo[m] + q0;
+                const double* __restrict dAa = dA + mo[m] + q0;
+                if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
+                    const double* __restrict Wc = Wch + g.chan[m] * S + q0;
+#pragma omp simd
+                    for (int l = 0; l < QB; ++l) {
+                        W[l] += b * Aa[l] * Wc[l];
+                        St[l] += b * dAa[l] * Wc[l];
+                    }
+                } else {
+#pragma omp simd
+                    for (int l = 0; l < QB; ++l) {
+                        W[l] += b * Aa[l];
+                        St[l] += b * dAa[l];
+                    }
+                }
+            }
+            const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
+            const double* __restrict Et = E + t * S + q0;
+            const double* __restrict rjk = trjk + q0;
+#pragma omp simd
+            for (int l = 0; l < QB; ++l) {
+                const double e = Et[l];
+                const double w = W[l] * e;
+                S0[l] += w;
+                Sj[l] += w * two_eta * (rj[l] - rs);
+                Sk[l] += w * two_eta * (rk[l] - rs);
+                Sjk[l] += w * two_eta * (rjk[l] - rs);
+                Sc[l] += St[l] * e;
+            }
+        }
+        // per-triplet gradients -> force components
+#pragma omp simd
+        for (int l = 0; l < QB; ++l) {
+            const int q = q0 + l;
+            const int j = tj[q], k = tk[q];
+            const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
+            const double fcj = fc[j], fck = fc[k];
+            const double s0 = S0[l];
+            const double gj = -Sj[l] * fc3 + s0 * dfc[j] * fck * fcjk;
+            const double gk = -Sk[l] * fc3 + s0 * fcj * dfc[k] * fcjk;
+            const double gc = Sc[l] * fc3;
+            const double gjk = narrow ? (-Sjk[l] * fc3 + s0 * fcj * fck * tdfc[q]) / trjk[q] : 0.0;  // per unit r_jk vector length
+            const double uxj = ux[j], uyj = uy[j], uzj = uz[j], uxk = ux[k], uyk = uy[k], uzk = uz[k];
+            const double hj = gc * ir[j], hk = gc * ir[k];
+            const double djkx = x[k] - x[j], djky = y[k] - y[j], djkz = z[k] - z[j];
+            Fjx[q] = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
+            Fjy[q] = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
+            Fjz[q] = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
+            Fkx[q] = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
+            Fky[q] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
+            Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
+        }
+    }
+    // Scatter to the slots. The list holds runs of equal j (built j by j) whose k are all
+    // distinct and != j, so per run the j sums stay in registers and the k updates vectorise
+    // (no two lanes hit one slot); every slot receives its terms in the same order as one
+    // sequential loop over q would add them (bitwise identical).
     double* __restrict gx = out_x_;
     double* __restrict gy = out_y_;
     double* __restrict gz = out_z_;
-    for (int q = 0; q < nT; ++q) {
-        const int j = tj[q], k = tk[q];
-        gx[j] += Fjx[q];
-        gy[j] += Fjy[q];
-        gz[j] += Fjz[q];
-        gx[k] += Fkx[q];
-        gy[k] += Fky[q];
-        gz[k] += Fkz[q];
+    for (int q = 0; q < nT;) {
+        const int j = tj[q];
+        int qe = q + 1;
+        while (qe < nT && tj[qe] == j) ++qe;
+        double ax = gx[j], ay = gy[j], az = gz[j];
+        for (int p = q; p < qe; ++p) {
+            ax += Fjx[p];
+            ay += Fjy[p];
+            az += Fjz[p];
+        }
+        gx[j] = ax;
+        gy[j] = ay;
+        gz[j] = az;
+        if (qe - q >= 16) {  // gathers and scatters pay off on long runs only (wide groups)
+#pragma omp simd
+            for (int p = q; p < qe; ++p) {
+                const int k = tk[p];
+                gx[k] += Fkx[p];
+                gy[k] += Fky[p];
+                gz[k] += Fkz[p];
+            }
+        } else {
+            for (int p = q; p < qe; ++p) {
+                const int k = tk[p];
+                gx[k] += Fkx[p];
+                gy[k] += Fky[p];
+                gz[k] += Fkz[p];
+            }
+        }
+        q = qe;
     }
 }
 

@@ -112,6 +112,8 @@ class AtomKernel {
     std::vector<int> cand_j_, cand_k_;  // triplet candidates during list building
     std::vector<double> cand_r2_;
     std::vector<double> work_;           // adjoint temporaries (per triplet)
+    std::vector<double> mcoef_;          // adjoint: beta of every member of the group
+    std::vector<size_t> moff_;           // adjoint: offset of every member's factor arrays
     std::vector<double> G_, x_in_, beta_, dydx_, act_, dact_, back_;
     std::vector<double> gx_, gy_, gz_, dEdr_;
     std::vector<double> member_scratch_, energy_scratch_;
