@@ -54,7 +54,8 @@ def test_todict_gives_the_constructor_arguments(water_file):
     args = calc.todict()
     assert args == {"model": str(water_file), "threads": 1, "device": "cpu",
                     "precision": "float64", "device_id": -1, "extrapolation": "error",
-                    "warn_every": 7, "committee_forces": False}
+                    "warn_every": 7, "committee_forces": False,
+                    "max_extrapolating_fraction": 0.1, "stop_after": 10}
     again = kizuna.Calculator(**args)
     assert _energy(_ice(again)) == _energy(_ice(calc))
 

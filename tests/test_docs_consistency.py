@@ -22,6 +22,8 @@ import yaml
 from kizuna.cli import build_parser
 from kizuna.learn.config import SCHEMA as LEARN_SCHEMA
 from kizuna.learn.config import STAGE
+from kizuna.properties.config import PROPERTIES
+from kizuna.properties.config import SCHEMA as VALIDATE_SCHEMA_FLAT
 from kizuna.training.config import SCHEMA as TRAIN_SCHEMA
 from kizuna.training.config import SOURCE, Opt
 
@@ -162,8 +164,14 @@ def _lookup(schema, path):
     return node
 
 
+# the property suite's config (`kizuna validate`): its `properties` section holds one section
+# per property; a property's key is also named on its own (`diffusion.engine: lammps`)
+VALIDATE_SCHEMA = {**VALIDATE_SCHEMA_FLAT, "properties": PROPERTIES}
+SCHEMAS = (TRAIN_SCHEMA, LEARN_SCHEMA, VALIDATE_SCHEMA, PROPERTIES)
+
+
 def _resolves(path, leaf=None):
-    found = [_lookup(s, path) for s in (TRAIN_SCHEMA, LEARN_SCHEMA)]
+    found = [_lookup(s, path) for s in SCHEMAS]
     found = [f for f in found if f is not None]
     if leaf is None:
         return bool(found)
@@ -179,7 +187,7 @@ def _leaf_names():
                 walk(value)
             else:
                 names.add(key)
-    for schema in (TRAIN_SCHEMA, LEARN_SCHEMA, SOURCE, STAGE):
+    for schema in (*SCHEMAS, SOURCE, STAGE):
         walk(schema)
     return names
 
