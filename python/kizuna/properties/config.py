@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..training.config import Opt, _check_section, _line_map, _set_override, _Where
+from ..training.config import Opt, _check_section, _line_map, _Where, read_yaml_config
 
 PROPERTIES = {
     "eos": {
@@ -197,21 +196,5 @@ def validate_validate_config(given, source="<validate config>", text=None, base=
 
 
 def load_validate_config(path=None, overrides=(), given=None) -> dict:
-    import yaml
-
-    text, source, base = None, "<validate config>", Path.cwd()
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
-        try:
-            given = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        source, base = str(path), path.resolve().parent
-    given = given or {}
-    for assignment in overrides:
-        _set_override(given, assignment, source)
+    given, source, text, base = read_yaml_config(path, overrides, given, "<validate config>")
     return validate_validate_config(given, source, text, base)

@@ -370,12 +370,14 @@ def _set_override(given: dict, assignment: str, source: str):
     node[parts[-1]] = yaml.safe_load(value)
 
 
-def load_config(path=None, overrides=(), given=None) -> dict:
-    """Read, override (``key.path=value`` strings) and validate a YAML config. Relative data
-    paths are resolved against the config file's folder."""
+def read_yaml_config(path=None, overrides=(), given=None, default_source="<config>"):
+    """A YAML config file (or the mapping ``given``) with the ``key.path=value`` overrides
+    applied, before validation; shared by the training, learning and validation configs.
+    Returns (mapping, source name for messages, file text or None, folder that relative paths
+    in it refer to)."""
     import yaml
 
-    text, source, base = None, "<config>", Path.cwd()
+    text, source, base = None, default_source, Path.cwd()
     if path is not None:
         path = Path(path)
         try:
@@ -392,6 +394,13 @@ def load_config(path=None, overrides=(), given=None) -> dict:
         raise ConfigError(f"{source}: expected a mapping of sections at the top level")
     for assignment in overrides:
         _set_override(given, assignment, source)
+    return given, source, text, base
+
+
+def load_config(path=None, overrides=(), given=None) -> dict:
+    """Read, override (``key.path=value`` strings) and validate a YAML config. Relative data
+    paths are resolved against the config file's folder."""
+    given, source, text, base = read_yaml_config(path, overrides, given)
     cfg = validate_config(given, source, text)
     for part in ("train", "test"):
         for src in cfg["data"][part]:
