@@ -1,5 +1,5 @@
 """Random, reproducible kizuna models covering every symmetry-function kind, cutoff function,
-activation and scaling mode (test helper)."""
+activation and scaling mode, and finite-difference helpers (test helper)."""
 from __future__ import annotations
 
 import numpy as np
@@ -210,3 +210,22 @@ def fit_scaling(model, samples, margin=0.1):
             s.minimum, s.maximum = lo - pad, hi + pad
             s.mean, s.sigma = G.mean(axis=0), G.std(axis=0) + pad
     return model
+
+
+# ------------------------------------------------------------------ finite differences
+def energy(pot, positions, symbols, cell=None, pbc=False):
+    """The potential's energy (eV) of one structure, without forces."""
+    return pot.compute(positions, symbols, cell, pbc, forces=False)["energy"]
+
+
+def fd_forces(pot, positions, symbols, cell=None, pbc=False, h=1e-4):
+    """-dE/dx by fourth-order central differences (error O(h^4))."""
+    forces = np.zeros_like(positions)
+    for i in range(len(positions)):
+        for a in range(3):
+            def E(t):
+                moved = positions.copy()
+                moved[i, a] += t
+                return energy(pot, moved, symbols, cell, pbc)
+            forces[i, a] = -(8 * (E(h) - E(-h)) - (E(2 * h) - E(-2 * h))) / (12 * h)
+    return forces

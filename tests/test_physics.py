@@ -26,6 +26,7 @@ except ImportError:  # older ASE
 
 import kizuna
 import model_factory as mf
+from model_factory import energy, fd_forces
 import reference_impl as ref
 from conftest import DATA
 from kizuna.model import CORE_KINDS, CUTOFF_KINDS, SymmetryFunction
@@ -46,21 +47,6 @@ def calibrated(model, positions, symbols, cell=None, pbc=False):
     return kizuna.Potential(mf.fit_scaling(model, samples), threads=1)
 
 
-def energy(pot, positions, symbols, cell=None, pbc=False):
-    return pot.compute(positions, symbols, cell, pbc, forces=False)["energy"]
-
-
-def fd_forces(pot, positions, symbols, cell=None, pbc=False, h=1e-4):
-    """-dE/dx by fourth-order central differences (error O(h^4))."""
-    forces = np.zeros_like(positions)
-    for i in range(len(positions)):
-        for a in range(3):
-            def E(t):
-                moved = positions.copy()
-                moved[i, a] += t
-                return energy(pot, moved, symbols, cell, pbc)
-            forces[i, a] = -(8 * (E(h) - E(-h)) - (E(2 * h) - E(-2 * h))) / (12 * h)
-    return forces
 
 
 def open_structure(seed, n=8, symbols_pool=("H", "O")):

@@ -58,10 +58,6 @@ def calibrated(model, positions, symbols, cell=None, pbc=False):
     return mf.fit_scaling(model, samples)
 
 
-def energy(pot, positions, symbols, cell, pbc):
-    return pot.compute(positions, symbols, cell, pbc, forces=False)["energy"]
-
-
 # ------------------------------------------------------------------- forces and stress
 FORCE_CASES = [(kind, cutoff) for kind in CUTOFF_KINDS for cutoff in ("cos", "poly2", "tanh", "exp")] + \
     [(kind, "cos") for kind in KINDS[3:]]  # compact kinds: their bumps, no cutoff function
@@ -76,14 +72,7 @@ def test_forces_are_minus_energy_gradient(kind, cutoff, where):
     pot = kizuna.Potential(model, threads=1)
     forces = pot.compute(positions, symbols, cell, pbc)["forces"]
     h = 3e-5  # fourth-order differences: error ~ h^4 F^(5) (1e-6 at h = 1e-4 in the small cell)
-    numerical = np.zeros_like(positions)
-    for i in range(len(positions)):
-        for a in range(3):
-            def E(t):
-                moved = positions.copy()
-                moved[i, a] += t
-                return energy(pot, moved, symbols, cell, pbc)
-            numerical[i, a] = -(8 * (E(h) - E(-h)) - (E(2 * h) - E(-2 * h))) / (12 * h)
+    numerical = mf.fd_forces(pot, positions, symbols, cell, pbc, h=h)
     assert np.abs(forces).max() > 1e-4, "forces vanish: the test would prove nothing"
     error = np.abs(forces - numerical).max()
     assert error < 1e-7 * max(1.0, np.abs(forces).max()), f"max |F - F_fd| = {error:.2e}"
@@ -94,16 +83,15 @@ def test_stress_is_strain_derivative(where):
     positions, symbols, cell, pbc = geometry(where, seed=3)
     model = calibrated(weighted_model(seed=3), positions, symbols, cell, pbc)
     pot = kizuna.Potential(model, threads=1)
-    volume = abs(np.linalg.det(cell))
     h = 1e-6
     dE = np.zeros((3, 3))
     for a in range(3):
         for b in range(3):
             F = np.eye(3)
             F[a, b] += h
-            plus = energy(pot, positions @ F.T, symbols, cell @ F.T, True)
+            plus = mf.energy(pot, positions @ F.T, symbols, cell @ F.T, True)
             F[a, b] -= 2 * h
-            minus = energy(pot, positions @ F.T, symbols, cell @ F.T, True)
+            minus = mf.energy(pot, positions @ F.T, symbols, cell @ F.T, True)
             dE[a, b] = (plus - minus) / (2 * h)
     W = -dE  # virial = -dE/d(deformation); symmetric by rotation invariance
     virial = pot.compute(positions, symbols, cell, True, virial=True)["virial"]
