@@ -28,6 +28,12 @@ void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n + n / 4 + 64);
 }
 size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
+// 8 doubles in one register (AVX-512) or two / four (narrower targets): GCC / Clang vector
+// extensions keep register tiles in registers
+typedef double v8d __attribute__((vector_size(64)));
+typedef double v8du __attribute__((vector_size(64), aligned(8), may_alias));
+inline v8d ld(const double* p) { return *reinterpret_cast<const v8du*>(p); }
+inline void st(double* p, v8d v) { *reinterpret_cast<v8du*>(p) = v; }
 
 // acc_i = sum_q A_i[q] E[q] fc3[q] [W_i[q]] for K members of one term, over tiles of 8 triplets
 // (the arrays are padded to a multiple of 8 with zeros); each member has its own 8 lane sums,
@@ -75,7 +81,7 @@ AtomKernel::AtomKernel(const Model& model) : model_(model) {
     dydx_.resize(features);
     act_.resize(layers * width);
     dact_.resize(layers * width);
-    back_.resize(2 * width);
+    back_.resize(3 * width);
 }
 
 // ------------------------------------------------------------------------------------ gather
@@ -201,7 +207,46 @@ void AtomKernel::values() {
     }
     grow(ex_, total);
     regions_.resize(plan.angular.size());
-    for (size_t gi = 0; gi < plan.angular.size(); ++gi) angular_values(plan.angular[gi], static_cast<int>(gi));
+    // moment groups: monomials of the unit vectors up to the largest degree, and per group the
+    // a_t(r_j) arrays and the moment tensors of both sides (offsets fixed before any is written)
+    int degree = -1;
+    size_t mom_total = 0;
+    mom_a_.resize(plan.angular.size());
+    mom_share_.resize(plan.angular.size());
+    mom_m_.resize(plan.angular.size());
+    for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
+        const AngularGroup& g = plan.angular[gi];
+        if (!g.moments && !g.pairs) continue;
+        if (g.moments) degree = std::max(degree, g.degree);
+        const size_t K = static_cast<size_t>(g.degree + 1) * (g.degree + 2) * (g.degree + 3) / 6;
+        // a_t and a_t' of both sides, 4 nt (pad8(n) + 8); shared with an earlier group of the
+        // same elements, cutoff and terms (the moment and pair halves of one wide group)
+        mom_share_[gi] = -1;
+        for (size_t h = 0; h < gi && mom_share_[gi] < 0; ++h) {
+            const AngularGroup& o = plan.angular[h];
+            if ((o.moments || o.pairs) && mom_share_[h] < 0 && o.e1 == g.e1 && o.e2 == g.e2 &&
+                o.cutoff == g.cutoff && o.term_eta == g.term_eta && o.term_rs == g.term_rs)
+                mom_share_[gi] = static_cast<int>(h);
+        }
+        if (mom_share_[gi] >= 0) {
+            mom_a_[gi] = mom_a_[mom_share_[gi]];
+        } else {
+            mom_a_[gi] = mom_total;
+            mom_total += 4 * g.term_eta.size() * (pad8(n_) + 8);
+        }
+        mom_m_[gi] = mom_total;  // moments of both sides: 2 nt K
+        mom_total += 2 * g.term_eta.size() * K;
+    }
+    grow(mom_, mom_total);
+    if (degree >= 0) moment_monomials(degree);
+    for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
+        if (plan.angular[gi].moments)
+            moment_values(plan.angular[gi], static_cast<int>(gi));
+        else if (plan.angular[gi].pairs)
+            pair_values(plan.angular[gi], static_cast<int>(gi));
+        else
+            angular_values(plan.angular[gi], static_cast<int>(gi));
+    }
     for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_values(g);
 }
 
@@ -231,6 +276,22 @@ void AtomKernel::compact_radial_values(const CompactRadialGroup& g) {
             compact_fdf(g.fn[m], r_[j], f, df);
             G_[g.out[m]] += w * f;
         }
+    }
+}
+
+// the triplet region of angular group gi (T triplets) after those of the groups before it
+void AtomKernel::place_region(int gi, size_t T) {
+    Region& reg = regions_[gi];
+    reg.T = T;
+    reg.stride = pad8(T);
+    if (gi == 0) {
+        reg.ints = reg.doubles = 0;
+    } else {
+        const Region& prev = regions_[gi - 1];
+        const AngularGroup& pg = em_->plan.angular[gi - 1];
+        reg.ints = prev.ints + 2 * prev.stride;
+        reg.doubles = prev.doubles +
+                      (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size() + pg.channels.size()) * prev.stride;
     }
 }
 
@@ -307,18 +368,8 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             }
         }
     }
-    Region& reg = regions_[gi];
-    reg.T = T;
-    reg.stride = pad8(T);
-    if (gi == 0) {
-        reg.ints = reg.doubles = 0;
-    } else {
-        const Region& prev = regions_[gi - 1];
-        const AngularGroup& pg = em_->plan.angular[gi - 1];
-        reg.ints = prev.ints + 2 * prev.stride;
-        reg.doubles = prev.doubles +
-                      (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size() + pg.channels.size()) * prev.stride;
-    }
+    place_region(gi, T);
+    const Region& reg = regions_[gi];
     const int nch = static_cast<int>(g.channels.size());
     grow(tint_, reg.ints + 2 * reg.stride);
     grow(tdbl_, reg.doubles + (kFixed + nt + 2 * nf + nch) * reg.stride);
@@ -532,7 +583,14 @@ void AtomKernel::adjoint(const double* beta, int channel) {
     const ElementPlan& plan = em_->plan;
     for (const RadialGroup& g : plan.radial) radial_adjoint(g, beta);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_adjoint(g, beta);
-    for (size_t gi = 0; gi < plan.angular.size(); ++gi) angular_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
+    for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
+        if (plan.angular[gi].moments)
+            moment_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
+        else if (plan.angular[gi].pairs)
+            pair_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
+        else
+            angular_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
+    }
     for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_adjoint(g, beta);
 }
 
@@ -801,7 +859,14 @@ void AtomKernel::tangent(const double* dr, double* dG) {
     const ElementPlan& plan = em_->plan;
     for (const RadialGroup& g : plan.radial) radial_tangent(g, dEdr_.data(), dG);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_tangent(g, dEdr_.data(), dG);
-    for (size_t gi = 0; gi < plan.angular.size(); ++gi) angular_tangent(plan.angular[gi], static_cast<int>(gi), dr, dG);
+    for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
+        if (plan.angular[gi].moments)
+            moment_tangent(plan.angular[gi], static_cast<int>(gi), dr, dG);
+        else if (plan.angular[gi].pairs)
+            pair_tangent(plan.angular[gi], static_cast<int>(gi), dr, dG);
+        else
+            angular_tangent(plan.angular[gi], static_cast<int>(gi), dr, dG);
+    }
     for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_tangent(g, dr, dG);
 }
 
@@ -910,7 +975,7 @@ void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const dou
 // ----------------------------------------------------------------------------------- network
 // Forward: h_l = act(W_l h_{l-1} + b_l); backward: dy/dh_{l-1} = W_l^T (dy/dh_l * act'(z_l)).
 double AtomKernel::network(const Member& member, const double* x, double* dydx) {
-    const size_t stride = back_.size() / 2;
+    const size_t stride = back_.size() / 3;  // widest layer (back_: g, g', gz)
     const double* in = x;
     const size_t L = member.layers.size();
     for (size_t l = 0; l < L; ++l) {
@@ -918,14 +983,33 @@ double AtomKernel::network(const Member& member, const double* x, double* dydx) 
         double* out = act_.data() + l * stride;
         double* dout = dact_.data() + l * stride;
         // z = b + W h: accumulated input by input over all outputs (W^T rows: contiguous,
-        // vectorised over the outputs, no horizontal sums)
-        const int n_out = layer.n_out;
-        std::copy(layer.bias.begin(), layer.bias.end(), out);
-        for (int i = 0; i < layer.n_in; ++i) {
-            const double* __restrict w = layer.weights_t.data() + static_cast<size_t>(i) * n_out;
+        // vectorised over the outputs, no horizontal sums); blocks of 32 outputs stay in
+        // registers over all inputs (the same sums in the same order as output by output)
+        const int n_out = layer.n_out, n_in = layer.n_in;
+        const double* __restrict wt = layer.weights_t.data();
+        int o0 = 0;
+        for (; o0 + 32 <= n_out; o0 += 32) {
+            v8d z0 = ld(layer.bias.data() + o0), z1 = ld(layer.bias.data() + o0 + 8);
+            v8d z2 = ld(layer.bias.data() + o0 + 16), z3 = ld(layer.bias.data() + o0 + 24);
+            for (int i = 0; i < n_in; ++i) {
+                const double* __restrict w = wt + static_cast<size_t>(i) * n_out + o0;
+                const double h = in[i];
+                z0 += ld(w) * h;
+                z1 += ld(w + 8) * h;
+                z2 += ld(w + 16) * h;
+                z3 += ld(w + 24) * h;
+            }
+            st(out + o0, z0);
+            st(out + o0 + 8, z1);
+            st(out + o0 + 16, z2);
+            st(out + o0 + 24, z3);
+        }
+        std::copy(layer.bias.begin() + o0, layer.bias.end(), out + o0);
+        for (int i = 0; o0 < n_out && i < n_in; ++i) {
+            const double* __restrict w = wt + static_cast<size_t>(i) * n_out;
             const double h = in[i];
 #pragma omp simd
-            for (int o = 0; o < n_out; ++o) out[o] += w[o] * h;
+            for (int o = o0; o < n_out; ++o) out[o] += w[o] * h;
         }
         if (layer.activation == Activation::tanh) {
             // tanh z = sign(z) (1 - e) / (1 + e), e = exp(-2|z|) (vectorised exp; absolute
@@ -954,13 +1038,35 @@ double AtomKernel::network(const Member& member, const double* x, double* dydx) 
         const DenseLayer& layer = member.layers[l];
         const double* dout = dact_.data() + l * stride;
         double* __restrict target = l == 0 ? dydx : gp;
-        std::fill(target, target + layer.n_in, 0.0);
         const double* W = layer.weights.data();
-        for (int o = 0; o < layer.n_out; ++o) {
-            const double gz = g[o] * dout[o];
-            const double* __restrict w = W + static_cast<size_t>(o) * layer.n_in;
+        const int n_in = layer.n_in, n_out = layer.n_out;
+        // dy/dh_i = sum_o gz_o W_oi, o by o; blocks of 32 inputs stay in registers over all
+        // outputs (the same sums in the same order as input by input)
+        double* __restrict gzs = back_.data() + 2 * stride;
+        for (int o = 0; o < n_out; ++o) gzs[o] = g[o] * dout[o];
+        int i0 = 0;
+        for (; i0 + 32 <= n_in; i0 += 32) {
+            const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
+            v8d t0 = zero, t1 = zero, t2 = zero, t3 = zero;
+            for (int o = 0; o < n_out; ++o) {
+                const double* __restrict w = W + static_cast<size_t>(o) * n_in + i0;
+                const double gz = gzs[o];
+                t0 += gz * ld(w);
+                t1 += gz * ld(w + 8);
+                t2 += gz * ld(w + 16);
+                t3 += gz * ld(w + 24);
+            }
+            st(target + i0, t0);
+            st(target + i0 + 8, t1);
+            st(target + i0 + 16, t2);
+            st(target + i0 + 24, t3);
+        }
+        std::fill(target + i0, target + n_in, 0.0);
+        for (int o = 0; i0 < n_in && o < n_out; ++o) {
+            const double gz = gzs[o];
+            const double* __restrict w = W + static_cast<size_t>(o) * n_in;
 #pragma omp simd
-            for (int i = 0; i < layer.n_in; ++i) target[i] += gz * w[i];
+            for (int i = i0; i < n_in; ++i) target[i] += gz * w[i];
         }
         std::swap(g, gp);
     }

@@ -84,6 +84,20 @@ class AtomKernel {
     void compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG);
     void angular_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
     void compact_angular_tangent(const CompactAngularGroup& g, const double* dr, double* dG);
+    // plain wide groups of integer zeta <= kMaxMomentDegree (AngularGroup::moments), by moment
+    // tensors over the neighbours instead of triplets (angular_moments.cpp)
+    void moment_monomials(int degree);
+    void moment_values(const AngularGroup& g, int gi);
+    void moment_adjoint(const AngularGroup& g, int gi, const double* beta);
+    void moment_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
+    void place_region(int gi, size_t T);
+    // a_t and a_t' of both sides of a moment or pair group (side-local, zero padded)
+    void side_terms(const AngularGroup& g, int gi);
+    // plain wide groups of the other factors (AngularGroup::pairs): one fused loop over pairs
+    void pair_values(const AngularGroup& g, int gi);
+    void pair_adjoint(const AngularGroup& g, int gi, const double* beta);
+    void pair_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
+    std::vector<double> pair_work_;
     // slots of neighbour element e: lo(e) .. hi(e); e = -1 (weighted kinds): all neighbours
     int lo(int e) const { return e < 0 ? 0 : begin_[e]; }
     int hi(int e) const { return e < 0 ? n_ : begin_[e + 1]; }
@@ -117,6 +131,26 @@ class AtomKernel {
     std::vector<double> G_, x_in_, beta_, dydx_, act_, dact_, back_;
     std::vector<double> gx_, gy_, gz_, dEdr_;
     std::vector<double> member_scratch_, energy_scratch_;
+    // moment groups. Monomials u^(a,b,c) of degree n = a+b+c <= mono_degree_, flat index q
+    // (degree by degree), per slot: mono_[q * n_ + slot]; tables per q: exponents, multinomial
+    // n!/(a! b! c!), parent index of (a-1,b,c), (a,b-1,c), (a,b,c-1) (-1 if none)
+    struct Monomial {
+        int a, b, c, n;
+        double mult;
+        int px, py, pz;
+    };
+    std::vector<Monomial> mono_table_;
+    int mono_degree_ = -1;
+    std::vector<double> mono_;
+    int mono_stride_ = 0;  // pad8(n) + 8, zeros beyond n
+    // per moment group, side 1 (slots of e1) and side 2 (e2), in side-local slots l = j - lo
+    // padded with zeros to L = pad8(n) + 8: a_t(r_j) = ex_t(r_j) fc(r_j) at [(side * nt + t) * L + l],
+    // a_t'(r_j) at [(2 + side) * nt + t) * L + l]; moments M_t[q] = sum_j a_t(r_j) u_j^q
+    // at mom_m_ + (side * nt + t) * K + q
+    std::vector<size_t> mom_a_, mom_m_;
+    std::vector<int> mom_share_;  // group whose a_t arrays this one reuses, or -1
+    std::vector<double> mom_;
+    std::vector<double> mom_work_;
 };
 
 }  // namespace kizuna

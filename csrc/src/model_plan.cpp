@@ -2,6 +2,8 @@
 // per-feature scaling map.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "kizuna/model.hpp"
 
@@ -45,6 +47,66 @@ int add_unique(std::vector<double>& a, std::vector<double>& b, double x, double 
     a.push_back(x);
     b.push_back(y);
     return static_cast<int>(a.size()) - 1;
+}
+
+// the members m of g with take[m] as a group of their own (plain groups: no channels)
+AngularGroup member_subset(const AngularGroup& g, const std::vector<bool>& take) {
+    AngularGroup s;
+    s.e1 = g.e1;
+    s.e2 = g.e2;
+    s.narrow = g.narrow;
+    s.cutoff = g.cutoff;
+    s.rc = g.rc;
+    for (size_t m = 0; m < g.out.size(); ++m) {
+        if (!take[m]) continue;
+        const int t = g.term[m], f = g.fac[m];
+        const int term = add_unique(s.term_eta, s.term_rs, g.term_eta[t], g.term_rs[t]);
+        const int fac = add_unique(s.fac_zeta, s.fac_lambda, g.fac_zeta[f], g.fac_lambda[f]);
+        if (fac == static_cast<int>(s.fac_prefactor.size())) {
+            s.fac_prefactor.push_back(g.fac_prefactor[f]);
+            s.fac_izeta.push_back(g.fac_izeta[f]);
+        }
+        s.out.push_back(g.out[m]);
+        s.term.push_back(term);
+        s.fac.push_back(fac);
+    }
+    return s;
+}
+
+// Plain wide groups: the members with an integer zeta <= kMaxMomentDegree go to a group of
+// their own evaluated by moment tensors (no r_jk factor, so the triplet sum separates), the
+// others go to the fused pair loop. KIZUNA_ANGULAR_MOMENTS=0 keeps every group on the triplet
+// list (A/B comparisons and the tests that compare the paths).
+void split_moment_groups(ElementPlan& plan) {
+    const char* env = std::getenv("KIZUNA_ANGULAR_MOMENTS");
+    if (env && std::string(env) == "0") return;
+    std::vector<AngularGroup> groups;
+    for (const AngularGroup& g : plan.angular) {
+        if (g.narrow || !g.channels.empty()) {
+            groups.push_back(g);
+            continue;
+        }
+        std::vector<bool> low(g.out.size()), high(g.out.size());
+        int degree = 0;
+        bool any_high = false;
+        for (size_t m = 0; m < g.out.size(); ++m) {
+            const int iz = g.fac_izeta[g.fac[m]];
+            low[m] = iz >= 1 && iz <= kMaxMomentDegree;
+            high[m] = !low[m];
+            if (low[m]) degree = std::max(degree, iz);
+            any_high = any_high || high[m];
+        }
+        if (degree > 0) {
+            groups.push_back(member_subset(g, low));
+            groups.back().moments = true;
+            groups.back().degree = degree;
+        }
+        if (any_high) {
+            groups.push_back(degree > 0 ? member_subset(g, high) : g);
+            groups.back().pairs = true;
+        }
+    }
+    plan.angular = groups;
 }
 
 void build_plan(ElementModel& em) {
@@ -149,6 +211,7 @@ void build_plan(ElementModel& em) {
             }
         }
     }
+    split_moment_groups(plan);
     // members of an angular group sorted by exponential term (contiguous per term)
     for (AngularGroup& g : plan.angular) {
         std::vector<size_t> idx(g.out.size());

@@ -1,0 +1,333 @@
+// Wide angular functions by moment tensors: O(neighbours) instead of O(neighbours^2).
+//
+// A wide angular function (n2p2 type 9, no r_jk factor) of term t = (eta, rs) and factor
+// (zeta, lambda) is, with a_t(r) = exp(-eta (r - rs)^2) fc(r) and c_jk = u_j . u_k,
+//   G = 2^(1-zeta) sum_{j<k} a_t(r_j) a_t(r_k) (1 + lambda c_jk)^zeta        (e1 = e2)
+//   G = 2^(1-zeta) sum_{j in e1, k in e2} a_t(r_j) a_t(r_k) (1 + lambda c_jk)^zeta  (e1 != e2).
+// For integer zeta, (1 + lambda c)^zeta = sum_n C(zeta, n) lambda^n c^n, and
+//   sum_{j,k} a_j b_k (u_j . u_k)^n = sum_{|q| = n} n!/(q_x! q_y! q_z!) M_q N_q,
+//   M_q = sum_j a_j u_j^q,  u^q = u_x^q_x u_y^q_y u_z^q_z  (moment tensor of rank n, by its
+// distinct components, weighted by their multiplicity). With P_t(n) = that sum,
+//   G = 2^(1-zeta) [sum_n C(zeta,n) lambda^n P_t(n) - (1 + lambda)^zeta sum_j a_t(r_j)^2] / 2
+// for e1 = e2 (the full double sum minus its j = k terms, halved: j < k), and without the
+// self term and the halving for e1 != e2. Every neighbour costs (zeta+1)(zeta+2)(zeta+3)/6
+// monomials per term, not one product per neighbour pair.
+//
+// Derivatives: a_t depends on r_j = |r_ij| (a_t' = exp(..) (fc' - 2 eta (r - rs) fc)) and the
+// monomials on u_j = r_ij / r_j; with F_j(u) = sum_t a_t(r_j) sum_q B_t[q] u^q,
+//   dE/dr_ij = (sum_t dE/da_t(j) a_t'(r_j)) u_j + (grad_u F_j - (u_j . grad_u F_j) u_j) / r_j
+// (du/dr_ij = (1 - u u^T) / r_j), with dE/da_t(j) = sum_q B_t[q] u_j^q [- 2 d_t a_t(r_j)].
+// The values agree with the triplet sums to round-off (tests/test_angular_moments.py).
+#include <algorithm>
+#include <cmath>
+
+#include "atom_kernel.hpp"
+
+namespace kizuna {
+
+namespace {
+template <class T>
+void grow(std::vector<T>& v, size_t n) {
+    if (v.size() < n) v.resize(n + n / 4 + 64);
+}
+// monomials of degree <= D
+size_t num_monomials(int D) { return static_cast<size_t>(D + 1) * (D + 2) * (D + 3) / 6; }
+// flat index of u^(a,b,c): degree by degree, then by b + c, then by c
+int flat_index(int a, int b, int c) {
+    const int n = a + b + c, s = b + c;
+    return n * (n + 1) * (n + 2) / 6 + s * (s + 1) / 2 + c;
+}
+double binomial(int n, int k) {
+    double v = 1.0;
+    for (int i = 1; i <= k; ++i) v = v * (n - k + i) / i;
+    return v;
+}
+double factorial(int n) { return n <= 1 ? 1.0 : n * factorial(n - 1); }
+size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
+constexpr int QB = 8;  // slots per register tile
+// 8 doubles in one register (AVX-512) or two / four (narrower targets), GCC / Clang vector
+// extensions: the tile sums stay in registers
+typedef double v8d __attribute__((vector_size(64)));
+typedef double v8du __attribute__((vector_size(64), aligned(8), may_alias));
+inline v8d ld(const double* p) { return *reinterpret_cast<const v8du*>(p); }
+}  // namespace
+
+// mono_[q * stride + slot] = u_slot^q for every monomial of degree <= degree (zeros beyond n)
+void AtomKernel::moment_monomials(int degree) {
+    if (mono_degree_ < degree) {
+        mono_table_.clear();
+        for (int n = 0; n <= degree; ++n)
+            for (int s = 0; s <= n; ++s)
+                for (int c = 0; c <= s; ++c) {
+                    const int a = n - s, b = s - c;
+                    Monomial m;
+                    m.a = a;
+                    m.b = b;
+                    m.c = c;
+                    m.n = n;
+                    m.mult = factorial(n) / (factorial(a) * factorial(b) * factorial(c));
+                    m.px = a > 0 ? flat_index(a - 1, b, c) : -1;
+                    m.py = b > 0 ? flat_index(a, b - 1, c) : -1;
+                    m.pz = c > 0 ? flat_index(a, b, c - 1) : -1;
+                    mono_table_.push_back(m);
+                }
+        mono_degree_ = degree;
+    }
+    const size_t K = num_monomials(degree), n = n_, L = pad8(n) + 8;
+    mono_stride_ = static_cast<int>(L);
+    grow(mono_, K * L);
+    double* __restrict U = mono_.data();
+    std::fill(U, U + n, 1.0);
+    std::fill(U + n, U + L, 0.0);
+    for (size_t q = 1; q < K; ++q) {
+        const Monomial& m = mono_table_[q];
+        const int parent = m.a > 0 ? m.px : (m.b > 0 ? m.py : m.pz);
+        const double* __restrict u = m.a > 0 ? ux_.data() : (m.b > 0 ? uy_.data() : uz_.data());
+        const double* __restrict src = U + static_cast<size_t>(parent) * L;
+        double* __restrict dst = U + q * L;
+#pragma omp simd
+        for (size_t j = 0; j < n; ++j) dst[j] = src[j] * u[j];
+        std::fill(dst + n, dst + L, 0.0);
+    }
+}
+
+// per side (side-local slots l = j - lo, zeros from the side's length to L = pad8(n) + 8):
+// a_t(r_j) = exp(-eta_t (r_j - rs_t)^2) fc(r_j) and a_t'(r_j) = exp(..) (fc' - 2 eta_t (r_j - rs_t) fc)
+void AtomKernel::side_terms(const AngularGroup& g, int gi) {
+    if (mom_share_[gi] >= 0) return;  // computed by an earlier group with the same terms
+    const int nt = static_cast<int>(g.term_eta.size());
+    const size_t n = n_, L = pad8(n) + 8;
+    const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n;
+    const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n;
+    const double* __restrict r = r_.data();
+    double* __restrict a = mom_.data() + mom_a_[gi];
+    for (int side = 0; side < (g.e1 == g.e2 ? 1 : 2); ++side) {
+        const int s0 = side == 0 ? lo(g.e1) : lo(g.e2), s1 = side == 0 ? hi(g.e1) : hi(g.e2);
+        const int len = s1 - s0;
+        for (int t = 0; t < nt; ++t) {
+            const double eta = g.term_eta[t], rs = g.term_rs[t];
+            double* __restrict at = a + static_cast<size_t>(side * nt + t) * L;
+            double* __restrict dat = a + static_cast<size_t>((2 + side) * nt + t) * L;
+#pragma omp simd
+            for (int l = 0; l < len; ++l) {
+                const int j = s0 + l;
+                const double d = r[j] - rs;
+                const double e = kz_exp(-eta * d * d);
+                at[l] = e * fc[j];
+                dat[l] = e * (dfc[j] - 2.0 * eta * d * fc[j]);
+            }
+            std::fill(at + len, at + L, 0.0);
+            std::fill(dat + len, dat + L, 0.0);
+        }
+    }
+}
+
+void AtomKernel::moment_values(const AngularGroup& g, int gi) {
+    place_region(gi, 0);
+    const int nt = static_cast<int>(g.term_eta.size());
+    const int D = g.degree;
+    const size_t K = num_monomials(D), n = n_, L = pad8(n) + 8, LU = mono_stride_;
+    const bool same = g.e1 == g.e2;
+    double* __restrict a = mom_.data() + mom_a_[gi];
+    double* __restrict M1 = mom_.data() + mom_m_[gi];
+    double* __restrict M2 = same ? M1 : M1 + static_cast<size_t>(nt) * K;
+    const double* __restrict U = mono_.data();
+    side_terms(g, gi);
+    // the moments M_t[q] = sum_j a_t(r_j) u_j^q of each side
+    for (int side = 0; side < (same ? 1 : 2); ++side) {
+        const int s0 = side == 0 ? lo(g.e1) : lo(g.e2), s1 = side == 0 ? hi(g.e1) : hi(g.e2);
+        const int len = s1 - s0, lp = static_cast<int>(pad8(static_cast<size_t>(len)));
+        double* __restrict M = side == 0 ? M1 : M2;
+        for (int t = 0; t < nt; ++t) {
+            const double* __restrict at = a + static_cast<size_t>(side * nt + t) * L;
+            for (size_t q = 0; q < K; ++q) {
+                const double* __restrict u = U + q * LU + s0;
+                double acc[QB] = {};
+                for (int l0 = 0; l0 < lp; l0 += QB) {
+#pragma omp simd
+                    for (int l = 0; l < QB; ++l) acc[l] += at[l0 + l] * u[l0 + l];
+                }
+                M[t * K + q] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+            }
+        }
+    }
+    // G = pref [sum_n C(zeta,n) lambda^n P_t(n) (- (1+lambda)^zeta sum_j a_t^2)] (/ 2)
+    grow(mom_work_, static_cast<size_t>(nt) * (D + 2));
+    double* P = mom_work_.data();  // P[t * (D + 2) + n], n <= D; [D + 1]: self sum
+    const int len1 = hi(g.e1) - lo(g.e1);
+    for (int t = 0; t < nt; ++t) {
+        double* Pt = P + static_cast<size_t>(t) * (D + 2);
+        std::fill(Pt, Pt + D + 2, 0.0);
+        for (size_t q = 0; q < K; ++q) Pt[mono_table_[q].n] += mono_table_[q].mult * M1[t * K + q] * M2[t * K + q];
+        if (same) {
+            const double* __restrict at = a + static_cast<size_t>(t) * L;
+            double self = 0.0;
+#pragma omp simd reduction(+ : self)
+            for (int l = 0; l < len1; ++l) self += at[l] * at[l];
+            Pt[D + 1] = self;
+        }
+    }
+    for (size_t m = 0; m < g.out.size(); ++m) {
+        const int f = g.fac[m], zeta = g.fac_izeta[f];
+        const double lambda = g.fac_lambda[f];
+        const double* Pt = P + static_cast<size_t>(g.term[m]) * (D + 2);
+        double v = 0.0, lp = 1.0;
+        for (int k = 0; k <= zeta; ++k, lp *= lambda) v += binomial(zeta, k) * lp * Pt[k];
+        if (same) v = 0.5 * (v - int_pow(1.0 + lambda, zeta) * Pt[D + 1]);
+        G_[g.out[m]] += g.fac_prefactor[f] * v;
+    }
+}
+
+// E = sum_m beta_m G_m = sum_t [sum_n w_t(n) P_t(n) - d_t sum_j a_t^2] with
+// w_t(n) = sum_{m in t} h_m C(zeta_m, n) lambda_m^n, d_t = sum_{m in t} h_m (1 + lambda_m)^zeta_m,
+// h_m = beta_m pref_m (/ 2 for e1 = e2). B_t[q] = dE/dM_t[q] (of each side). Per tile of 8
+// slots (registers): dE/da_t(j) = sum_q B_t[q] u_j^q - 2 d_t a_t(r_j) and
+// grad_u F_j = sum_q (sum_t a_t(r_j) B_t[q]) grad u^q, d(u^q)/du_x = q_x u^(q - e_x).
+void AtomKernel::moment_adjoint(const AngularGroup& g, int gi, const double* beta) {
+    const int nt = static_cast<int>(g.term_eta.size());
+    const int D = g.degree;
+    const size_t K = num_monomials(D), n = n_, L = pad8(n) + 8, LU = mono_stride_;
+    const bool same = g.e1 == g.e2;
+    const double* __restrict a = mom_.data() + mom_a_[gi];
+    const double* __restrict M1 = mom_.data() + mom_m_[gi];
+    const double* __restrict M2 = same ? M1 : M1 + static_cast<size_t>(nt) * K;
+    const double* __restrict U = mono_.data();
+    const size_t nw = static_cast<size_t>(nt) * (D + 2);
+    grow(mom_work_, nw + 2 * nt * K);
+    double* w = mom_work_.data();  // w[t * (D + 2) + n]; [D + 1]: d_t
+    double* B1 = w + nw;
+    double* B2 = B1 + nt * K;
+    std::fill(w, w + nw, 0.0);
+    for (size_t m = 0; m < g.out.size(); ++m) {
+        const int f = g.fac[m], zeta = g.fac_izeta[f];
+        const double lambda = g.fac_lambda[f];
+        const double h = beta[g.out[m]] * g.fac_prefactor[f] * (same ? 0.5 : 1.0);
+        double* wt = w + static_cast<size_t>(g.term[m]) * (D + 2);
+        double lp = 1.0;
+        for (int k = 0; k <= zeta; ++k, lp *= lambda) wt[k] += h * binomial(zeta, k) * lp;
+        wt[D + 1] += h * int_pow(1.0 + lambda, zeta);
+    }
+    for (int t = 0; t < nt; ++t)
+        for (size_t q = 0; q < K; ++q) {
+            const double c = w[t * (D + 2) + mono_table_[q].n] * mono_table_[q].mult;
+            if (same) {
+                B1[t * K + q] = 2.0 * c * M1[t * K + q];
+            } else {
+                B1[t * K + q] = c * M2[t * K + q];
+                B2[t * K + q] = c * M1[t * K + q];
+            }
+        }
+    const Monomial* __restrict tab = mono_table_.data();
+    const double* __restrict ux = ux_.data();
+    const double* __restrict uy = uy_.data();
+    const double* __restrict uz = uz_.data();
+    const double* __restrict ir = ir_.data();
+    for (int side = 0; side < (same ? 1 : 2); ++side) {
+        const int s0 = side == 0 ? lo(g.e1) : lo(g.e2), s1 = side == 0 ? hi(g.e1) : hi(g.e2);
+        const int len = s1 - s0;
+        const double* __restrict B = side == 0 ? B1 : B2;
+        const double* __restrict as = a + static_cast<size_t>(side * nt) * L;
+        const double* __restrict das = a + static_cast<size_t>((2 + side) * nt) * L;
+        for (int l0 = 0; l0 < len; l0 += QB) {
+            const double* __restrict Ub = U + s0 + l0;
+            const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
+            v8d gr = zero, gx = zero, gy = zero, gz = zero;
+            // radial: dE/dr_j = sum_t dE/da_t(j) a_t'(r_j)
+            for (int t = 0; t < nt; ++t) {
+                const double* __restrict Bt = B + t * K;
+                const double dself = same ? -2.0 * w[t * (D + 2) + D + 1] : 0.0;
+                v8d d = dself * ld(as + static_cast<size_t>(t) * L + l0);
+                for (size_t q = 0; q < K; ++q) d += Bt[q] * ld(Ub + q * LU);
+                gr += d * ld(das + static_cast<size_t>(t) * L + l0);
+            }
+            // angular: grad_u F_j
+            for (size_t q = 1; q < K; ++q) {
+                v8d h = zero;
+                for (int t = 0; t < nt; ++t) h += B[t * K + q] * ld(as + static_cast<size_t>(t) * L + l0);
+                const Monomial& mq = tab[q];
+                if (mq.a > 0) gx += (mq.a * h) * ld(Ub + static_cast<size_t>(mq.px) * LU);
+                if (mq.b > 0) gy += (mq.b * h) * ld(Ub + static_cast<size_t>(mq.py) * LU);
+                if (mq.c > 0) gz += (mq.c * h) * ld(Ub + static_cast<size_t>(mq.pz) * LU);
+            }
+            const int nl = std::min(QB, len - l0);
+            for (int l = 0; l < nl; ++l) {
+                const int j = s0 + l0 + l;
+                const double dot = ux[j] * gx[l] + uy[j] * gy[l] + uz[j] * gz[l];
+                out_x_[j] += gr[l] * ux[j] + (gx[l] - dot * ux[j]) * ir[j];
+                out_y_[j] += gr[l] * uy[j] + (gy[l] - dot * uy[j]) * ir[j];
+                out_z_[j] += gr[l] * uz[j] + (gz[l] - dot * uz[j]) * ir[j];
+            }
+        }
+    }
+}
+
+// dG = sum_j dG/dr_ij . dr_ij: dM_t[q] = sum_j (a_t'(r_j) dr_j u_j^q + a_t(r_j) d(u_j^q)),
+// dr_j = u_j . dr_ij, du_j = (dr_ij - dr_j u_j) / r_j; dP_t(n) = sum_q mult (dM1 M2 + M1 dM2).
+void AtomKernel::moment_tangent(const AngularGroup& g, int gi, const double* dr, double* dG) {
+    const int nt = static_cast<int>(g.term_eta.size());
+    const int D = g.degree;
+    const size_t K = num_monomials(D), n = n_, L = pad8(n) + 8, LU = mono_stride_;
+    const bool same = g.e1 == g.e2;
+    const double* a = mom_.data() + mom_a_[gi];
+    const double* M1 = mom_.data() + mom_m_[gi];
+    const double* M2 = same ? M1 : M1 + static_cast<size_t>(nt) * K;
+    const double* U = mono_.data();
+    const size_t np = static_cast<size_t>(nt) * (D + 2);
+    grow(mom_work_, np + 2 * nt * K + 4 * n);
+    double* dP = mom_work_.data();  // [t * (D + 2) + n]; [D + 1]: d(sum_j a_t^2)
+    double* dM1 = dP + np;
+    double* dM2 = same ? dM1 : dM1 + nt * K;
+    double* drad = dM1 + 2 * nt * K;
+    double* dux = drad + n;
+    double* duy = dux + n;
+    double* duz = duy + n;
+    std::fill(dP, dP + np, 0.0);
+    for (int side = 0; side < (same ? 1 : 2); ++side) {
+        const int s0 = side == 0 ? lo(g.e1) : lo(g.e2), s1 = side == 0 ? hi(g.e1) : hi(g.e2);
+        double* dM = side == 0 ? dM1 : dM2;
+        for (int j = s0; j < s1; ++j) {
+            const double* d = dr + 3 * j;
+            drad[j] = ux_[j] * d[0] + uy_[j] * d[1] + uz_[j] * d[2];
+            dux[j] = (d[0] - drad[j] * ux_[j]) * ir_[j];
+            duy[j] = (d[1] - drad[j] * uy_[j]) * ir_[j];
+            duz[j] = (d[2] - drad[j] * uz_[j]) * ir_[j];
+        }
+        for (int t = 0; t < nt; ++t) {
+            const double* at = a + static_cast<size_t>(side * nt + t) * L;
+            const double* dat = a + static_cast<size_t>((2 + side) * nt + t) * L;
+            for (size_t q = 0; q < K; ++q) {
+                const Monomial& mq = mono_table_[q];
+                const double* u = U + q * LU;
+                double acc = 0.0;
+                for (int j = s0; j < s1; ++j) {
+                    double du = 0.0;
+                    if (mq.a > 0) du += mq.a * U[static_cast<size_t>(mq.px) * LU + j] * dux[j];
+                    if (mq.b > 0) du += mq.b * U[static_cast<size_t>(mq.py) * LU + j] * duy[j];
+                    if (mq.c > 0) du += mq.c * U[static_cast<size_t>(mq.pz) * LU + j] * duz[j];
+                    acc += dat[j - s0] * drad[j] * u[j] + at[j - s0] * du;
+                }
+                dM[t * K + q] = acc;
+            }
+            if (same) {
+                double self = 0.0;
+                for (int j = s0; j < s1; ++j) self += 2.0 * at[j - s0] * dat[j - s0] * drad[j];
+                dP[t * (D + 2) + D + 1] = self;
+            }
+        }
+    }
+    for (int t = 0; t < nt; ++t)
+        for (size_t q = 0; q < K; ++q)
+            dP[t * (D + 2) + mono_table_[q].n] +=
+                mono_table_[q].mult * (dM1[t * K + q] * M2[t * K + q] + M1[t * K + q] * dM2[t * K + q]);
+    for (size_t m = 0; m < g.out.size(); ++m) {
+        const int f = g.fac[m], zeta = g.fac_izeta[f];
+        const double lambda = g.fac_lambda[f];
+        const double* Pt = dP + static_cast<size_t>(g.term[m]) * (D + 2);
+        double v = 0.0, lp = 1.0;
+        for (int k = 0; k <= zeta; ++k, lp *= lambda) v += binomial(zeta, k) * lp * Pt[k];
+        if (same) v = 0.5 * (v - int_pow(1.0 + lambda, zeta) * Pt[D + 1]);
+        dG[g.out[m]] += g.fac_prefactor[f] * v;
+    }
+}
+
+}  // namespace kizuna

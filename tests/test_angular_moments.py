@@ -1,0 +1,132 @@
+"""Wide angular functions by moment tensors (csrc/src/angular_moments.cpp) equal the triplet sums.
+
+Plain `angular_wide` functions with an integer zeta <= 4 are evaluated from per-neighbour moment
+tensors instead of the triplet list; KIZUNA_ANGULAR_MOMENTS=0 at model load keeps the triplet
+path. Both paths must give the same symmetry functions, energies, forces, virials and training
+products (vjp, jvp) to round-off, on the mlearn grid (examples/training/mlearn.yaml: zeta
+{1, 2, 4, 16}, shifted shells) and on two-element models with cross-element pairs and a
+non-integer zeta (which stays on triplets); forces also against finite differences.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+import kizuna
+import model_factory as mf
+from kizuna.model import SymmetryFunction
+from kizuna.training.symmetry import SymmetryFunctionSpec, generate_symmetry_functions
+
+
+def mlearn_model(element, seed=1):
+    """The mlearn grid (16 radial + 64 angular_wide shifted shells, rc 5.5 Å), random networks."""
+    spec = SymmetryFunctionSpec(cutoff=5.5, cutoff_function="poly2", n_radial=16,
+                                radial_mode="shifted", r_min=0.5, n_angular=64,
+                                angular_kind="angular_wide", angular_mode="shifted",
+                                r_min_angular=1.5, zetas=[1, 2, 4, 16], lambdas=[-1, 1])
+    sfs = generate_symmetry_functions([element], spec)[element]
+    return mf.model_from_sfs([element], sfs, seed=seed, hidden=(12, 10),
+                             activations=("tanh", "tanh", "linear"))
+
+
+def two_element_model():
+    """Cross-element and same-element wide pairs, zeta 1..4 and 6 (triplets), 2.5 (triplets)."""
+    sfs = [SymmetryFunction("radial", (e,), eta=0.5, rs=0.0, rc=4.5, cutoff="poly2")
+           for e in ("Cu", "S")]
+    for pair in [("Cu", "Cu"), ("Cu", "S"), ("S", "S")]:
+        for eta, rs, zeta, lam in [(0.2, 0.0, 1.0, -1.0), (0.2, 0.0, 1.0, 1.0),
+                                   (0.5, 2.0, 2.0, 1.0), (0.5, 2.0, 3.0, -1.0),
+                                   (0.1, 0.0, 4.0, 1.0), (0.1, 0.0, 6.0, 1.0),
+                                   (0.3, 1.0, 2.5, -1.0)]:
+            sfs.append(SymmetryFunction("angular_wide", pair, eta=eta, rs=rs, zeta=zeta, lam=lam,
+                                        rc=4.5, cutoff="poly2"))
+    return mf.model_from_sfs(["Cu", "S"], sfs, seed=2, hidden=(8, 6),
+                             activations=("tanh", "softplus", "linear"))
+
+
+def perturbed(atoms, seed=0, sigma=0.08):
+    rng = np.random.default_rng(seed)
+    atoms = atoms.copy()
+    atoms.positions += rng.normal(0.0, sigma, atoms.positions.shape)
+    return atoms
+
+
+def evaluate(model, atoms, moments, monkeypatch):
+    """Descriptors, energy, forces, virial, vjp and jvp with or without the moment path."""
+    if moments:
+        monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    else:
+        monkeypatch.setenv("KIZUNA_ANGULAR_MOMENTS", "0")
+    pot = kizuna.Potential(model, threads=1)  # the plan is built when the core parses the model
+    pos, sym, cell = atoms.positions, atoms.get_chemical_symbols(), atoms.cell.array
+    pbc = np.array(atoms.pbc)
+    out = pot.compute(pos, sym, cell, pbc, forces=True, virial=True)
+    species = pot.species(sym)
+    G, offsets = pot.descriptors(pos, species, cell, pbc)
+    rng = np.random.default_rng(5)
+    beta = rng.normal(size=G.shape)
+    dpos = rng.normal(size=pos.shape)
+    vjp = pot.vjp(pos, species, cell, pbc, beta)
+    jvp = pot.jvp(pos, species, cell, pbc, dpos=dpos, dstrain=rng.normal(size=(3, 3)))
+    return G, out, vjp, jvp
+
+
+def rel(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+def flat(x):
+    if isinstance(x, (tuple, list)):
+        return np.concatenate([flat(v) for v in x])
+    return np.ravel(np.asarray(x, float))
+
+
+CASES = [
+    ("Si", lambda: perturbed(bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2))),
+    ("Mo", lambda: perturbed(bulk("Mo", "bcc", a=3.16, cubic=True) * (3, 3, 3))),
+]
+
+
+@pytest.mark.parametrize("element,make", CASES, ids=[c[0] for c in CASES])
+def test_mlearn_grid_moments_equal_triplets(element, make, monkeypatch):
+    model = mlearn_model(element)
+    atoms = make()
+    G_t, out_t, vjp_t, jvp_t = evaluate(model, atoms, False, monkeypatch)
+    G_m, out_m, vjp_m, jvp_m = evaluate(model, atoms, True, monkeypatch)
+    # every symmetry function to 1e-12 of its own size (the zeta = 16 ones stay on triplets)
+    scale = np.maximum(np.abs(G_t), 1e-12 * np.abs(G_t).max())
+    assert np.max(np.abs(G_m - G_t) / scale) < 1e-12
+    assert abs(out_m["energy"] - out_t["energy"]) <= 1e-12 * abs(out_t["energy"])
+    assert rel(out_m["forces"], out_t["forces"]) < 1e-12
+    assert rel(out_m["virial"], out_t["virial"]) < 1e-12
+    assert rel(flat(vjp_m), flat(vjp_t)) < 1e-12
+    assert rel(flat(jvp_m), flat(jvp_t)) < 1e-12
+    assert np.abs(out_t["forces"]).max() > 1e-3  # the comparison means something
+
+
+def test_two_elements_moments_equal_triplets(monkeypatch):
+    model = two_element_model()
+    atoms = perturbed(bulk("CuS", "rocksalt", a=4.6, cubic=True) * (2, 1, 1), seed=3, sigma=0.1)
+    G_t, out_t, vjp_t, jvp_t = evaluate(model, atoms, False, monkeypatch)
+    G_m, out_m, vjp_m, jvp_m = evaluate(model, atoms, True, monkeypatch)
+    scale = np.maximum(np.abs(G_t), 1e-12 * np.abs(G_t).max())
+    assert np.max(np.abs(G_m - G_t) / scale) < 1e-12
+    assert abs(out_m["energy"] - out_t["energy"]) <= 1e-12 * abs(out_t["energy"])
+    assert rel(out_m["forces"], out_t["forces"]) < 1e-12
+    assert rel(out_m["virial"], out_t["virial"]) < 1e-12
+    assert rel(flat(vjp_m), flat(vjp_t)) < 1e-12
+    assert rel(flat(jvp_m), flat(jvp_t)) < 1e-12
+
+
+def test_moment_forces_match_finite_differences(monkeypatch):
+    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    model = two_element_model()
+    atoms = perturbed(bulk("CuS", "rocksalt", a=4.6, cubic=True), seed=4, sigma=0.15)
+    pot = kizuna.Potential(model, threads=1)
+    pos, sym, cell = atoms.positions, atoms.get_chemical_symbols(), atoms.cell.array
+    forces = pot.compute(pos, sym, cell, True, forces=True)["forces"]
+    fd = mf.fd_forces(pot, pos, sym, cell, True, h=1e-3)
+    assert np.abs(forces - fd).max() < 1e-7 * max(1.0, np.abs(fd).max())
+    assert np.abs(forces).max() > 1e-3
