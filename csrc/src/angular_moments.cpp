@@ -22,6 +22,7 @@
 #include <cmath>
 
 #include "atom_kernel.hpp"
+#include "simd8.hpp"
 
 namespace kizuna {
 
@@ -45,11 +46,8 @@ double binomial(int n, int k) {
 double factorial(int n) { return n <= 1 ? 1.0 : n * factorial(n - 1); }
 size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 constexpr int QB = 8;  // slots per register tile
-// 8 doubles in one register (AVX-512) or two / four (narrower targets), GCC / Clang vector
-// extensions: the tile sums stay in registers
-typedef double v8d __attribute__((vector_size(64)));
-typedef double v8du __attribute__((vector_size(64), aligned(8), may_alias));
-inline v8d ld(const double* p) { return *reinterpret_cast<const v8du*>(p); }
+using simd8::V8;
+using simd8::ld;
 }  // namespace
 
 // mono_[q * stride + slot] = u_slot^q for every monomial of degree <= degree (zeros beyond n)
@@ -230,8 +228,8 @@ void AtomKernel::moment_adjoint(const AngularGroup& g, int gi, const double* bet
         const double* __restrict das = a + static_cast<size_t>((2 + side) * nt) * L;
         for (int l0 = 0; l0 < len; l0 += QB) {
             const double* __restrict Ub = U + s0 + l0;
-            const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
-            v8d gr = zero, gx = zero, gy = zero, gz = zero;
+            const V8 zero = simd8::splat(0.0);
+            V8 gr = zero, gx = zero, gy = zero, gz = zero;
             // radial: dE/dr_j = sum_t dE/da_t(j) a_t'(r_j), four terms at a time (independent
             // FMA chains, u^q loaded once for the four)
             auto dself = [&](int t) {
@@ -241,9 +239,9 @@ void AtomKernel::moment_adjoint(const AngularGroup& g, int gi, const double* bet
             for (; t + 4 <= nt; t += 4) {
                 const double *__restrict B0 = B + t * K, *__restrict B1 = B0 + K, *__restrict B2 = B1 + K,
                              *__restrict B3 = B2 + K;
-                v8d d0 = dself(t), d1 = dself(t + 1), d2 = dself(t + 2), d3 = dself(t + 3);
+                V8 d0 = dself(t), d1 = dself(t + 1), d2 = dself(t + 2), d3 = dself(t + 3);
                 for (size_t q = 0; q < K; ++q) {
-                    const v8d u = ld(Ub + q * LU);
+                    const V8 u = ld(Ub + q * LU);
                     d0 += B0[q] * u;
                     d1 += B1[q] * u;
                     d2 += B2[q] * u;
@@ -256,18 +254,18 @@ void AtomKernel::moment_adjoint(const AngularGroup& g, int gi, const double* bet
             }
             for (; t < nt; ++t) {
                 const double* __restrict Bt = B + t * K;
-                v8d d = dself(t);
+                V8 d = dself(t);
                 for (size_t q = 0; q < K; ++q) d += Bt[q] * ld(Ub + q * LU);
                 gr += d * ld(das + static_cast<size_t>(t) * L + l0);
             }
             // angular: grad_u F_j
             for (size_t q = 1; q < K; ++q) {
-                v8d h = zero;
+                V8 h = zero;
                 for (int t = 0; t < nt; ++t) h += B[t * K + q] * ld(as + static_cast<size_t>(t) * L + l0);
                 const Monomial& mq = tab[q];
-                if (mq.a > 0) gx += (mq.a * h) * ld(Ub + static_cast<size_t>(mq.px) * LU);
-                if (mq.b > 0) gy += (mq.b * h) * ld(Ub + static_cast<size_t>(mq.py) * LU);
-                if (mq.c > 0) gz += (mq.c * h) * ld(Ub + static_cast<size_t>(mq.pz) * LU);
+                if (mq.a > 0) gx += (double(mq.a) * h) * ld(Ub + static_cast<size_t>(mq.px) * LU);
+                if (mq.b > 0) gy += (double(mq.b) * h) * ld(Ub + static_cast<size_t>(mq.py) * LU);
+                if (mq.c > 0) gz += (double(mq.c) * h) * ld(Ub + static_cast<size_t>(mq.pz) * LU);
             }
             const int nl = std::min(QB, len - l0);
             for (int l = 0; l < nl; ++l) {

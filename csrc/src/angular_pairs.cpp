@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "atom_kernel.hpp"
+#include "simd8.hpp"
 
 namespace kizuna {
 
@@ -29,20 +30,18 @@ void grow(std::vector<T>& v, size_t n) {
 size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 constexpr int QB = 8;  // pairs per register tile
 
-// 8 doubles in one register (AVX-512) or two / four (narrower targets): GCC and Clang vector
-// extensions keep the tile accumulators in registers, which `omp simd` arrays did not
-typedef double v8d __attribute__((vector_size(64)));
-typedef double v8du __attribute__((vector_size(64), aligned(8), may_alias));
-inline v8d ld(const double* p) { return *reinterpret_cast<const v8du*>(p); }
-inline void st(double* p, v8d v) { *reinterpret_cast<v8du*>(p) = v; }
-inline double hsum(v8d v) { return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7])); }
+using simd8::V8;
+using simd8::hsum;
+using simd8::ld;
+using simd8::splat;
+using simd8::st;
 
 // A = pref (1 + lambda c)^zeta and dA/dc for 8 lanes; integer zeta by repeated squaring (the
 // same operations as the triplet list's tiles)
-inline void factor_tile(double zeta, int izeta, double lambda, double pref, v8d c, v8d& A, v8d& dA) {
-    const v8d base = 1.0 + lambda * c;
+inline void factor_tile(double zeta, int izeta, double lambda, double pref, const V8& c, V8& A, V8& dA) {
+    const V8 base = 1.0 + lambda * c;
     if (izeta >= 1) {
-        v8d P = base - base + 1.0, bp = base;
+        V8 P = splat(1.0), bp = base;
         for (int p = izeta - 1; p > 0; p >>= 1) {
             if (p & 1) P *= bp;
             if (p > 1) bp *= bp;
@@ -53,8 +52,8 @@ inline void factor_tile(double zeta, int izeta, double lambda, double pref, v8d 
         for (int l = 0; l < QB; ++l) {
             double a, da;
             angular_factor(c[l], zeta, -1, lambda, pref, a, da);
-            A[l] = a;
-            dA[l] = da;
+            A.set(l, a);
+            dA.set(l, da);
         }
     }
 }
@@ -98,14 +97,14 @@ void AtomKernel::pair_values(const AngularGroup& g, int gi) {
         if (r_[s1 + l1] >= g.rc) continue;
         const double uxj = geo[l1], uyj = geo[L + l1], uzj = geo[2 * L + l1];
         for (int q0 = same ? l1 + 1 : 0; q0 < len2; q0 += QB) {  // lanes past len2: a = 0
-            const v8d c = uxj * ld(ux2 + q0) + uyj * ld(uy2 + q0) + uzj * ld(uz2 + q0);
+            const V8 c = uxj * ld(ux2 + q0) + uyj * ld(uy2 + q0) + uzj * ld(uz2 + q0);
             for (int f = 0; f < nf; ++f) {
-                v8d Af, dAf;
+                V8 Af, dAf;
                 factor_tile(g.fac_zeta[f], g.fac_izeta[f], g.fac_lambda[f], g.fac_prefactor[f], c, Af, dAf);
                 st(A + f * QB, Af);
             }
             for (int t = 0; t < nt; ++t) {
-                const v8d E = a1[t * L + l1] * ld(a2 + t * L + q0);
+                const V8 E = a1[t * L + l1] * ld(a2 + t * L + q0);
                 for (int f = 0; f < nf; ++f) {
                     double* s = acc + (t * nf + f) * QB;
                     st(s, ld(s) + E * ld(A + f * QB));
@@ -151,32 +150,32 @@ void AtomKernel::pair_adjoint(const AngularGroup& g, int gi, const double* beta)
         const int j = s1 + l1;
         if (r_[j] >= g.rc) continue;
         const double uxj = geo[l1], uyj = geo[L + l1], uzj = geo[2 * L + l1], irj = geo[3 * L + l1];
-        const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
-        v8d GJ = zero, Fx = zero, Fy = zero, Fz = zero;
+        const V8 zero = splat(0.0);
+        V8 GJ = zero, Fx = zero, Fy = zero, Fz = zero;
         for (int q0 = same ? l1 + 1 : 0; q0 < len2; q0 += QB) {
-            const v8d uxk = ld(ux2 + q0), uyk = ld(uy2 + q0), uzk = ld(uz2 + q0);
-            const v8d c = uxj * uxk + uyj * uyk + uzj * uzk;
+            const V8 uxk = ld(ux2 + q0), uyk = ld(uy2 + q0), uzk = ld(uz2 + q0);
+            const V8 c = uxj * uxk + uyj * uyk + uzj * uzk;
             for (int f = 0; f < nf; ++f) {
-                v8d Af, dAf;
+                V8 Af, dAf;
                 factor_tile(g.fac_zeta[f], g.fac_izeta[f], g.fac_lambda[f], g.fac_prefactor[f], c, Af, dAf);
                 st(A + f * QB, Af);
                 st(dA + f * QB, dAf);
             }
-            v8d gj = zero, gk = zero, gc = zero;
+            V8 gj = zero, gk = zero, gc = zero;
             for (int t = 0; t < nt; ++t) {
-                v8d W = zero, S = zero;
+                V8 W = zero, S = zero;
                 for (int f = 0; f < nf; ++f) {
                     const double b = bc[t * nf + f];
                     W += b * ld(A + f * QB);
                     S += b * ld(dA + f * QB);
                 }
                 const double aj = a1[t * L + l1], daj = d1[t * L + l1];
-                const v8d ak = ld(a2 + t * L + q0), dak = ld(d2 + t * L + q0);
+                const V8 ak = ld(a2 + t * L + q0), dak = ld(d2 + t * L + q0);
                 gj += daj * ak * W;
                 gk += aj * dak * W;
                 gc += aj * ak * S;
             }
-            const v8d hj = gc * irj, hk = gc * ld(ir2 + q0);
+            const V8 hj = gc * irj, hk = gc * ld(ir2 + q0);
             GJ += gj;
             Fx += hj * (uxk - c * uxj);
             Fy += hj * (uyk - c * uyj);

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kizuna/errors.hpp"
+#include "simd8.hpp"
 
 #if defined(__AVX512F__) && defined(__AVX512VL__) && !defined(KIZUNA_NO_AVX512_COMPRESS)
 #include <immintrin.h>
@@ -28,12 +29,9 @@ void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n + n / 4 + 64);
 }
 size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
-// 8 doubles in one register (AVX-512) or two / four (narrower targets): GCC / Clang vector
-// extensions keep register tiles in registers
-typedef double v8d __attribute__((vector_size(64)));
-typedef double v8du __attribute__((vector_size(64), aligned(8), may_alias));
-inline v8d ld(const double* p) { return *reinterpret_cast<const v8du*>(p); }
-inline void st(double* p, v8d v) { *reinterpret_cast<v8du*>(p) = v; }
+using simd8::ld;
+using simd8::st;
+using simd8::V8;
 
 // acc_i = sum_q A_i[q] E[q] fc3[q] [W_i[q]] for K members of one term, over tiles of 8 triplets
 // (the arrays are padded to a multiple of 8 with zeros); each member has its own 8 lane sums,
@@ -989,8 +987,8 @@ double AtomKernel::network(const Member& member, const double* x, double* dydx) 
         const double* __restrict wt = layer.weights_t.data();
         int o0 = 0;
         for (; o0 + 32 <= n_out; o0 += 32) {
-            v8d z0 = ld(layer.bias.data() + o0), z1 = ld(layer.bias.data() + o0 + 8);
-            v8d z2 = ld(layer.bias.data() + o0 + 16), z3 = ld(layer.bias.data() + o0 + 24);
+            V8 z0 = ld(layer.bias.data() + o0), z1 = ld(layer.bias.data() + o0 + 8);
+            V8 z2 = ld(layer.bias.data() + o0 + 16), z3 = ld(layer.bias.data() + o0 + 24);
             for (int i = 0; i < n_in; ++i) {
                 const double* __restrict w = wt + static_cast<size_t>(i) * n_out + o0;
                 const double h = in[i];
@@ -1046,8 +1044,8 @@ double AtomKernel::network(const Member& member, const double* x, double* dydx) 
         for (int o = 0; o < n_out; ++o) gzs[o] = g[o] * dout[o];
         int i0 = 0;
         for (; i0 + 32 <= n_in; i0 += 32) {
-            const v8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
-            v8d t0 = zero, t1 = zero, t2 = zero, t3 = zero;
+            const V8 zero = simd8::splat(0.0);
+            V8 t0 = zero, t1 = zero, t2 = zero, t3 = zero;
             for (int o = 0; o < n_out; ++o) {
                 const double* __restrict w = W + static_cast<size_t>(o) * n_in + i0;
                 const double gz = gzs[o];
