@@ -6,7 +6,7 @@ the features the exported model computes); energies, forces and stress are diffe
 w.r.t. the weights with gradients that agree with finite differences (torch gradcheck, double
 precision, through the core's vjp/jvp); a training run changes the weights, the exported model
 carries them with statistics recomputed for them, and the core (ASE calculator) reproduces the
-torch energies and forces to 1e-10; refolding a scaling into the first layer is exact; bad
+torch energies and forces to 1e-10, and so does LAMMPS (pair_style kizuna); refolding a scaling into the first layer is exact; bad
 combinations are refused.
 """
 from __future__ import annotations
@@ -154,47 +154,59 @@ def _config(tmp_path, **sf):
     }
 
 
-def test_learned_weights_train_export_and_the_core_reproduces_torch(tmp_path):
-    from ase.io import read
-
-    from kizuna import Calculator
-    from kizuna.calculator import ExtrapolationWarning
-    from kizuna.model_io import read_model
+@pytest.fixture(scope="module")
+def learned_run(tmp_path_factory):
+    """A short run with learned weights on EMT Cu-Ag-Au frames: (result, trainer with the best
+    state, prepared structures (3 training, then validation), torch energies, forces)."""
     from kizuna.training import train
+    from kizuna.training.config import load_config
+    from kizuna.training.progress import Progress
+    from kizuna.training.trainer import Trainer
+
+    tmp_path = tmp_path_factory.mktemp("learned")
+    _emt_frames(tmp_path / "alloy.extxyz")
+    result = train(_config(tmp_path))
+    out = Path(result["directory"])
+    trainer = Trainer(load_config(out / "config.yaml"), progress=Progress("none"))
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    trainer.net.load_state_dict(ckpt["best"]["state"])
+    prepared = trainer.run.train[:3] + trainer.run.validation
+    batch = Batch(prepared, trainer.run.elements, trainer.run.pool)
+    pred = predict(trainer.net, batch, forces=True)
+    forces = np.split(pred["forces"].detach().numpy(), np.cumsum(batch.atom_counts)[:-1])
+    yield result, trainer, prepared, pred["energy"].detach().numpy(), forces
+    trainer.run.pool.close()
+    trainer.close()
+
+
+def test_learned_weights_are_exported_with_their_statistics(learned_run):
+    from kizuna.model_io import read_model
     from kizuna.training.learned_weights import weighted_statistics
     from kizuna.training.symmetry import channel_weights
 
-    _emt_frames(tmp_path / "alloy.extxyz")
-    result = train(_config(tmp_path))
+    result, trainer, *_ = learned_run
     model = read_model(result["model"])
     fixed = channel_weights(["Cu", "Ag", "Au"], 2)
     learned = model.channel_weights
     assert max(abs(a - b) for e in fixed for a, b in zip(fixed[e], learned[e])) > 1e-4
     assert model.element("Cu").num_features == 2 * (4 + 8)
     assert model.meta["learned_weights"] == "yes"
-
-    from kizuna.training.trainer import Trainer
-    from kizuna.training.config import load_config
-    from kizuna.training.progress import Progress
-
-    out = Path(result["directory"])
-    trainer = Trainer(load_config(out / "config.yaml"), progress=Progress("none"))
-    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
-    trainer.net.load_state_dict(ckpt["best"]["state"])
     # the file's statistics are those of the learned features over the training atoms
     stats = weighted_statistics(trainer.net.contraction, trainer.run.train)
-    sc = model.element("Ag").members[0].scaling
-    assert np.allclose(sc.mean, stats["Ag"][2], rtol=1e-12, atol=1e-14)
-    assert np.allclose(sc.maximum, stats["Ag"][1], rtol=1e-12, atol=1e-14)
-    prepared = trainer.run.train[:3] + trainer.run.validation
-    batch = Batch(prepared, trainer.run.elements, trainer.run.pool)
-    pred = predict(trainer.net, batch, forces=True)
-    forces = np.split(pred["forces"].detach().numpy(), np.cumsum(batch.atom_counts)[:-1])
-    frames = read(tmp_path / "alloy.extxyz", ":")
+    for e in ("Cu", "Ag", "Au"):
+        sc = model.element(e).members[0].scaling
+        for got, want in zip((sc.minimum, sc.maximum, sc.mean, sc.sigma), stats[e]):
+            assert np.allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_ase_calculator_reproduces_torch(learned_run):
+    from kizuna import Calculator
+    from kizuna.calculator import ExtrapolationWarning
+
+    result, _, prepared, energies, forces = learned_run
     calc = Calculator(result["model"])
-    names = [p.structure.name for p in prepared]
     for k, p in enumerate(prepared):
-        atoms = frames[int(names[k].rsplit("#", 1)[1])].copy()
+        atoms = p.structure.to_atoms()
         atoms.calc = calc
         with warnings.catch_warnings():
             if k < 3:  # a training structure lies in the file's (refreshed) training range
@@ -202,11 +214,39 @@ def test_learned_weights_train_export_and_the_core_reproduces_torch(tmp_path):
             else:
                 warnings.simplefilter("ignore", ExtrapolationWarning)
             e = atoms.get_potential_energy()
-        assert abs(e - pred["energy"][k].item()) <= 1e-10 * max(1.0, abs(e))
+        assert abs(e - energies[k]) <= 1e-10 * max(1.0, abs(e))
         f = atoms.get_forces()
         assert np.abs(f - forces[k]).max() < 1e-10 * max(1.0, np.abs(f).max())
-    trainer.run.pool.close()
-    trainer.close()
+
+
+def test_lammps_reproduces_torch(learned_run, tmp_path):
+    """pair_style kizuna with the learned model gives the torch energy and forces."""
+    try:
+        import kizuna.lammps as klammps
+
+        klammps.plugin_path()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"LAMMPS plugin not built: {exc}")
+    from ase.calculators.lammps import Prism
+    from ase.io import write
+
+    result, _, prepared, energies, all_forces = learned_run
+    s, energy, forces = prepared[-1].structure, energies[-1], all_forces[-1]
+    write(tmp_path / "s.data", s.to_atoms(), format="lammps-data",
+          specorder=["Cu", "Ag", "Au"], masses=True)
+    script = ("units metal\natom_style atomic\nboundary p p p\nread_data s.data\n"
+              "plugin load ${kizuna_plugin}\n"
+              f"pair_style kizuna {result['model']} extrapolation ignore\n"
+              "pair_coeff * * Cu Ag Au\n"
+              "thermo_style custom step pe\nthermo_modify format float %.17g\n"
+              "dump d all custom 1 f.dump id fx fy fz\n"
+              "dump_modify d format float %.17g sort id\nrun 0\n")
+    run = klammps.run(script, tmp_path, nprocs=1).check()
+    pe = run.thermo()[-1]["PotEng"][0]
+    dump = klammps.read_dump(tmp_path / "f.dump")
+    f_lmp = Prism(s.cell).vector_to_ase(np.column_stack([dump["fx"], dump["fy"], dump["fz"]]))
+    assert abs(pe - energy) <= 1e-10 * max(1.0, abs(energy))
+    assert np.abs(f_lmp - forces).max() < 1e-10 * max(1.0, np.abs(forces).max())
 
 
 @pytest.mark.parametrize("change, message", [
