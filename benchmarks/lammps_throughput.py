@@ -118,7 +118,8 @@ def run_lammps(script: str, workdir: Path) -> dict:
                 atom_steps_per_s=atoms * steps / seconds,
                 pair_us_per_atom_step=1e6 * pair_seconds / (atoms * steps),
                 cpu_percent=float(cpu.group(1)) if cpu else None,
-                peak_rss_mb=usage.ru_maxrss / 1024.0)
+                peak_rss_mb=usage.ru_maxrss / 1024.0,
+                process_cpu_s=usage.ru_utime + usage.ru_stime)
 
 
 def schedule(sizes):

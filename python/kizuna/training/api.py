@@ -30,7 +30,12 @@ def model_from_checkpoint(path, which="best"):
             "training_epochs": str(ckpt["epochs_done"]),
             "best_epoch": str(ckpt["best"]["epoch"] if ckpt.get("best") else ""),
             "config": json.dumps(ckpt["config"], separators=(",", ":"))}
-    return to_kizuna_model(net, info["sfs"], info["scalings"], meta)
+    refreshed = None
+    if net.contraction is not None:  # learned weights: statistics of the learned features
+        refreshed = ckpt["best"]["scalings"] if which == "best" and ckpt.get("best") else \
+            ckpt["learned_scalings"]
+        meta["learned_weights"] = "yes"
+    return to_kizuna_model(net, info["sfs"], info["scalings"], meta, refreshed=refreshed)
 
 
 def export(run_or_checkpoint, output, which="best") -> Path:

@@ -105,6 +105,8 @@ SCHEMA = {
                             "number of elements", choices=ELEMENT_MODES),
         "channels": Opt(2, "int", "weighted: weight channels (fixed Chebyshev weights of the "
                         "atomic-number rank; at most the number of elements)", minimum=1),
+        "learn_weights": Opt(False, "bool", "train the element-channel weights of the "
+                             "weighted functions with the networks (learned_weights.py)"),
         "explicit": Opt(None, "any", "list of sf lines, or {element: [lines]}", nullable=True),
         "from_model": Opt(None, "str", "take the symmetry functions of this model", nullable=True),
         # data-driven selection (kizuna.training.selection), after the statistics pass
@@ -330,6 +332,20 @@ def _cross_checks(cfg: dict, where):
     if sel["method"] is None and rules:
         raise where.error(["symmetry_functions", "select", rules[0]],
                           "given without select.method (e.g. method: qr)")
+    if sf["learn_weights"]:
+        if sf["explicit"] is None and sf["from_model"] is None and \
+                sf["element_mode"] != "weighted":
+            raise where.error(["symmetry_functions", "learn_weights"],
+                              "learns the weights of element-weighted functions: set "
+                              "element_mode: weighted (or give weighted functions)")
+        if sel["method"] is not None:
+            raise where.error(["symmetry_functions", "learn_weights"],
+                              "cannot be combined with select (the selection would fix the "
+                              "weighted features before their weights are learned)")
+        if cfg["committee"] > 1:
+            raise where.error(["symmetry_functions", "learn_weights"],
+                              "cannot be combined with committee > 1 (the model file holds one "
+                              "weight table; members would learn different ones)")
     scaled = m["scaling"] in ("scale", "scale_center", "scale_sigma")
     if scaled and not m["scale_min"] < m["scale_max"]:
         raise where.error(["model", "scale_min"], "scale_min must be < scale_max")

@@ -6,15 +6,41 @@ import numpy as np
 from ..model import DenseLayer, ElementModel, Member, Model
 
 
-def to_kizuna_model(net, sfs_by_element: dict, scalings: dict, meta=None) -> Model:
-    """A :class:`~kizuna.model.Model` whose core energy equals ``net``'s (same formulas)."""
+def to_kizuna_model(net, sfs_by_element: dict, scalings: dict, meta=None,
+                    refreshed: dict = None) -> Model:
+    """A :class:`~kizuna.model.Model` whose core energy equals ``net``'s (same formulas).
+
+    ``scalings``: the feature scaling ``net`` was trained with. With learned element weights
+    (``net.contraction``) the weighted functions get the learned table, and ``refreshed``
+    (element -> Scaling from the training statistics of the learned features) replaces the
+    scaling, its difference folded into the first layer (learned_weights.fold_scaling); an
+    element whose old scaling cannot be re-expressed keeps it (with a warning)."""
+    import warnings
+
+    if getattr(net, "contraction", None) is not None:
+        sfs_by_element = net.contraction.weighted_functions()
     ems = []
     for k, e in enumerate(net.elements):
         enet = net.nets[e]
         layers = [DenseLayer(lin.weight.detach().numpy().astype(np.float64).copy(),
                              lin.bias.detach().numpy().astype(np.float64).copy(), act)
                   for lin, act in zip(enet.layers, enet.activations)]
-        member = Member(scaling=scalings[e], layers=layers,
+        scaling = scalings[e]
+        if refreshed is not None:
+            from .learned_weights import fold_scaling
+
+            old = (getattr(net, f"shift_{e}").numpy(), getattr(net, f"factor_{e}").numpy(),
+                   net.smin)
+            folded = fold_scaling(layers[0].weights, layers[0].bias, old,
+                                  refreshed[e].shift_factor())
+            if folded is None:
+                warnings.warn(f"element {e}: a feature is constant with the learned weights; "
+                              "the model keeps the scaling of the initial weights",
+                              stacklevel=2)
+            else:
+                layers[0] = DenseLayer(folded[0], folded[1], layers[0].activation)
+                scaling = refreshed[e]
+        member = Member(scaling=scaling, layers=layers,
                         energy_offset=float(net.offsets[k]), energy_scale=float(net.scales[k]))
         ems.append(ElementModel(e, list(sfs_by_element[e]), [member]))
     return Model(list(net.elements), ems, dict(meta or {}))

@@ -7,7 +7,9 @@ Atomic energy of atom i of element Z (exactly what the core evaluates, see
     E_i = energy_offset_Z + energy_scale_Z * NN_Z(x_i)   (eV)
 
 Only the network weights are trainable; scaling, offsets and energy scales (one per element)
-are buffers.
+are buffers. With ``weighted_sfs`` (``symmetry_functions.learn_weights``) the model also owns
+the element-channel weight table (``contraction.weights``, trainable) and takes the
+element-resolved features, G = Gres M(w) (``learned_weights.py``).
 Activations are written with the same formulas as ``csrc/include/kizuna/formulas.hpp``.
 """
 from __future__ import annotations
@@ -80,9 +82,15 @@ class AtomicEnergyModel(torch.nn.Module):
     """Per-element networks with fixed feature scaling and energy offsets."""
 
     def __init__(self, elements, num_features: dict, hidden, activations, *, shift: dict,
-                 factor: dict, smin: float, energy_offset: dict, energy_scale):
+                 factor: dict, smin: float, energy_offset: dict, energy_scale,
+                 weighted_sfs: dict = None):
         super().__init__()
         self.elements = list(elements)
+        self.contraction = None
+        if weighted_sfs is not None:
+            from .learned_weights import WeightContraction
+
+            self.contraction = WeightContraction(weighted_sfs, self.elements)
         self.nets = torch.nn.ModuleDict({e: ElementNetwork(num_features[e], hidden, activations)
                                          for e in self.elements})
         for e in self.elements:
@@ -97,8 +105,11 @@ class AtomicEnergyModel(torch.nn.Module):
         self.hidden_activations = list(activations)
 
     def forward(self, element: str, G):
-        """E_i (eV) of atoms of ``element`` with features G (n, n_features)."""
+        """E_i (eV) of atoms of ``element`` with features G (n, n_features); with learned
+        weights G are the element-resolved features (n, n_resolved)."""
         k = self.elements.index(element)
+        if self.contraction is not None:
+            G = self.contraction(element, G)
         x = self.smin + getattr(self, f"factor_{element}") * (G - getattr(self, f"shift_{element}"))
         return self.offsets[k] + self.scales[k] * self.nets[element](x)
 

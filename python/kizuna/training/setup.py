@@ -109,11 +109,24 @@ def build_run(cfg: dict, init_model=None) -> RunData:
     train = [structures[i] for i in train_i]
     val = [structures[i] for i in val_i]
     test = [structures[i] for i in test_i] + test_given
+    learn = cfg["symmetry_functions"].get("learn_weights", False)
     if init is not None:
+        if learn:
+            raise ConfigError("symmetry_functions.learn_weights: fine-tuning an --init model "
+                              "with learned weights is not supported; train from scratch")
         net0, sfs, scalings = init
     else:
         sfs = symmetry_functions(cfg, elements)
-    pool = EnginePool(elements, sfs, cfg["threads"])
+    contraction = None
+    engine_sfs = sfs
+    if learn:
+        # the core computes the element-resolved (pair) features once; the networks see
+        # G = Gres M(w) with trainable w (learned_weights.py)
+        from .learned_weights import WeightContraction
+
+        contraction = WeightContraction(sfs, elements)
+        engine_sfs = contraction.resolved_sfs
+    pool = EnginePool(elements, engine_sfs, cfg["threads"])
     p_train = prepare(pool, train, elements)
     if cfg["symmetry_functions"]["select"]["method"] is not None:
         if init is not None:
@@ -140,7 +153,12 @@ def build_run(cfg: dict, init_model=None) -> RunData:
                           f"{m['hidden_layers']} is ignored", stacklevel=2)
         init_state = {k: v.clone() for k, v in net0.state_dict().items()}
     else:
-        stats = feature_statistics(p_train, elements)
+        if contraction is not None:
+            from .learned_weights import weighted_statistics
+
+            stats = weighted_statistics(contraction, p_train)  # with the initial weights
+        else:
+            stats = feature_statistics(p_train, elements)
         scalings = {e: make_scaling(stats[e], m["scaling"], m["scale_min"], m["scale_max"])
                     for e in elements}
         if m["reference_energies"]:
@@ -159,6 +177,8 @@ def build_run(cfg: dict, init_model=None) -> RunData:
                           activations=[m["activation"]] * len(m["hidden_layers"]),
                           shift=shift, factor=factor, smin=smin, energy_offset=reference,
                           energy_scale=scale)
+        if contraction is not None:
+            model_args["weighted_sfs"] = sfs
         init_state = None
     split = {"train": [s.name for s in train], "validation": [s.name for s in val],
              "test": [s.name for s in test]}

@@ -292,6 +292,8 @@ class Trainer:
             if improved:
                 best = {"metric": metric, "epoch": done + 1,
                         "state": copy.deepcopy(self.net.state_dict())}
+                if self.net.contraction is not None:
+                    best["scalings"] = self._learned_scalings()
         return train, val, metric, improved, best
 
     def _save(self, done, stage_index, stage_start, finished, opt, sched, ema, best, patience):
@@ -308,9 +310,22 @@ class Trainer:
             "model": best["state"] if finished else self.net.state_dict(),
             "best": best, "patience": 0 if finished else patience,
             "rng": rng_state(), "export": self._export_info(),
+            "learned_scalings": None if self.net.contraction is None else
+            (best["scalings"] if finished and best else self._learned_scalings()),
             "init_model": self.init_model.to_string() if self.init_model else None})
 
     # ---------------------------------------------------------------------------- records
+    def _learned_scalings(self) -> dict:
+        """Scalings from the training statistics of the weighted features with the current
+        learned weights (what the exported model file holds, learned_weights.py)."""
+        from .learned_weights import weighted_statistics
+        from .statistics import make_scaling
+
+        m = self.cfg["model"]
+        stats = weighted_statistics(self.net.contraction, self.run.train)
+        return {e: make_scaling(stats[e], m["scaling"], m["scale_min"], m["scale_max"])
+                for e in self.run.elements}
+
     def _export_info(self) -> dict:
         return {"elements": self.run.elements, "sfs": self.run.sfs,
                 "scalings": self.run.scalings, "model_args": numpy_args(self.run.model_args),
@@ -325,7 +340,12 @@ class Trainer:
     def _write_feature_report(self):
         from .report import feature_report, format_feature_report
 
-        text = format_feature_report(feature_report(self.run.train, self.run.elements,
+        prepared = self.run.train
+        if self.net.contraction is not None:  # cached features are the resolved ones
+            from .learned_weights import contracted
+
+            prepared = contracted(self.net.contraction, prepared)
+        text = format_feature_report(feature_report(prepared, self.run.elements,
                                                     self.run.sfs), self.run.sfs)
         (self.dir / "features.txt").write_text(text + "\n")
         for line in text.splitlines():
