@@ -2,7 +2,8 @@
 at each volume when the cell has more than one atom), fitted by ase.eos (Birch-Murnaghan).
 
 E(V) = E0 + 9 V0 B0/16 [ (x-1)^3 B' + (x-1)^2 (6 - 4 x) ],  x = (V0/V)^(2/3)
-Results: E0 (eV/atom), V0 (Å^3/atom), a0 (Å, when the cell is cubic), B0 (GPa), B' (-).
+Results: E0 (eV/atom), V0 (Å^3/atom), a0 (Å, of the conventional cell when the crystal is
+cubic, also from a primitive cell: spglib), B0 (GPa), B' (-).
 """
 from __future__ import annotations
 
@@ -35,12 +36,28 @@ def compute(atoms, calc, cfg: dict, relax: dict) -> dict:
     out = {"E0": float(e0), "V0": float(v0), "B0": float(b0 / units.GPa)}
     if bp is not None:
         out["B'"] = bp
-    lengths = atoms.cell.lengths()
-    angles = atoms.cell.angles()
-    if np.allclose(lengths, lengths[0], rtol=1e-6) and np.allclose(angles, 90.0, atol=1e-6):
-        # cubic cell: lattice constant from the fitted volume per cell
-        out["a0"] = float((v0 * n) ** (1.0 / 3.0))
+    per_cubic_cell = _atoms_per_cubic_cell(atoms)
+    if per_cubic_cell:
+        # lattice constant of the conventional cubic cell from the fitted volume per atom
+        out["a0"] = float((v0 * per_cubic_cell) ** (1.0 / 3.0))
     return {"values": out, "data": {"volumes": volumes, "energies": energies}}
+
+
+def _atoms_per_cubic_cell(atoms) -> int | None:
+    """Atoms in the conventional cubic cell of the crystal: len(atoms) for a cubic cell, else
+    from spglib (e.g. 8 for the 2-atom primitive cell of diamond); None when not cubic."""
+    lengths, angles = atoms.cell.lengths(), atoms.cell.angles()
+    if np.allclose(lengths, lengths[0], rtol=1e-6) and np.allclose(angles, 90.0, atol=1e-6):
+        return len(atoms)
+    try:
+        import spglib
+    except ImportError:   # spglib comes with phonopy; without it only cubic cells get a0
+        return None
+    data = spglib.get_symmetry_dataset((np.asarray(atoms.cell), atoms.get_scaled_positions(),
+                                        atoms.numbers), symprec=1e-3)
+    if data is None or not 195 <= data.number <= 230:   # the cubic space groups
+        return None
+    return len(data.std_types)
 
 
 UNITS = {"E0": "eV/atom", "V0": "Å³/atom", "B0": "GPa", "B'": "", "a0": "Å"}

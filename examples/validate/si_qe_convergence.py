@@ -1,0 +1,91 @@
+"""Convergence of the Quantum ESPRESSO reference of si_mlearn_qe.yaml (pw.x, PBE,
+Si.pbe-rrkj.UPF from Debian's quantum-espresso-data), on the 2-atom diamond cell.
+
+For each (ecutwfc, kspacing) it prints, relative to the most converged setting (last row):
+the energy per atom (meV/atom; only differences between structures matter, so also the
+energy difference between a cell compressed by 2 % and the equilibrium one), the pressure
+(GPa), the shear stress of a cell strained by 1 % in yz (GPa, ~ C44 x 0.01), and the force on
+an atom displaced by 0.03 Å (eV/Å, ~ the optical-phonon force constant).
+
+    python examples/validate/si_qe_convergence.py          # ~1 CPU-minute
+    python examples/validate/si_qe_convergence.py --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from ase import units
+from ase.build import bulk
+
+from kizuna.learn.espresso import make_espresso
+
+A = 5.47  # Å, near the PBE lattice constant (VASP PAW in the mlearn data: 5.4688)
+BASE = {"type": "espresso", "command": "pw.x", "pseudopotentials": {"Si": "Si.pbe-rrkj.UPF"},
+        "xc": "PBE", "smearing": None, "conv_thr": 1e-10}
+SETTINGS = [(20, 0.058), (24, 0.058), (30, 0.058), (40, 0.058), (30, 0.04), (40, 0.03)]
+
+
+def structures():
+    eq = bulk("Si", "diamond", a=A)
+    small = bulk("Si", "diamond", a=A * 0.98)
+    shear = eq.copy()
+    eps = np.zeros((3, 3))
+    eps[1, 2] = eps[2, 1] = 0.005                 # engineering yz strain 0.01
+    shear.set_cell(eq.cell @ (np.eye(3) + eps), scale_atoms=True)
+    moved = eq.copy()
+    moved.positions[1, 0] += 0.03
+    return eq, small, shear, moved
+
+
+def measure(ecut: float, kspacing: float) -> dict:
+    calc = make_espresso({**BASE, "ecutwfc": ecut, "kspacing": kspacing})
+    eq, small, shear, moved = structures()
+    out, t0 = {}, time.process_time()
+    for name, a in (("eq", eq), ("small", small), ("shear", shear), ("moved", moved)):
+        a.calc = calc
+        out[name] = {"e": a.get_potential_energy() / len(a), "s": a.get_stress().tolist(),
+                     "f": a.get_forces().tolist()}
+    wall = sum(x["seconds"] for x in calc.last_attempts)
+    return {"ecutwfc": ecut, "kspacing": kspacing,
+            "E_per_atom": out["eq"]["e"],
+            "dE_compressed": out["small"]["e"] - out["eq"]["e"],
+            "pressure_GPa": -np.mean(out["eq"]["s"][:3]) / units.GPa,
+            "shear_stress_GPa": out["shear"]["s"][3] / units.GPa,
+            "force_displaced": out["moved"]["f"][1][0],
+            "cpu_s": time.process_time() - t0, "last_call_s": wall}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", help="write the rows here")
+    args = p.parse_args(argv)
+    rows = []
+    for ecut, ks in SETTINGS:
+        rows.append(measure(ecut, ks))
+        print(f"done ecutwfc={ecut} kspacing={ks}", flush=True)
+    best = rows[-1]
+    print("| ecutwfc (Ry) | kspacing (1/Å) | k grid (2-atom cell) | ΔE/atom (meV) | "
+          "Δ[E(a·0.98) − E(a)] (meV/atom) | ΔP (GPa) | Δσ_yz (GPa) | ΔF (eV/Å) |")
+    print("|---|---|---|---|---|---|---|---|")
+    recip = np.linalg.norm(bulk("Si", "diamond", a=A).cell.reciprocal(), axis=1)
+    for r in rows:
+        grid = "×".join(str(int(b / r["kspacing"]) + 1) for b in recip)   # ASE kspacing_to_grid
+        print(f"| {r['ecutwfc']} | {r['kspacing']} | {grid} | "
+              f"{1000 * (r['E_per_atom'] - best['E_per_atom']):+.2f} | "
+              f"{1000 * (r['dE_compressed'] - best['dE_compressed']):+.3f} | "
+              f"{r['pressure_GPa'] - best['pressure_GPa']:+.3f} | "
+              f"{r['shear_stress_GPa'] - best['shear_stress_GPa']:+.4f} | "
+              f"{r['force_displaced'] - best['force_displaced']:+.4f} |")
+    print(f"most converged (last row): P = {best['pressure_GPa']:.3f} GPa at a = {A} Å, "
+          f"σ_yz = {best['shear_stress_GPa']:.4f} GPa, F = {best['force_displaced']:.4f} eV/Å")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
