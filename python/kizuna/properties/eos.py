@@ -53,8 +53,13 @@ def _atoms_per_cubic_cell(atoms) -> int | None:
         import spglib
     except ImportError:   # spglib comes with phonopy; without it only cubic cells get a0
         return None
-    data = spglib.get_symmetry_dataset((np.asarray(atoms.cell), atoms.get_scaled_positions(),
-                                        atoms.numbers), symprec=1e-3)
+    import warnings
+
+    with warnings.catch_warnings():   # spglib 2.x: a DeprecationWarning about error handling
+        warnings.simplefilter("ignore", DeprecationWarning)
+        data = spglib.get_symmetry_dataset((np.asarray(atoms.cell),
+                                            atoms.get_scaled_positions(), atoms.numbers),
+                                           symprec=1e-3)
     if data is None or not 195 <= data.number <= 230:   # the cubic space groups
         return None
     return len(data.std_types)
