@@ -1,7 +1,7 @@
 """Convergence of the Quantum ESPRESSO reference of si_mlearn_qe.yaml (pw.x, PBE,
 Si.pbe-rrkj.UPF from Debian's quantum-espresso-data), on the 2-atom diamond cell.
 
-For each (ecutwfc, kspacing) it prints, relative to the most converged setting (last row):
+For each (ecutwfc, k grid) it prints, relative to the most converged setting (last row):
 the energy per atom (meV/atom; only differences between structures matter, so also the
 energy difference between a cell compressed by 2 % and the equilibrium one), the pressure
 (GPa), the shear stress of a cell strained by 1 % in yz (GPa, ~ C44 x 0.01), and the force on
@@ -25,9 +25,12 @@ from kizuna.learn.espresso import make_espresso
 A = 5.47  # Å, near the PBE lattice constant (VASP PAW in the mlearn data: 5.4688)
 BASE = {"type": "espresso", "command": "pw.x", "pseudopotentials": {"Si": "Si.pbe-rrkj.UPF"},
         "xc": "PBE", "smearing": None, "conv_thr": 1e-10}
-# (ecutwfc Ry, kspacing 1/Å, k-grid offset 0: Gamma-centred, 1: shifted by half a step)
-SETTINGS = [(20, 0.058, 0), (24, 0.058, 0), (30, 0.058, 0), (40, 0.058, 0), (30, 0.058, 1),
-            (30, 0.04, 0), (30, 0.04, 1), (40, 0.03, 0)]
+# (ecutwfc Ry, n of the n x n x n k grid, offset 0: Gamma-centred, 1: shifted by half a step).
+# One grid for the four structures of a row: kspacing would change it between them (a grid
+# jump is a spurious energy step). si_mlearn_qe.yaml's kspacing 0.058 1/Å gives 6x6x6
+# (Γ-centred) for every cell of its EOS (+-2 %) and elastic (+-1 %) runs.
+SETTINGS = [(20, 6, 0), (24, 6, 0), (30, 6, 0), (40, 6, 0), (30, 6, 1), (30, 8, 0),
+            (30, 8, 1), (40, 11, 0)]
 
 
 def structures():
@@ -48,16 +51,15 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measure(ecut: float, kspacing: float, offset: int) -> dict:
-    calc = make_espresso({**BASE, "ecutwfc": ecut, "kspacing": kspacing,
-                          "koffset": [offset] * 3})
+def measure(ecut: float, n: int, offset: int) -> dict:
+    calc = make_espresso({**BASE, "ecutwfc": ecut, "kpts": [n] * 3, "koffset": [offset] * 3})
     eq, small, shear, moved = structures()
     out, t0 = {}, _child_cpu()
     for name, a in (("eq", eq), ("small", small), ("shear", shear), ("moved", moved)):
         a.calc = calc
         out[name] = {"e": a.get_potential_energy() / len(a), "s": a.get_stress().tolist(),
                      "f": a.get_forces().tolist()}
-    return {"ecutwfc": ecut, "kspacing": kspacing, "koffset": offset,
+    return {"ecutwfc": ecut, "kgrid": n, "koffset": offset,
             "E_per_atom": out["eq"]["e"],
             "dE_compressed": out["small"]["e"] - out["eq"]["e"],
             "pressure_GPa": -np.mean(out["eq"]["s"][:3]) / units.GPa,
@@ -73,19 +75,17 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args(argv)
     rows = []
-    for ecut, ks, offset in SETTINGS:
-        rows.append(measure(ecut, ks, offset))
-        print(f"done ecutwfc={ecut} kspacing={ks} koffset={offset}", flush=True)
+    for ecut, n, offset in SETTINGS:
+        rows.append(measure(ecut, n, offset))
+        print(f"done ecutwfc={ecut} k grid={n} koffset={offset}", flush=True)
     best = rows[-1]
-    print("| ecutwfc (Ry) | kspacing (1/Å) | k grid (2-atom cell) | ΔE/atom (meV) | "
+    print("| ecutwfc (Ry) | k grid (2-atom cell) | ΔE/atom (meV) | "
           "Δ[E(a·0.98) − E(a)] (meV/atom) | ΔP (GPa) | Δ[P(a·0.98) − P(a)] (GPa) | "
           "Δσ_yz (GPa) | ΔF (eV/Å) | CPU s (4 calls) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    recip = np.linalg.norm(bulk("Si", "diamond", a=A).cell.reciprocal(), axis=1)
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        grid = "×".join(str(int(b / r["kspacing"]) + 1) for b in recip)   # ASE kspacing_to_grid
-        grid += ", shifted" if r["koffset"] else ", Γ-centred"
-        print(f"| {r['ecutwfc']} | {r['kspacing']} | {grid} | "
+        grid = "×".join([str(r["kgrid"])] * 3) + (", shifted" if r["koffset"] else ", Γ-centred")
+        print(f"| {r['ecutwfc']} | {grid} | "
               f"{1000 * (r['E_per_atom'] - best['E_per_atom']):+.2f} | "
               f"{1000 * (r['dE_compressed'] - best['dE_compressed']):+.3f} | "
               f"{r['pressure_GPa'] - best['pressure_GPa']:+.3f} | "
