@@ -11,6 +11,7 @@ from ase import units
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
+from kizuna.errors import KizunaError
 from kizuna.properties import elastic
 from kizuna.properties.labelled_elastic import (compare, fit, lagrangian_strain, read_mlearn,
                                                 summary)
@@ -99,11 +100,12 @@ def test_summary_of_a_cubic_tensor():
 def test_bad_input_says_what(tmp_path):
     path = tmp_path / "x.json"
     path.write_text(json.dumps([{"group": "Elastic", "structure": {}, "outputs": {}}]))
-    with pytest.raises(ValueError, match="entry 0: not an mlearn structure"):
-        read_mlearn(path)
-    path.write_text(json.dumps([{"group": "Surface"}]))
-    with pytest.raises(ValueError, match="no structure of group 'Elastic'"):
+    with pytest.raises(KizunaError, match="not an mlearn entry"):   # the training reader's
         read_mlearn(path)
     a = bulk("Cu", "fcc", a=3.6, cubic=True)
+    a.calc = EMT()
+    path.write_text(json.dumps([_mlearn_entry(a, group="Surface")]))
+    with pytest.raises(ValueError, match="no structure of group 'Elastic'"):
+        read_mlearn(path)
     with pytest.raises(ValueError, match="too few"):
         fit([a, _deformed(a, 0, 0.1)], [np.zeros(6), np.ones(6)], a, max_strain=0.02)

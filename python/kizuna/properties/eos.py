@@ -69,18 +69,21 @@ UNITS = {"E0": "eV/atom", "V0": "Å³/atom", "B0": "GPa", "B'": "", "a0": "Å"}
 
 
 def plot(ax, results: dict) -> None:
-    """E(V) points of each calculator and its fitted curve."""
+    """E(V) - E0 of each calculator (its own fitted minimum: absolute energies of different
+    codes, e.g. a model of VASP data and Quantum ESPRESSO, have different zeros) and its
+    fitted curve."""
     for label, res, style in results:
         v, e = np.asarray(res["data"]["volumes"]), np.asarray(res["data"]["energies"])
-        ax.plot(v, e, style + "o", label=label)
+        e0 = res.get("values", {}).get("E0", float(e.min()))
+        ax.plot(v, 1000 * (e - e0), style + "o", label=label)
         eos = EquationOfState(v, e, eos="birchmurnaghan")
         try:
             eos.fit()
             vv = np.linspace(v.min(), v.max(), 100)
-            ax.plot(vv, eos.func(vv, *eos.eos_parameters), style + "-", lw=1)
+            ax.plot(vv, 1000 * (eos.func(vv, *eos.eos_parameters) - e0), style + "-", lw=1)
         except Exception:  # a failed fit is already in the values; the plot shows points
             pass
     ax.set_xlabel("volume (Å³/atom)")
-    ax.set_ylabel("energy (eV/atom)")
+    ax.set_ylabel("E − E0 (meV/atom)")
     ax.set_title("equation of state")
     ax.legend()

@@ -22,9 +22,10 @@ leaves forces on the two sublattices, and C44 from these cells is the *clamped-i
 C44^0, larger than the relaxed C44 of :mod:`~kizuna.properties.elastic`. C11, C12 of cubic
 crystals need no internal relaxation (the strained cell keeps the forces zero).
 
-mlearn json (``outputs.virial_stress``): VASP order xx yy zz xy yz zx in kBar with VASP's
-sign (compression > 0) - checked on the Si data: a cell compressed by 2 % along x has
-+31.6 kBar in xx; so sigma_ASE = -0.1 GPa x virial_stress, reordered to xx yy zz yz xz xy.
+mlearn json (``outputs.virial_stress``: VASP, kBar, xx yy zz xy yz zx, compression positive) is
+read by the training reader :func:`kizuna.training.readers.read_mlearn_json` (sign and order
+proven in tests/test_data_readers.py); e.g. the Si cell compressed by 2 % along x has
++31.6 kBar in xx, i.e. sigma_xx = -3.16 GPa in ASE's sign.
 """
 from __future__ import annotations
 
@@ -34,11 +35,6 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms, units
 
-#: mlearn/VASP virial order xx yy zz xy yz zx -> ASE Voigt order xx yy zz yz xz xy
-_VASP_TO_ASE = [0, 1, 2, 4, 5, 3]
-KBAR = 0.1 * units.GPa   # eV/Å^3 per kBar
-
-
 def lagrangian_strain(h0, h) -> np.ndarray:
     """Voigt Green-Lagrange strain (engineering shears) taking cell h0 to h (rows = vectors)."""
     f = np.linalg.solve(np.asarray(h0, float), np.asarray(h, float)).T   # h = h0 F^T
@@ -47,30 +43,21 @@ def lagrangian_strain(h0, h) -> np.ndarray:
 
 
 def read_mlearn(path, group: str = "Elastic") -> list:
-    """The structures of one group of an mlearn json file (list of pymatgen Structure dicts
-    with outputs) as ASE Atoms, with ``info``: energy (eV), stress (ASE Voigt, eV/Å^3, from
-    the VASP virial in kBar) and description."""
+    """The structures of one group of an mlearn json file as ASE Atoms, with ``info``: energy
+    (eV), stress (ASE Voigt, eV/Å^3; converted by the training reader
+    :func:`kizuna.training.readers.read_mlearn_json`) and description."""
+    from ..training.readers import read_mlearn_json
+
     entries = json.loads(Path(path).read_text())
     out = []
-    for k, d in enumerate(entries):
-        if d.get("group") != group:
+    for k, (entry, s) in enumerate(zip(entries, read_mlearn_json(path))):
+        if entry.get("group") != group:
             continue
-        s = d["structure"]
-        try:
-            cell = np.asarray(s["lattice"]["matrix"], dtype=float)
-            symbols = [site["species"][0]["element"] for site in s["sites"]]
-            positions = [site["xyz"] for site in s["sites"]]
-            virial = np.asarray(d["outputs"]["virial_stress"], dtype=float)
-        except (KeyError, IndexError, TypeError) as exc:
-            raise ValueError(f"{path}: entry {k}: not an mlearn structure with outputs."
-                             f"virial_stress ({type(exc).__name__}: {exc})") from None
-        if virial.shape != (6,):
-            raise ValueError(f"{path}: entry {k}: virial_stress has {virial.size} values, "
-                             "expected 6 (xx yy zz xy yz zx, kBar)")
-        atoms = Atoms(symbols, positions=positions, cell=cell, pbc=True)
-        atoms.info.update(energy=float(d["outputs"]["energy"]),
-                          stress=-virial[_VASP_TO_ASE] * KBAR,
-                          description=str(d.get("description", "")))
+        if s.stress is None or s.energy is None:
+            raise ValueError(f"{path}: entry {k}: no outputs.virial_stress or energy")
+        atoms = Atoms(s.symbols, positions=s.positions, cell=s.cell, pbc=True)
+        atoms.info.update(energy=float(s.energy), stress=np.asarray(s.stress, dtype=float),
+                          description=str(entry.get("description", "")))
         out.append(atoms)
     if not out:
         raise ValueError(f"{path}: no structure of group {group!r}")
