@@ -30,7 +30,9 @@ def make_calculators(cfg: dict):
     model = Calculator(cfg["model"], threads=cfg["threads"], extrapolation="warn")
     sides = [("model", Watched(model, "model"))]
     if cfg["reference"] is not None:
-        sides.append(("reference", Watched(make_reference(cfg["reference"]), "reference")))
+        # a DFT reference (type: espresso) keeps its per-call scratch in <output>/dft/scratch
+        ref = make_reference(cfg["reference"], workdir=Path(cfg["output"]["directory"]))
+        sides.append(("reference", Watched(ref, "reference")))
     return sides
 
 
