@@ -247,3 +247,29 @@ def test_continued_stage_refuses_a_snapshot_of_another_stage(tmp_path, monkeypat
     save_snapshot(atoms, folder / "snapshot.xyz", {"stage": 0, "step": 10, "stage_end": False})
     with pytest.raises(RuntimeError, match="does not hold that stage's final state"):
         learn(copy.deepcopy(cfg))
+
+
+def test_kill_between_snapshot_and_state_resumes_from_the_snapshot_step(tmp_path, monkeypatch):
+    """snapshot.xyz is written before state.json: a kill between the two leaves a snapshot one
+    chunk ahead of the state; the resumed run takes the snapshot's step (no step run twice)."""
+    from kizuna.learn.loop import Learner
+
+    cfg = _config(tmp_path, stages=[{"temperature": 400, "steps": 30}])
+    cfg["uncertainty"]["max_force_deviation"] = 100.0   # no labels: only the MD chunks
+    original = Learner._save_state
+
+    def stop_before_writing_step_20(self):
+        if self.state["step"] == 20:
+            raise KeyboardInterrupt
+        original(self)
+
+    monkeypatch.setattr(Learner, "_save_state", stop_before_writing_step_20)
+    with pytest.raises(KeyboardInterrupt):
+        learn(copy.deepcopy(cfg))
+    monkeypatch.setattr(Learner, "_save_state", original)
+    folder = tmp_path / "run"
+    assert json.loads((folder / "state.json").read_text())["step"] == 10
+    assert read(folder / "snapshot.xyz").info["step"] == 20
+    summary = learn(copy.deepcopy(cfg))
+    assert summary["md_steps"] == 30
+    assert _events(folder, "stage")[-1]["start"] == 20

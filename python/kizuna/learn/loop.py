@@ -317,8 +317,9 @@ class Learner:
             if st["step"] > 0 and self.snapshot_path.is_file():
                 atoms = load_snapshot(self.snapshot_path)
                 saved = atoms.info.get("step")
-                if atoms.info.get("stage") == st["stage"] and isinstance(saved, int) \
-                        and saved != st["step"] and st.get("pending") is None:
+                if saved is not None and atoms.info.get("stage") == st["stage"] \
+                        and int(saved) != st["step"] and st.get("pending") is None:
+                    saved = int(saved)  # extxyz reads it back as a numpy integer
                     # killed between writing the snapshot and state.json: the snapshot's
                     # step is where the MD is
                     st["total_steps"] += saved - st["step"]
