@@ -11,8 +11,14 @@ from ..training.config import (PROGRESS_MODES, Opt, _check_section, _line_map, _
                                read_yaml_config)
 
 STAGE = {
-    "temperature": Opt(300.0, "float", "K", minimum=0.0),
+    "temperature": Opt(300.0, "float", "K (the thermostat's target; with temperature_end: at the "
+                                       "stage's start)", minimum=0.0),
+    "temperature_end": Opt(None, "float", "K: ramp the target linearly from temperature to this "
+                                          "over the stage's steps, T(s) = T0 + (T1 - T0) s / "
+                                          "steps (null: constant)", minimum=0.0, nullable=True),
     "steps": Opt(1000, "int", "MD steps of this stage", minimum=1),
+    "continue": Opt(False, "bool", "start from the previous stage's final state (positions, "
+                                   "velocities, cell) instead of the start structure"),
     "strain": Opt(0.0, "float", "isotropic linear strain applied to the start structure",
                   minimum=-0.5, maximum=0.5),
     "vacancies": Opt(0, "int", "atoms removed (at random, seeded) from the start structure",
@@ -103,6 +109,18 @@ def validate_learn_config(given, source="<learn config>", text=None, base=None) 
         raise where.error(["md", "stages"], "expected a non-empty list of stages")
     cfg["md"]["stages"] = [_check_section(STAGE, st, ["md", "stages", str(k)], where)
                            for k, st in enumerate(stages)]
+    for k, st in enumerate(cfg["md"]["stages"]):
+        at = ["md", "stages", str(k), "continue"]
+        if st["continue"] and k == 0:
+            raise where.error(at, "the first stage has no previous stage to continue from")
+        if st["continue"] and (st["strain"] or st["vacancies"]):
+            raise where.error(at, "a continued stage takes the previous stage's final state as "
+                              "it is: strain and vacancies (which apply to the start structure) "
+                              "must be 0")
+        if st["temperature_end"] is not None and cfg["md"]["friction"] == 0:
+            raise where.error(["md", "stages", str(k), "temperature_end"],
+                              "a temperature ramp needs a thermostat (md.friction > 0); with "
+                              "friction 0 the MD is NVE")
     temps = cfg["test"]["temperature"]
     temps = temps if isinstance(temps, list) else [temps]
     if not temps or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0

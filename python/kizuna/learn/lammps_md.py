@@ -192,15 +192,22 @@ class LammpsMD:
     """The learner's MD engine on LAMMPS: ``advance`` runs until the next stop (a step limit, or
     the first uncertain step), ``current`` gives the structure, ``reload`` takes a new model."""
 
-    def __init__(self, atoms, cfg: dict, temperature: float, seed: int, model_path, log=None):
+    def __init__(self, atoms, cfg: dict, stage: dict, step: int, seed: int, model_path,
+                 log=None):
         from ..lammps import plugin_path
 
         md = cfg["md"]
         self.model_path = Path(model_path)
         self.threads = cfg["threads"]
+        self.stage_steps = int(stage["steps"])
         self.system = LammpsSystem(atoms, log=log)
         s = self.system
-        s.commands([f"plugin load {_quote(plugin_path())}"])
+        # LAMMPS's step counter is the stage's step: fix langevin ramps tstart -> tstop over
+        # "run N start 0 stop <stage steps>", so the target at step s is T0 + (T1 - T0) s / steps
+        # whatever the runs between two stops (and after a resume)
+        t0 = float(stage["temperature"])
+        t1 = t0 if stage.get("temperature_end") is None else float(stage["temperature_end"])
+        s.commands([f"reset_timestep {int(step)}", f"plugin load {_quote(plugin_path())}"])
         self._pair()
         s.commands(["neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
                     f"timestep {_f(md['timestep'] / 1000.0)}",
@@ -209,7 +216,7 @@ class LammpsMD:
         if md["friction"] > 0:
             damp = 1.0 / md["friction"] / 1000.0  # ps
             lseed = int(seed) % 900_000_000 + 1
-            s.commands([f"fix kz_langevin all langevin {_f(temperature)} {_f(temperature)} "
+            s.commands([f"fix kz_langevin all langevin {_f(t0)} {_f(t1)} "
                         f"{_f(damp)} {lseed} zero yes",
                         # the thermostat must not make the cell drift (ASE engine: FixCom)
                         "fix kz_momentum all momentum 1 linear 1 1 1"])
@@ -247,7 +254,7 @@ class LammpsMD:
             self.halting = True
         lmp = s.lmp
         start = lmp.extract_global("ntimestep")
-        lmp.command(f"run {int(limit)} post no")
+        lmp.command(f"run {int(limit)} start 0 stop {self.stage_steps} post no")
         steps = lmp.extract_global("ntimestep") - start
         dev = float(lmp.extract_pair("max_force_deviation"))
         n_extra = int(lmp.extract_pair("num_extrapolating"))

@@ -32,7 +32,8 @@ from ..model_io import read_model, write_model
 from ..runfolder import RunLock, write_resolved_config
 from ..training.progress import Progress
 from .committee import train_committee
-from .md import AseMD, load_snapshot, save_snapshot, stage_structure, start_structure, thermalise
+from .md import (AseMD, describe_stage, load_snapshot, save_snapshot, stage_structure,
+                 stage_temperature, start_structure, thermalise)
 from .reference import ReferenceFailed, make_reference
 from .store import LabelledStore
 
@@ -225,10 +226,9 @@ class Learner:
         if cfg["md"]["engine"] == "lammps":
             from .lammps_md import LammpsMD
 
-            return LammpsMD(atoms, cfg, stage["temperature"], seed + 31 * st["step"],
+            return LammpsMD(atoms, cfg, stage, st["step"], seed + 31 * st["step"],
                             self.model_path, log=self.dir / "lammps.log")
-        return AseMD(atoms, cfg, stage["temperature"], seed + 31 * st["step"],
-                     self._calculator)
+        return AseMD(atoms, cfg, stage, st["step"], seed + 31 * st["step"], self._calculator)
 
     def _last_stop(self) -> int:
         """Total step of the last label or retraining: the cooldown counts from there (labels
@@ -245,7 +245,7 @@ class Learner:
         before the kill: only the counters are updated) or calls the reference again."""
         st = self.state
         if st.get("pending") is None:
-            save_snapshot(atoms, self.snapshot_path)
+            save_snapshot(atoms, self.snapshot_path, self._where())
             st["pending"] = info
             self._save_state()
             ok = self.label(atoms, info)
@@ -270,6 +270,30 @@ class Learner:
                         num_extrapolating=info["num_extrapolating"])
         return ok
 
+    def _where(self, end=False) -> dict:
+        """Where an MD state is (saved with the snapshot)."""
+        return {"stage": self.state["stage"], "step": self.state["step"], "stage_end": end}
+
+    def _stage_start(self, base, stage, seed):
+        """The structure a stage starts from: the start structure (strained, vacancies),
+        thermalised at the stage's first temperature; or, with ``continue``, the previous
+        stage's final state as it is (positions, velocities, cell: snapshot.xyz, saved when
+        that stage ended)."""
+        st = self.state
+        if not stage["continue"]:
+            atoms = stage_structure(base, stage, seed)
+            thermalise(atoms, stage_temperature(stage, 0), seed)
+            return atoms
+        atoms = load_snapshot(self.snapshot_path) if self.snapshot_path.is_file() else None
+        if atoms is None or not (atoms.info.get("stage") == st["stage"] - 1
+                                 and atoms.info.get("stage_end")):
+            found = (None if atoms is None else
+                     f"stage {atoms.info.get('stage')}, step {atoms.info.get('step')}")
+            raise RuntimeError(f"stage {st['stage'] + 1} continues from stage {st['stage']}, but "
+                               f"{self.snapshot_path} does not hold that stage's final state "
+                               f"(found: {found}); was the run folder changed by hand?")
+        return atoms
+
     def _retrain_if_due(self, engine):
         if self.state["labels_since_training"] >= self.cfg["committee"]["retrain_every"]:
             self.train()
@@ -292,15 +316,24 @@ class Learner:
             seed = cfg["seed"] * 100 + st["stage"]
             if st["step"] > 0 and self.snapshot_path.is_file():
                 atoms = load_snapshot(self.snapshot_path)
+                saved = atoms.info.get("step")
+                if saved is not None and atoms.info.get("stage") == st["stage"] \
+                        and int(saved) != st["step"] and st.get("pending") is None:
+                    saved = int(saved)  # extxyz reads it back as a numpy integer
+                    # killed between writing the snapshot and state.json: the snapshot's
+                    # step is where the MD is
+                    st["total_steps"] += saved - st["step"]
+                    st["step"] = saved
             else:
-                atoms = stage_structure(base, stage, seed)
-                thermalise(atoms, stage["temperature"], seed)
                 st["step"] = 0
+                atoms = self._stage_start(base, stage, seed)
             engine = self._engine(atoms, stage, seed)
-            self._say(f"stage {st['stage'] + 1}/{len(stages)}: {stage['temperature']:.0f} K, "
-                      f"strain {stage['strain']}, vacancies {stage['vacancies']}, "
-                      f"steps {st['step']}..{stage['steps']}")
+            self._say(f"stage {st['stage'] + 1}/{len(stages)}: {describe_stage(stage)}, "
+                      + ("continued from the previous stage, " if stage["continue"] else
+                         f"strain {stage['strain']}, vacancies {stage['vacancies']}, ")
+                      + f"steps {st['step']}..{stage['steps']}")
             self._event("stage", stage=st["stage"], temperature=stage["temperature"],
+                        temperature_end=stage["temperature_end"], continued=stage["continue"],
                         strain=stage["strain"], vacancies=stage["vacancies"], start=st["step"])
             try:
                 if st.get("pending"):  # killed during a reference call: the snapshot is it
@@ -323,18 +356,29 @@ class Learner:
                             "source": "md", "stage": st["stage"], "step": st["step"],
                             "total_step": st["total_steps"], "max_force_deviation": float(dev),
                             "num_extrapolating": int(n_extra),
-                            "temperature": stage["temperature"]})
+                            "temperature": stage_temperature(stage, st["step"])})
                         if ok:
                             self._say(f"stage {st['stage'] + 1} step {st['step']}: labelled "
                                       f"(max deviation {dev:.3f} eV/Å, threshold "
                                       f"{self.threshold():.3f}, {n_extra} extrapolating); "
                                       f"reference calls {st['reference_calls']}")
                         self._retrain_if_due(engine)
-                    if st["step"] % every == 0:
-                        save_snapshot(engine.current(), self.snapshot_path)
+                    end = st["step"] == stage["steps"]
+                    if st["step"] % every == 0 or end:
+                        # the final state of a stage is kept (a continued stage starts from it)
+                        now = engine.current()
+                        save_snapshot(now, self.snapshot_path, self._where(end))
                         self._save_state()
+                        # the MD trace (plots of a run: temperature, spread, extrapolation)
+                        self._event("md", stage=st["stage"], step=st["step"],
+                                    total_step=st["total_steps"],
+                                    target_temperature=stage_temperature(stage, st["step"]),
+                                    temperature=round(float(now.get_temperature()), 2),
+                                    max_force_deviation=float(dev),
+                                    num_extrapolating=int(n_extra))
                     self._status(f"stage {st['stage'] + 1}/{len(stages)} "
-                                 f"({stage['temperature']:.0f} K) step {st['step']}/"
+                                 f"({stage_temperature(stage, st['step']):.0f} K) "
+                                 f"step {st['step']}/"
                                  f"{stage['steps']} | reference calls {st['reference_calls']} | "
                                  f"max deviation {dev:.3f} eV/Å (threshold {self.threshold():.3f})"
                                  f" | labelled {len(self.store)}")

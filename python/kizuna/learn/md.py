@@ -52,6 +52,24 @@ def stage_structure(base, stage: dict, seed: int):
     return atoms
 
 
+def stage_temperature(stage: dict, step: int) -> float:
+    """The thermostat's target (K) at step ``step`` (0..steps) of a stage: constant, or the
+    linear ramp T(s) = T0 + (T1 - T0) s / steps with T0 = temperature, T1 = temperature_end
+    (the target of the step that ends at s; LAMMPS's fix langevin tstart tstop over
+    ``run N start 0 stop steps`` computes the same)."""
+    t0, t1 = stage["temperature"], stage.get("temperature_end")
+    if t1 is None:
+        return float(t0)
+    return float(t0 + (t1 - t0) * step / stage["steps"])
+
+
+def describe_stage(stage: dict) -> str:
+    """'3000 K', or '3000->1500 K' for a ramp."""
+    t1 = stage.get("temperature_end")
+    return (f"{stage['temperature']:.0f} K" if t1 is None
+            else f"{stage['temperature']:.0f}->{t1:.0f} K")
+
+
 def thermalise(atoms, temperature: float, seed: int):
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature,
                                  rng=np.random.default_rng(seed))
@@ -68,10 +86,16 @@ def dynamics(atoms, cfg: dict, temperature: float, seed: int):
     return VelocityVerlet(atoms, md["timestep"] * units.fs)
 
 
-def save_snapshot(atoms, path: Path) -> None:
-    """Positions, momenta and cell, written atomically."""
+def save_snapshot(atoms, path: Path, where: dict = None) -> None:
+    """Positions, momenta and cell, written atomically; ``where`` (stage, step of that state)
+    goes into the frame's info (a continued stage checks that it starts from the previous
+    stage's end)."""
     snap = atoms.copy()
     snap.calc = None
+    snap.set_constraint()
+    for key in ("stage", "step", "stage_end"):
+        snap.info.pop(key, None)
+    snap.info.update(where or {})
     tmp = path.with_name(path.name + ".tmp")
     write(tmp, snap, format="extxyz")
     with open(tmp, "a") as handle:
@@ -90,16 +114,22 @@ class AseMD:
     """The learner's MD engine on ASE dynamics (``md.engine: ase``): one step per ``advance``,
     the committee calculator's results after it."""
 
-    def __init__(self, atoms, cfg: dict, temperature: float, seed: int, calculator):
+    def __init__(self, atoms, cfg: dict, stage: dict, step: int, seed: int, calculator):
         self.atoms = atoms
         self._calculator = calculator
+        self.stage, self.step = stage, step
+        self.thermostat = cfg["md"]["friction"] > 0
         atoms.calc = calculator()
-        self.dyn = dynamics(atoms, cfg, temperature, seed)
+        self.dyn = dynamics(atoms, cfg, stage_temperature(stage, step), seed)
 
     def advance(self, limit: int, threshold, extrapolation: bool):
         """One step (whatever ``limit``, threshold and extrapolation): (1, max force
-        deviation, atoms extrapolating)."""
+        deviation, atoms extrapolating). A ramp sets the target of the step ending at s + 1
+        before it (the same as LAMMPS)."""
+        if self.thermostat and self.stage.get("temperature_end") is not None:
+            self.dyn.set_temperature(temperature_K=stage_temperature(self.stage, self.step + 1))
         self.dyn.run(1)
+        self.step += 1
         r = self.atoms.calc.results
         return 1, float(r["max_force_deviation"]), int(r["num_extrapolating"])
 

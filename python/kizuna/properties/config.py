@@ -61,12 +61,39 @@ PROPERTIES = {
     },
     "melt_quench": {
         "supercell": Opt([2, 2, 2], "list_int", "repetitions of the input cell"),
+        "engine": Opt("ase", "str", "MD of the model: ase | lammps (in-process, large cells)",
+                      choices=("ase", "lammps")),
+        "schedule": Opt(None, "any", "list of segments {temperature, temperature_end, steps} "
+                                     "(the stages of kizuna learn); replaces melt_temperature, "
+                                     "melt_steps, quench_steps, final_temperature", nullable=True),
+        "reference_mode": Opt("same_protocol", "str", "same_protocol: the reference runs the "
+                              "schedule too (ASE); model_glass: the reference relaxes (and with "
+                              "reference_md_steps, runs MD from) the model's last frame",
+                              choices=("same_protocol", "model_glass")),
+        "reference_md_steps": Opt(0, "int", "model_glass: steps of the reference's MD at the "
+                                            "final temperature from the model's last frame",
+                                  minimum=0),
+        "final_relax_steps": Opt(200, "int", "L-BFGS steps relaxing the last frame at fixed cell "
+                                             "(0: none)", minimum=0),
+        "final_relax_fmax": Opt(0.05, "float", "eV/Å, convergence of that relaxation",
+                                minimum=0.0, exclusive_min=True),
+        "dos": Opt(False, "bool", "vibrational DOS of the relaxed last frame (stochastic "
+                                  "Lanczos on the finite-difference dynamical matrix)"),
+        "dos_lanczos_steps": Opt(40, "int", "Lanczos steps per vector (2 force calls each)",
+                                 minimum=2),
+        "dos_vectors": Opt(1, "int", "random start vectors averaged", minimum=1),
+        "dos_displacement": Opt(0.01, "float", "Å, largest atomic displacement of the finite "
+                                               "differences", minimum=0.0, exclusive_min=True),
+        "dos_sigma": Opt(0.3, "float", "THz, Gaussian broadening", minimum=0.0,
+                         exclusive_min=True),
+        "dos_range": Opt([-2.0, 20.0], "list_float", "THz, [min, max] of the DOS grid"),
+        "dos_pitch": Opt(0.05, "float", "THz, DOS grid step", minimum=0.0, exclusive_min=True),
         "melt_temperature": Opt(2500.0, "float", "K", minimum=0.0),
         "melt_steps": Opt(500, "int", "MD steps at the melt temperature", minimum=0),
         "quench_steps": Opt(1000, "int", "steps of the linear quench", minimum=1),
         "final_temperature": Opt(300.0, "float", "K", minimum=0.0),
-        "ramp_every": Opt(10, "int", "steps between two thermostat temperature updates",
-                          minimum=1),
+        "ramp_every": Opt(10, "int", "steps between two thermostat temperature updates (ase) "
+                                     "and two trace points (both engines)", minimum=1),
         "sample_steps": Opt(200, "int", "steps sampled at the final temperature", minimum=1),
         "sample_every": Opt(20, "int", "steps between two analysed frames", minimum=1),
         "timestep": Opt(2.0, "float", "fs", minimum=0.0, exclusive_min=True),
@@ -189,10 +216,49 @@ def validate_validate_config(given, source="<validate config>", text=None, base=
                               "C21)")
         if len(out["elastic"]["strains"]) < 2:
             raise where.error(["properties", "elastic", "strains"], "give at least two strains")
+    if "melt_quench" in out:
+        _check_melt_quench(out["melt_quench"], props["melt_quench"] or {}, where)
     if "phonons" in out and len(out["phonons"]["dos_range"]) != 2:
         raise where.error(["properties", "phonons", "dos_range"], "expected [min, max] in THz")
     cfg["properties"] = out
     return cfg
+
+
+SEGMENT = {
+    "temperature": Opt(None, "float", "K, the target at the segment's start", required=True,
+                       minimum=0.0),
+    "temperature_end": Opt(None, "float", "K, at its end (null: constant)", nullable=True,
+                           minimum=0.0),
+    "steps": Opt(None, "int", "MD steps", required=True, minimum=1),
+    # accepted so that the stages of a kizuna learn config can be pasted as they are
+    "continue": Opt(True, "bool", "must be true after the first segment (the schedule is one "
+                                  "run)"),
+}
+
+
+def _check_melt_quench(mq: dict, given: dict, where) -> None:
+    at = ["properties", "melt_quench"]
+    if mq["schedule"] is not None:
+        short = [k for k in ("melt_temperature", "melt_steps", "quench_steps",
+                             "final_temperature") if k in given]
+        if short:
+            raise where.error(at + [short[0]], "give either schedule or melt_temperature/"
+                              "melt_steps/quench_steps/final_temperature, not both")
+        if not isinstance(mq["schedule"], list) or not mq["schedule"]:
+            raise where.error(at + ["schedule"], "expected a non-empty list of segments "
+                              "{temperature, temperature_end, steps}")
+        segs = [_check_section(SEGMENT, seg, at + ["schedule", str(k)], where)
+                for k, seg in enumerate(mq["schedule"])]
+        for k, seg in enumerate(segs[1:], 1):
+            if not seg["continue"]:
+                raise where.error(at + ["schedule", str(k), "continue"], "every segment "
+                                  "continues the previous one here (one run)")
+        mq["schedule"] = segs
+    if len(mq["dos_range"]) != 2 or not mq["dos_range"][0] < mq["dos_range"][1]:
+        raise where.error(at + ["dos_range"], "expected [min, max] in THz with min < max")
+    if mq["reference_mode"] == "same_protocol" and mq["reference_md_steps"]:
+        raise where.error(at + ["reference_md_steps"], "only with reference_mode: model_glass "
+                          "(same_protocol runs the whole schedule with the reference)")
 
 
 def load_validate_config(path=None, overrides=(), given=None) -> dict:

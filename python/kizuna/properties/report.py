@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 COLORS = {"model": "C0", "reference": "C3"}
-TWO_PANELS = ("phonons", "melt_quench", "diffusion")
+TWO_PANELS = ("phonons", "diffusion")
 
 
 def _fmt(x, digits=4) -> str:
@@ -60,7 +60,10 @@ def _plot(name, entry, path: Path) -> bool:
     if not sides:
         return False
     module = MODULES[name]
-    if name in TWO_PANELS:
+    if getattr(module, "PANELS", 0) == 4:
+        fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+        module.plot(axes.ravel(), sides)
+    elif name in TWO_PANELS:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2),
                                  gridspec_kw={"width_ratios": [3, 1]} if name == "phonons"
                                  else None)

@@ -69,8 +69,10 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
             calc.reset_watch()
             start = time.time()
             kwargs = {"seed": cfg["seed"]} if name in SEEDED else {}
-            if name == "diffusion":
+            if name in ("diffusion", "melt_quench"):
                 kwargs.update(side=side, model_path=cfg["model"], threads=cfg["threads"])
+            if name == "melt_quench" and side != "model":
+                kwargs["model_result"] = entry.get("model")  # model_glass judges its frames
             try:
                 res = module.compute(relaxed[side].copy(), calc, pcfg, cfg["relax"], **kwargs)
             except KizunaError:
