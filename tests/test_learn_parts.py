@@ -119,3 +119,33 @@ def test_rank_correlation():
     x = rng.normal(size=200)
     assert abs(rank_correlation(x, rng.normal(size=200))) < 0.2
     assert rank_correlation([1, 1, 2], [1, 1, 2]) == pytest.approx(1.0)
+
+
+def test_collapsed_md_structure_stops_with_a_message_and_no_label(tmp_path):
+    """A run-away MD (two atoms 0.3 Å apart) is refused before the reference is called:
+    a clear DataError naming the atoms and what to change, an event, no label, no pending."""
+    import json
+
+    from kizuna.errors import DataError
+    from kizuna.learn.loop import Learner
+
+    cfg = validate_learn_config(_config(output={"directory": str(tmp_path / "run")}))
+    atoms = _copper(0)
+    atoms.positions[5] = atoms.positions[3] + [0.3, 0.0, 0.0]
+    learner = Learner(cfg)
+    try:
+        info = {"stage": 1, "step": 40, "total_step": 90, "max_force_deviation": 9.0,
+                "num_extrapolating": 3, "source": "md"}
+        with pytest.raises(DataError, match=r"MD collapsed at stage 1, step 40: atoms 3 and 5 "
+                                            r"are 0\.300 Å apart"):
+            learner._label_md(atoms, info)
+        assert learner.reference is None          # the reference was never asked
+        assert len(learner.store) == 0
+        assert learner.state.get("pending") is None
+        events = [json.loads(line) for line in
+                  (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+        assert events[-1]["event"] == "md_collapsed" and events[-1]["atoms"] == [3, 5]
+        # a sane structure passes the check (no exception before the reference)
+        learner._refuse_collapsed(_copper(1), info)
+    finally:
+        learner.close()

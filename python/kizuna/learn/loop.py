@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from ..model_io import read_model, write_model
+from ..errors import DataError
 from ..runfolder import RunLock, write_resolved_config
+from ..training.structure import closest_pair_below
 from ..training.progress import Progress
 from .committee import train_committee
 from .md import (AseMD, describe_stage, load_snapshot, save_snapshot, stage_structure,
@@ -245,6 +247,7 @@ class Learner:
         before the kill: only the counters are updated) or calls the reference again."""
         st = self.state
         if st.get("pending") is None:
+            self._refuse_collapsed(atoms, info)
             save_snapshot(atoms, self.snapshot_path, self._where())
             st["pending"] = info
             self._save_state()
@@ -269,6 +272,26 @@ class Learner:
                         max_force_deviation=info["max_force_deviation"],
                         num_extrapolating=info["num_extrapolating"])
         return ok
+
+    def _refuse_collapsed(self, atoms, info):
+        """An MD structure with two atoms closer than training.data.min_distance (default
+        0.5 Å) is a run-away MD, not a label: training would refuse it. Stop with what happened
+        and what to change; the last snapshot (before the collapse) stays the resume point."""
+        min_d = float(((self.cfg.get("training") or {}).get("data") or {})
+                      .get("min_distance", 0.5))
+        pair = closest_pair_below(atoms, min_d)
+        if pair is None:
+            return
+        i, j, d = pair
+        self._event("md_collapsed", stage=info.get("stage"), step=info.get("step"),
+                    total_step=info.get("total_step"), atoms=[i, j], distance=d)
+        raise DataError(
+            f"MD collapsed at stage {info.get('stage')}, step {info.get('step')}: atoms {i} "
+            f"and {j} are {d:.3f} Å apart (closer than training.data.min_distance = {min_d} Å) "
+            f"before the committee asked the reference. Not labelled. Lower "
+            f"uncertainty.max_force_deviation, retrain sooner (committee.retrain_every), or "
+            f"shorten md.timestep, then run the same command again: it resumes from the last "
+            f"snapshot before the collapse.")
 
     def _where(self, end=False) -> dict:
         """Where an MD state is (saved with the snapshot)."""

@@ -113,18 +113,37 @@ def check_structure(s: Structure, *, need_energy=True, need_forces=True,
         _check_distances(s, pos, min_distance)
 
 
-def _check_distances(s: Structure, pos, min_distance) -> None:
+def closest_pair_below(atoms, min_distance):
+    """(i, j, distance in Å) of the first atom i with a neighbour j closer than
+    ``min_distance`` (periodic images included), or None. ``atoms``: an ase.Atoms."""
+    pos = np.ascontiguousarray(atoms.get_positions(), dtype=float)
+    if min_distance <= 0 or len(pos) < 2:
+        return None
+    periodic = bool(np.any(atoms.pbc))
+    return _closest_pair(pos, np.ascontiguousarray(atoms.cell.array, dtype=float)
+                         if periodic else None, list(atoms.pbc) if periodic else False,
+                         min_distance)
+
+
+def _closest_pair(pos, cell, pbc, min_distance):
     from .. import _core
 
-    cell = None if s.cell is None else np.ascontiguousarray(s.cell, dtype=float)
-    pbc = list(s.pbc) if cell is not None else False
     offsets, indices, shifts = _core.neighbor_list(np.ascontiguousarray(pos), cell, pbc,
                                                    float(min_distance))
-    if len(indices):
-        first = int(np.argmax(np.diff(offsets) > 0))  # first atom with a too-close neighbour
-        k = int(offsets[first])
-        j = int(indices[k])
-        d = float(np.linalg.norm(pos[j] + shifts[k] - pos[first]))
+    if not len(indices):
+        return None
+    first = int(np.argmax(np.diff(offsets) > 0))  # first atom with a too-close neighbour
+    k = int(offsets[first])
+    j = int(indices[k])
+    return first, j, float(np.linalg.norm(pos[j] + shifts[k] - pos[first]))
+
+
+def _check_distances(s: Structure, pos, min_distance) -> None:
+    cell = None if s.cell is None else np.ascontiguousarray(s.cell, dtype=float)
+    pbc = list(s.pbc) if cell is not None else False
+    pair = _closest_pair(pos, cell, pbc, min_distance)
+    if pair is not None:
+        first, j, d = pair
         raise DataError(f"{s.name}: atoms {first} and {j} are {d:.4f} Å apart (closer than "
                         f"data.min_distance = {min_distance} Å; atoms on top of each other?)")
 
