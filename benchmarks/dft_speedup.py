@@ -19,6 +19,7 @@ the accuracy, on the same system and DFT settings (examples/learn/si_qe.yaml).
            Spearman rank correlation of the committee's max force deviation with the true
            max force error per frame.
 
+The relabelled frames are kept: <out>/accuracy_frames.xyz (extxyz, DFT energy and forces).
 Every phase writes its JSON into --out and is skipped when that file exists (a killed run
 resumes; `kizuna learn` resumes by itself). Results: <out>/result.json.
 """
@@ -178,7 +179,21 @@ def phase_accuracy(cfg, out: Path, model: Path, frames_wanted: int) -> dict:
             frame.calc = SinglePointCalculator(frame, energy=e, forces=f)
             frame.info.update(temperature=temperature, strain=strain)
             frames.append(frame)
+    from ase.io import write
+
+    # the relabelled frames (DFT energy, forces): other models can be scored on them
+    write(out / "accuracy_frames.xyz", frames, format="extxyz")
     errors = committee_errors(model, frames)
+    errors["by_condition"] = []
+    for temperature, strain in conditions:
+        sub = [f for f in frames if (f.info["temperature"], f.info["strain"]) == (temperature,
+                                                                                   strain)]
+        if sub:
+            e = committee_errors(model, sub)
+            errors["by_condition"].append({
+                "temperature": temperature, "strain": strain, "frames": len(sub),
+                "forces_mae_eV_A": e["forces_mae_eV_A"],
+                "energy_mae_meV_atom": e["energy_mae_meV_atom"]})
     errors.update(dft_failures=failed, model_md_steps_between_frames=steps_between,
                   conditions=[{"temperature": t, "strain": s} for t, s in conditions])
     path.write_text(json.dumps(errors, indent=1))
