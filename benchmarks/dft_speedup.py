@@ -19,6 +19,7 @@ the accuracy, on the same system and DFT settings (examples/learn/si_qe.yaml).
            Spearman rank correlation of the committee's max force deviation with the true
            max force error per frame.
 
+The relabelled frames are kept: <out>/accuracy_frames.xyz (extxyz, DFT energy and forces).
 Every phase writes its JSON into --out and is skipped when that file exists (a killed run
 resumes; `kizuna learn` resumes by itself). Results: <out>/result.json.
 """
@@ -40,11 +41,29 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def cpu_seconds() -> float:
-    """CPU seconds of this process and of its finished children (pw.x)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def cpu_seconds(who=None) -> float:
+    """CPU seconds of this process (who="self": MD, training, bookkeeping), of its finished
+    children ("children": pw.x), or of both (None)."""
+    total = 0.0
+    for kind, flag in (("self", resource.RUSAGE_SELF), ("children", resource.RUSAGE_CHILDREN)):
+        if who in (None, kind):
+            use = resource.getrusage(flag)
+            total += use.ru_utime + use.ru_stime
+    return total
+
+
+def calls_per_stage(stages, calls_at) -> list:
+    """DFT calls (MD labels) per stage of the config, and in each stage's second half."""
+    out, start = [], 0
+    for st in stages:
+        end = start + st["steps"]
+        mid = start + st["steps"] // 2
+        out.append({"temperature": st["temperature"], "strain": st["strain"],
+                    "steps": st["steps"],
+                    "calls": sum(start < s <= end for s in calls_at),
+                    "calls_second_half": sum(mid < s <= end for s in calls_at)})
+        start = end
+    return out
 
 
 def phase_learn(cfg_path, out: Path) -> dict:
@@ -58,10 +77,13 @@ def phase_learn(cfg_path, out: Path) -> dict:
         raise SystemExit(f"{run_dir} holds a run interrupted earlier: its wall time would not "
                          "be one session's; remove it (or finish it with kizuna learn and "
                          "time it yourself)")
-    t0, c0 = time.time(), cpu_seconds()
+    t0, c0, k0 = time.time(), cpu_seconds(), cpu_seconds("children")
     summary = learn(str(cfg_path), overrides=[f"output.directory={run_dir}",
-                                              "output.progress=none"])
-    result = {"wall_s": time.time() - t0, "cpu_s": cpu_seconds() - c0, "summary": summary}
+                                              "output.progress=line"])
+    state = json.loads((run_dir / "state.json").read_text())
+    result = {"wall_s": time.time() - t0, "cpu_s": cpu_seconds() - c0,
+              "dft_cpu_s": cpu_seconds("children") - k0, "summary": summary,
+              "calls_at": state["calls_at"]}
     path.write_text(json.dumps(result, indent=1))
     return result
 
@@ -157,7 +179,21 @@ def phase_accuracy(cfg, out: Path, model: Path, frames_wanted: int) -> dict:
             frame.calc = SinglePointCalculator(frame, energy=e, forces=f)
             frame.info.update(temperature=temperature, strain=strain)
             frames.append(frame)
+    from ase.io import write
+
+    # the relabelled frames (DFT energy, forces): other models can be scored on them
+    write(out / "accuracy_frames.xyz", frames, format="extxyz")
     errors = committee_errors(model, frames)
+    errors["by_condition"] = []
+    for temperature, strain in conditions:
+        sub = [f for f in frames if (f.info["temperature"], f.info["strain"]) == (temperature,
+                                                                                   strain)]
+        if sub:
+            e = committee_errors(model, sub)
+            errors["by_condition"].append({
+                "temperature": temperature, "strain": strain, "frames": len(sub),
+                "forces_mae_eV_A": e["forces_mae_eV_A"],
+                "energy_mae_meV_atom": e["energy_mae_meV_atom"]})
     errors.update(dft_failures=failed, model_md_steps_between_frames=steps_between,
                   conditions=[{"temperature": t, "strain": s} for t, s in conditions])
     path.write_text(json.dumps(errors, indent=1))
@@ -195,10 +231,19 @@ def main(argv=None):
         "on_the_fly_wall_s": learned["wall_s"], "on_the_fly_cpu_s": learned["cpu_s"],
         "on_the_fly_dft_wall_s": s.get("reference_seconds"),
         "on_the_fly_training_wall_s": s.get("training_seconds"),
+        "on_the_fly_dft_cpu_s": learned.get("dft_cpu_s"),
+        "on_the_fly_learning_cpu_s": (learned["cpu_s"] - learned["dft_cpu_s"]
+                                      if "dft_cpu_s" in learned else None),
+        "final_training": s.get("final_training"),
+        "dft_calls_per_stage": (calls_per_stage(cfg["md"]["stages"], learned["calls_at"])
+                                if "calls_at" in learned else None),
         "aimd_wall_s_per_step": aimd["wall_s_per_step"],
         "aimd_cpu_s_per_step": aimd["cpu_s_per_step"],
         "speedup_wall": steps * aimd["wall_s_per_step"] / learned["wall_s"],
         "speedup_cpu": steps * aimd["cpu_s_per_step"] / learned["cpu_s"],
+        # what the DFT calls alone allow (no training, no MD): the call count's share
+        "speedup_cpu_dft_only": (steps * aimd["cpu_s_per_step"] / learned["dft_cpu_s"]
+                                 if learned.get("dft_cpu_s") else None),
         "accuracy": {k: v for k, v in accuracy.items()
                      if k not in ("max_force_deviation", "max_force_error")},
     }

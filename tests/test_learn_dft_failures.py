@@ -120,7 +120,8 @@ def test_failing_every_try_raises_and_gives_no_values(fake, tmp_path, mode, reas
 def test_a_hanging_call_is_killed_after_the_timeout(fake, tmp_path):
     spec, set_plan, calls = fake
     set_plan("hang", "ok")
-    calc = make_reference({**spec, "timeout": 3}, tmp_path / "run")
+    # timeout: long enough for the "ok" try (the fake imports numpy and ASE) on a loaded machine
+    calc = make_reference({**spec, "timeout": 10}, tmp_path / "run")
     atoms = _cu()
     atoms.calc = calc
     atoms.get_potential_energy()

@@ -103,9 +103,10 @@ def member_config(cfg: dict, data_path: Path, directory: Path, seed: int, epochs
 
 
 def train_committee(cfg: dict, data_path: Path, structures, workdir: Path, round_index: int,
-                    previous: Model = None) -> Model:
+                    previous: Model = None, epochs=None) -> Model:
     """Train (previous is None) or warm-start (previous: the current committee) every member on
-    the labelled data; return the merged committee, its scaling covering all the data."""
+    the labelled data; return the merged committee, its scaling covering all the data.
+    ``epochs``: (Adam epochs, L-BFGS iterations) instead of the configured ones."""
     from ..training.api import train
 
     c = cfg["committee"]
@@ -124,10 +125,12 @@ def train_committee(cfg: dict, data_path: Path, structures, workdir: Path, round
             init_path = directory.parent / f"init{k}.kzn"
             init_path.parent.mkdir(parents=True, exist_ok=True)
             write_model(init, init_path)
-            epochs, lbfgs = c["retrain_epochs"], c["retrain_lbfgs_epochs"]
+            n_adam, n_lbfgs = c["retrain_epochs"], c["retrain_lbfgs_epochs"]
         else:
-            epochs, lbfgs = c["epochs"], c["lbfgs_epochs"]
-        tcfg = member_config(cfg, data_path, directory, seed, epochs, lbfgs)
+            n_adam, n_lbfgs = c["epochs"], c["lbfgs_epochs"]
+        if epochs is not None:
+            n_adam, n_lbfgs = epochs
+        tcfg = member_config(cfg, data_path, directory, seed, n_adam, n_lbfgs)
         # an interrupted member training (checkpoint in its folder) resumes where it stopped
         result = train(tcfg, init=str(init_path) if init_path else None)
         members.append(read_model(result["model"]))

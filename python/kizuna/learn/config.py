@@ -79,6 +79,11 @@ SCHEMA = {
         "retrain_lbfgs_epochs": Opt(15, "int", "L-BFGS iterations of each retraining",
                                     minimum=0),
         "retrain_every": Opt(1, "int", "retrain after this many new labels", minimum=1),
+        "final_epochs": Opt(0, "int", "after the MD: one more warm-started training of this "
+                                      "many Adam epochs on all the data (0: none; labels not "
+                                      "yet trained on get a normal retraining)", minimum=0),
+        "final_lbfgs_epochs": Opt(0, "int", "L-BFGS iterations of that final training",
+                                  minimum=0),
     },
     # passed to `kizuna train` for every member (training configuration schema)
     "training": Opt({}, "any", "symmetry_functions / model / loss / training sections of a "

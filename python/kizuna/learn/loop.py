@@ -174,15 +174,17 @@ class Learner:
             self._save_state()
             self._say(f"bootstrap: {k + 1}/{b['structures']} reference calls")
 
-    def train(self):
+    def train(self, epochs=None, final=False):
+        """A training round on all labelled data (warm start from the current committee);
+        ``epochs``: (Adam, L-BFGS) instead of the configured ones (the final round)."""
         structures = self.store.read()
         previous = read_model(self.model_path) if self.model_path.is_file() else None
         t0 = time.time()
-        self._say(f"training round {self.state['round'] + 1}: "
+        self._say(f"{'final ' if final else ''}training round {self.state['round'] + 1}: "
                   f"{self.cfg['committee']['members']} members on {len(structures)} structures"
                   f"{' (warm start)' if previous is not None else ''}")
         committee = train_committee(self.cfg, self.store.path, structures, self.dir / "rounds",
-                                    self.state["round"], previous)
+                                    self.state["round"], previous, epochs)
         write_model(committee, self.model_path)
         self.state["round"] += 1
         self._add_seconds("training_seconds", t0)
@@ -191,7 +193,7 @@ class Learner:
         self.state["last_training_step"] = self.state["total_steps"]
         self._save_state()
         self._event("trained", round=self.state["round"], structures=len(structures),
-                    seconds=round(time.time() - t0, 2))
+                    seconds=round(time.time() - t0, 2), final=final)
         self._say(f"training round {self.state['round']} done in "
                   f"{time.time() - t0:.1f} s")
 
@@ -423,6 +425,7 @@ class Learner:
                                   f"{self.cfg['bootstrap']['structures']} reference calls gave "
                                   f"a label (reasons: {self.events_path})")
         self.run_md()
+        self.finish_training()
         summary = self.summary(time.time() - t0)
         if self.cfg["test"]["trajectory_steps"]:
             from .evaluate import independent_test
@@ -433,6 +436,21 @@ class Learner:
         self._say(f"done: {summary['md_steps']} MD steps, {summary['reference_calls']} reference "
                   f"calls, {summary['training_rounds']} training rounds; model {self.model_path}")
         return summary
+
+    def finish_training(self):
+        """After the MD: the final training round (committee.final_epochs > 0; once, also
+        across a resume), or a normal retraining when labels are not yet trained on
+        (retrain_every > 1 leaves up to retrain_every - 1 of them)."""
+        c = self.cfg["committee"]
+        if c["final_epochs"] > 0 and not self.state.get("final_training_done"):
+            self.train((c["final_epochs"], c["final_lbfgs_epochs"]), final=True)
+            self.state["final_training_done"] = True
+            self._save_state()
+        elif self.state["trained_on"] < len(self.store):
+            self.train()
+        else:
+            return
+        self._record_training_deviation()
 
     def summary(self, seconds) -> dict:
         st = self.state
@@ -448,6 +466,7 @@ class Learner:
             "reference_calls_last_half": len(late),
             "reference_call_fraction_last_half": len(late) / max(1, total - half),
             "training_rounds": st["round"],
+            "final_training": bool(st.get("final_training_done")),
             "reference_seconds": st.get("reference_seconds", 0.0),  # all sessions, wall
             "training_seconds": st.get("training_seconds", 0.0),
             "labelled_structures": len(self.store),
