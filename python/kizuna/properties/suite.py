@@ -27,8 +27,10 @@ def make_calculators(cfg: dict):
     from ..calculator import Calculator
     from ..learn.reference import make_reference
 
-    model = Calculator(cfg["model"], threads=cfg["threads"], extrapolation="warn")
-    sides = [("model", Watched(model, "model"))]
+    sides = []
+    if cfg["model"] is not None:
+        model = Calculator(cfg["model"], threads=cfg["threads"], extrapolation="warn")
+        sides.append(("model", Watched(model, "model")))
     if cfg["reference"] is not None:
         sides.append(("reference", Watched(make_reference(cfg["reference"]), "reference")))
     return sides
@@ -40,12 +42,53 @@ def start_structure(cfg: dict):
     return learn_start(cfg)
 
 
+def _inputs(cfg: dict) -> dict:
+    """What a side's results depend on besides its calculator and the property's section."""
+    return {"structure": cfg["structure"], "relax": cfg["relax"], "seed": cfg["seed"]}
+
+
+def _ref_config(name: str, section):
+    """The part of a property's section the reference side depends on."""
+    module = MODULES[name]
+    if section is None or not hasattr(module, "reference_config"):
+        return section
+    try:
+        return module.reference_config(section)
+    except KeyError:     # an older run's section without a newer key
+        return None
+
+
+def reusable_reference(cfg: dict, previous: dict | None, name: str, say=print):
+    """The reference side of property ``name`` from an earlier run's results (``previous``)
+    when it was computed with the same reference, structure, relaxation, seed and property
+    section, else None (and ``say`` tells why)."""
+    if previous is None:
+        return None
+    entry = previous.get("properties", {}).get(name, {})
+    why = None
+    if previous.get("reference") != cfg["reference"]:
+        why = f"its reference was {previous.get('reference')!r}"
+    elif previous.get("inputs") != _inputs(cfg):
+        why = "its structure, relax or seed differ"
+    elif "reference" not in entry or "error" in entry["reference"]:
+        why = "it has no reference result for it"
+    elif _ref_config(name, entry.get("config")) != _ref_config(name, cfg["properties"][name]):
+        why = "the property's configuration differs"
+    if why:
+        say(f"kizuna validate: {name} (reference): not reused from {cfg['reference_results']}"
+            f" ({why}); computing it")
+        return None
+    return dict(entry["reference"], reused_from=cfg["reference_results"])
+
+
 def run_suite(cfg: dict, sides=None, say=print) -> dict:
     """Compute every property of ``cfg['properties']`` on every side; returns the results
     (JSON-ready) and writes the report into ``cfg['output']['directory']``."""
     sides = sides or make_calculators(cfg)
     unit = start_structure(cfg)
-    out = {"model": cfg["model"], "reference": cfg["reference"],
+    previous = (json.loads(Path(cfg["reference_results"]).read_text())
+                if cfg.get("reference_results") else None)
+    out = {"model": cfg["model"], "reference": cfg["reference"], "inputs": _inputs(cfg),
            "structure": {"formula": unit.get_chemical_formula(), "atoms": len(unit)},
            "relaxed": {}, "properties": {}}
     relaxed = {}
@@ -63,6 +106,12 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
         module = MODULES[name]
         entry = {"config": pcfg}
         for side, calc in sides:
+            reused = (reusable_reference(cfg, previous, name, say) if side == "reference"
+                      else None)
+            if reused is not None:
+                say(f"kizuna validate: {name} (reference): from {cfg['reference_results']}")
+                entry[side] = reused
+                continue
             say(f"kizuna validate: {name} ({side}) ...")
             calc.reset_watch()
             start = time.time()
@@ -85,8 +134,9 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
                 comparison.update(module.compare(entry["model"], entry["reference"]))
             if name == "melt_quench":
                 inner = {s: c.inner for s, c in sides}
-                comparison.update(meltquench.errors_on_frames(
-                    entry["model"]["frames"], inner["model"], inner["reference"]))
+                if "frames" in entry["model"]:
+                    comparison.update(meltquench.errors_on_frames(
+                        entry["model"]["frames"], inner["model"], inner["reference"]))
             entry["comparison"] = comparison
         for side, _ in sides:
             entry[side].pop("frames", None)
