@@ -272,6 +272,14 @@ def test_diffusion_vacancies_of_one_species_and_the_smaller_reference_cell():
     assert "activation_energy" in model["values"] or "arrhenius" not in model["data"]
     ratios = diffusion.compare(model, ref)
     assert set(ratios) <= {"ratio_D_600K", "ratio_D_900K"}
+    # the temperatures in worker processes: the same numbers (same seeds), the watch merged
+    from kizuna.properties.common import Watched
+
+    one, two = Watched(EMT()), Watched(EMT())
+    serial = diffusion.compute(cu, one, cfg, {}, side="model")
+    parallel = diffusion.compute(cu, two, dict(cfg, workers=2), {}, side="model")
+    assert parallel["values"] == serial["values"] == model["values"]
+    assert two.watch.calls == one.watch.calls > 0
 
 
 def test_rdf_and_coordination_of_fcc():

@@ -110,6 +110,9 @@ PROPERTIES = {
                          minimum=0.0, maximum=1.0),
         "fit_end": Opt(1.0, "float", "fit window end, fraction of the longest lag",
                        minimum=0.0, maximum=1.0),
+        "workers": Opt(1, "int", "temperatures run at the same time, each in its own process "
+                                 "(ASE MD: the reference, and the model with engine: ase)",
+                       minimum=1),
         "blocks": Opt(4, "int", "consecutive pieces of each run fitted alone: the standard "
                                 "error of D (1: none)", minimum=1),
         "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "

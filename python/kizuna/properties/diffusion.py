@@ -225,6 +225,43 @@ def run_temperature(atoms, calc, cfg: dict, temperature: float, seed: int, super
     return traj, float(np.mean(temps)), len(a)
 
 
+def _worker(atoms, calc, cfg, temperature, seed, supercell, vacancies):
+    """One temperature in a worker process (``workers``): the run and what its calculator's
+    watch saw there (merged into the parent's)."""
+    watch = getattr(calc, "watch", None)
+    if watch is not None:
+        from .common import Watch
+
+        calc.watch = Watch(guard=watch.guard)
+    out = run_temperature(atoms, calc, cfg, temperature, seed, supercell, vacancies)
+    return out, getattr(calc, "watch", None)
+
+
+def _run_all(atoms, calc, cfg, supercell, vacancies, seed, lammps, model_path, threads):
+    """(traj, mean T, atoms) per temperature; ASE runs in ``workers`` processes at a time."""
+    temps = cfg["temperatures"]
+    workers = min(int(cfg.get("workers") or 1), len(temps))
+    if lammps:
+        return [run_temperature_lammps(atoms, model_path, threads, calc.watch, cfg, t, seed + k,
+                                       supercell, vacancies) for k, t in enumerate(temps)]
+    if workers == 1:
+        return [run_temperature(atoms, calc, cfg, t, seed + k, supercell, vacancies)
+                for k, t in enumerate(temps)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter per worker (no forked torch/OpenMP state); the calculator is
+    # pickled to each worker (kizuna's Calculator, EMT, CHGNet are picklable)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_worker, atoms, calc, cfg, t, seed + k, supercell, vacancies)
+                   for k, t in enumerate(temps)]
+        results = [f.result() for f in futures]
+    for _, watch in results:
+        if watch is not None:
+            calc.watch.merge(watch)
+    return [r for r, _ in results]
+
+
 def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "model",
             model_path=None, threads: int = 1) -> dict:
     """``side``/``model_path``: with ``engine: lammps`` the model side runs in LAMMPS; the
@@ -242,14 +279,8 @@ def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "mod
                  else cfg["supercell"])
     vacancies = (cfg["reference_vacancies"] if small and cfg.get("reference_vacancies")
                  is not None else cfg["vacancies"])
-    for k, temperature in enumerate(cfg["temperatures"]):
-        if lammps:
-            traj, t_mean, natoms = run_temperature_lammps(
-                atoms, model_path, threads, calc.watch, cfg, temperature, seed + k, supercell,
-                vacancies)
-        else:
-            traj, t_mean, natoms = run_temperature(atoms, calc, cfg, temperature, seed + k,
-                                                   supercell, vacancies)
+    runs = _run_all(atoms, calc, cfg, supercell, vacancies, seed, lammps, model_path, threads)
+    for temperature, (traj, t_mean, natoms) in zip(cfg["temperatures"], runs):
         fit = fit_trajectory(traj, cfg["every"] * cfg["timestep"], cfg["fit_start"],
                              cfg["fit_end"], cfg.get("blocks", 4))
         d_list.append(fit["D"])
@@ -285,7 +316,7 @@ UNITS = _Units()
 # keys that only the model's side uses when the reference has its own (the reuse of a
 # reference result, suite.reusable_reference, compares the others)
 MODEL_ONLY = ("engine", "supercell", "vacancies", "steps", "stop_extrapolating",
-              "stop_patience")
+              "stop_patience", "workers")     # workers: how, not what
 
 
 def reference_config(cfg: dict) -> dict:
