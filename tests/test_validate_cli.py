@@ -252,6 +252,24 @@ def test_reference_alone_then_reused_for_a_model(tmp_path, capsys):
     third = json.loads((second / "results.json").read_text())
     assert all("reused_from" not in e["reference"] for e in third["properties"].values())
     assert printed.count("the property's configuration differs") == 2
+    # the model side likewise (model_results), only from the same model file
+    fourth = tmp_path / "model-reused"
+    cfg.update(model_results=str(second / "results.json"), reference_results=None,
+               reference=None, output={"directory": str(fourth)})
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path), "--quiet"]) == 0
+    again = json.loads((fourth / "results.json").read_text())
+    for name in ("vacancy", "diffusion"):
+        assert again["properties"][name]["model"]["values"] == \
+            third["properties"][name]["model"]["values"]
+        assert again["properties"][name]["model"]["reused_from"] == str(second /
+                                                                          "results.json")
+    other = tmp_path / "other.kzn"
+    other.write_bytes(MODEL.read_bytes() + b"\n")
+    cfg.update(model=str(other))
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.count("sha256 differs") == 2
 
 
 def test_validate_config_needs_a_model_or_a_reference(tmp_path):

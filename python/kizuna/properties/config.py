@@ -152,6 +152,8 @@ SCHEMA = {
                              "current directory): the reference side of every property whose "
                              "inputs are the same is taken from it, not recomputed",
                              nullable=True),
+    "model_results": Opt(None, "str", "the same for the model side (the same model file: "
+                         "sha256)", nullable=True),
 }
 
 
@@ -170,9 +172,10 @@ def validate_validate_config(given, source="<validate config>", text=None, base=
         raise where.error(["model"], "give a model, a reference or both (both are null)")
     if cfg["model"] is not None and not Path(cfg["model"]).is_file():
         raise where.error(["model"], f"no model file {cfg['model']}")
-    if cfg["reference_results"] is not None and not Path(cfg["reference_results"]).is_file():
-        raise where.error(["reference_results"], f"no file {cfg['reference_results']} (the "
-                          "results.json an earlier kizuna validate wrote)")
+    for key in ("reference_results", "model_results"):
+        if cfg[key] is not None and not Path(cfg[key]).is_file():
+            raise where.error([key], f"no file {cfg[key]} (the results.json an earlier "
+                              "kizuna validate wrote)")
     props = cfg["properties"]
     if not isinstance(props, dict) or not props:
         raise where.error(["properties"], "expected a mapping with at least one of: " +

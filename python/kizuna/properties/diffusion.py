@@ -319,6 +319,13 @@ MODEL_ONLY = ("engine", "supercell", "vacancies", "steps", "stop_extrapolating",
               "stop_patience", "workers")     # workers: how, not what
 
 
+def model_config(cfg: dict) -> dict:
+    """What the model side's result depends on: the section less the reference's own keys."""
+    return {k: v for k, v in cfg.items() if k not in ("reference_supercell",
+                                                        "reference_vacancies",
+                                                        "reference_steps", "workers")}
+
+
 def reference_config(cfg: dict) -> dict:
     """What the reference side's result depends on: the section with the reference's own
     cell, vacancies and steps in place of the model's."""

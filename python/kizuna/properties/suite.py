@@ -47,38 +47,50 @@ def _inputs(cfg: dict) -> dict:
     return {"structure": cfg["structure"], "relax": cfg["relax"], "seed": cfg["seed"]}
 
 
-def _ref_config(name: str, section):
-    """The part of a property's section the reference side depends on."""
-    module = MODULES[name]
-    if section is None or not hasattr(module, "reference_config"):
+def _side_config(name: str, section, side: str):
+    """The part of a property's section that ``side``'s result depends on (a module's
+    ``reference_config`` / ``model_config``; the whole section otherwise)."""
+    fn = getattr(MODULES[name], f"{side}_config", None)
+    if section is None or fn is None:
         return section
     try:
-        return module.reference_config(section)
+        return fn(section)
     except KeyError:     # an older run's section without a newer key
         return None
 
 
-def reusable_reference(cfg: dict, previous: dict | None, name: str, say=print):
-    """The reference side of property ``name`` from an earlier run's results (``previous``)
-    when it was computed with the same reference, structure, relaxation, seed and property
-    section, else None (and ``say`` tells why)."""
+def model_checksum(path) -> str | None:
+    """sha256 of the model file: a reused model result must come from the same model."""
+    import hashlib
+
+    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def reusable(side: str, cfg: dict, previous: dict | None, name: str, say=print):
+    """``side`` of property ``name`` from an earlier run's results (``previous``: the file of
+    ``reference_results`` / ``model_results``) when it was computed by the same calculator
+    (the reference spec; the model file's sha256), structure, relaxation, seed and the part of
+    the property's section this side depends on; else None (and ``say`` tells why)."""
     if previous is None:
         return None
+    source = cfg[f"{side}_results"]
     entry = previous.get("properties", {}).get(name, {})
     why = None
-    if previous.get("reference") != cfg["reference"]:
+    if side == "reference" and previous.get("reference") != cfg["reference"]:
         why = f"its reference was {previous.get('reference')!r}"
+    elif side == "model" and previous.get("model_sha256") != model_checksum(cfg["model"]):
+        why = "its model file was another (sha256 differs)"
     elif previous.get("inputs") != _inputs(cfg):
         why = "its structure, relax or seed differ"
-    elif "reference" not in entry or "error" in entry["reference"]:
-        why = "it has no reference result for it"
-    elif _ref_config(name, entry.get("config")) != _ref_config(name, cfg["properties"][name]):
+    elif side not in entry or "error" in entry[side]:
+        why = f"it has no {side} result for it"
+    elif _side_config(name, entry.get("config"), side) != \
+            _side_config(name, cfg["properties"][name], side):
         why = "the property's configuration differs"
     if why:
-        say(f"kizuna validate: {name} (reference): not reused from {cfg['reference_results']}"
-            f" ({why}); computing it")
+        say(f"kizuna validate: {name} ({side}): not reused from {source} ({why}); computing it")
         return None
-    return dict(entry["reference"], reused_from=cfg["reference_results"])
+    return dict(entry[side], reused_from=source)
 
 
 def run_suite(cfg: dict, sides=None, say=print) -> dict:
@@ -86,9 +98,10 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
     (JSON-ready) and writes the report into ``cfg['output']['directory']``."""
     sides = sides or make_calculators(cfg)
     unit = start_structure(cfg)
-    previous = (json.loads(Path(cfg["reference_results"]).read_text())
-                if cfg.get("reference_results") else None)
-    out = {"model": cfg["model"], "reference": cfg["reference"], "inputs": _inputs(cfg),
+    previous = {side: json.loads(Path(cfg[f"{side}_results"]).read_text())
+                if cfg.get(f"{side}_results") else None for side in ("model", "reference")}
+    out = {"model": cfg["model"], "model_sha256": model_checksum(cfg["model"]),
+           "reference": cfg["reference"], "inputs": _inputs(cfg),
            "structure": {"formula": unit.get_chemical_formula(), "atoms": len(unit)},
            "relaxed": {}, "properties": {}}
     relaxed = {}
@@ -106,10 +119,9 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
         module = MODULES[name]
         entry = {"config": pcfg}
         for side, calc in sides:
-            reused = (reusable_reference(cfg, previous, name, say) if side == "reference"
-                      else None)
+            reused = reusable(side, cfg, previous[side], name, say)
             if reused is not None:
-                say(f"kizuna validate: {name} (reference): from {cfg['reference_results']}")
+                say(f"kizuna validate: {name} ({side}): from {cfg[f'{side}_results']}")
                 entry[side] = reused
                 continue
             say(f"kizuna validate: {name} ({side}) ...")
