@@ -350,8 +350,9 @@ def compare(model: dict, reference: dict) -> dict:
 
 
 def plot(axes, results) -> None:
-    """Left: the MSD of every temperature (solid) with its fitted line 6 D t + c over the fit
-    window (dashed); right: D(T) with its standard error and the Arrhenius line."""
+    """Left: the MSD of every whole run (solid) with its linear fit over the fit window
+    (dashed; the reported D is the mean of the blocks' fits); right: D(T) with its standard
+    error and the weighted Arrhenius line."""
     ax, ax2 = axes
     for label, res, style in results:
         temps, ds, errs = [], [], []
@@ -391,7 +392,8 @@ def plot(axes, results) -> None:
             ax2.set_yscale("log")
     ax.set_xlabel("t (fs)")
     ax.set_ylabel("MSD (Å²)")
-    ax.set_title("mean squared displacement (dashed: fit)")
+    ax.set_title("MSD of each whole run (dashed: its linear fit; D: mean of the blocks)",
+                 fontsize=9)
     ax.legend(fontsize=7)
     ax2.set_xlabel("1000 / T (1/K)")
     ax2.set_ylabel("D (cm²/s)")
