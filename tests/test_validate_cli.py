@@ -287,3 +287,22 @@ def test_validate_config_needs_a_model_or_a_reference(tmp_path):
     with pytest.raises(ConfigError, match="fit_start"):
         validate_validate_config(dict(base, reference="emt", properties={
             "diffusion": {"fit_start": 0.8, "fit_end": 0.5}}))
+
+
+def test_diffusion_in_lammps_holds_the_temperature_with_frequent_frames():
+    # short consecutive runs (a frame every 2 steps) must continue one Langevin trajectory:
+    # a new setup at every run cooled the system to ~0.78 x the target
+    lammps_md = pytest.importorskip("kizuna.learn.lammps_md")
+    reason = lammps_md.lammps_available()
+    if reason:
+        pytest.skip(reason)
+    from kizuna.properties import diffusion
+    from kizuna.properties.common import Watch
+
+    cfg = {"vacancies": 0, "vacancy_species": None, "species": None, "timestep": 2.0,
+           "friction": 0.01, "equilibration": 200, "steps": 1000, "every": 2}
+    _, mean_t, natoms = diffusion.run_temperature_lammps(
+        bulk("Cu", "fcc", a=3.6, cubic=True), str(MODEL), 1, Watch(), cfg, 900.0, 0,
+        [3, 3, 3], 0)
+    assert natoms == 108
+    assert mean_t == pytest.approx(900.0, rel=0.07)

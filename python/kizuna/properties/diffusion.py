@@ -184,12 +184,14 @@ def run_temperature_lammps(atoms, model_path, threads, watch, cfg, temperature, 
             "fix kz_momentum all momentum 1 linear 1 1 1",
             "thermo_style custom step temp pe c_kz_dev[1] c_kz_dev[3]", "thermo 0"])
         lmp = system.lmp
-        if cfg["equilibration"]:
-            lmp.command(f"run {int(cfg['equilibration'])} post no")
+        # one setup, then the runs continue it ("pre no"): a setup at every short run (forces
+        # and fix langevin's drag/noise recomputed at the boundary) cooled the system, to
+        # ~0.78 x the target with a run every 2 steps
+        lmp.command(f"run {int(cfg['equilibration'])} post no")
         select = _selected(a, cfg)
         traj, temps = [system.atoms().positions[select]], []
         for _ in range(cfg["steps"] // cfg["every"]):
-            lmp.command(f"run {int(cfg['every'])} post no")
+            lmp.command(f"run {int(cfg['every'])} pre no post no")
             traj.append(system.atoms().positions[select])
             temps.append(float(lmp.get_thermo("temp")))
             watch.update({"num_extrapolating": int(lmp.extract_pair("num_extrapolating")),
