@@ -149,3 +149,18 @@ def test_collapsed_md_structure_stops_with_a_message_and_no_label(tmp_path):
         learner._refuse_collapsed(_copper(1), info)
     finally:
         learner.close()
+
+
+def test_stage_vacancies_of_one_species():
+    from ase.build import bulk
+
+    from kizuna.learn.md import stage_structure
+
+    cfg = validate_learn_config(_config(md={"stages": [
+        {"temperature": 900, "steps": 10, "vacancies": 4, "vacancy_species": ["Li"]}]}))
+    stage = cfg["md"]["stages"][0]
+    li2o = bulk("OLi2", "fluorite", a=4.63, cubic=True)            # 8 Li, 4 O
+    for seed in range(5):
+        assert stage_structure(li2o, stage, seed).get_chemical_formula() == "Li4O4"
+    with pytest.raises(ConfigError, match="8 vacancies in a structure of 8 Li atoms"):
+        stage_structure(li2o, dict(stage, vacancies=8), 0)

@@ -194,6 +194,95 @@ def test_msd_and_arrhenius_on_synthetic_data():
     assert diffusion.arrhenius([600.0], [1.0]) == (None, None)
 
 
+def test_block_error_of_d_covers_the_true_d_of_random_walks():
+    # 40 independent random walks (D known): the block standard error must describe the scatter
+    # of the fitted D about the truth, |D - D_true| / sigma_D ~ N(0, 1)-like (t with 3 dof)
+    rng = np.random.default_rng(7)
+    d_true, dt = 0.02, 5.0
+    z = []
+    for _ in range(40):
+        steps = rng.normal(scale=np.sqrt(2 * d_true * dt), size=(400, 20, 3))
+        traj = np.concatenate([np.zeros((1, 20, 3)), np.cumsum(steps, axis=0)])
+        fit = diffusion.fit_trajectory(traj, dt, 0.2, 1.0, blocks=4)
+        assert len(fit["D_blocks"]) == 4 and fit["D_std"] > 0
+        z.append((fit["D"] - d_true) / fit["D_std"])
+    z = np.abs(z)
+    # for Student's t with 3 dof: P(|t| < 1) = 0.61, P(|t| < 3.18) = 0.95
+    assert 0.35 < np.mean(z < 1.0) < 0.9 and np.mean(z < 3.18) > 0.8
+    with pytest.raises(ValueError, match="frames per block"):
+        diffusion.fit_trajectory(traj[:20], dt, blocks=4)
+
+
+def test_weighted_arrhenius_fit_and_its_uncertainty():
+    kt = lambda t: units.kB * np.asarray(t, float)   # noqa: E731
+    # two temperatures: the line through both; sigma_Ea = sqrt(s1^2 + s2^2) / |x2 - x1| with
+    # s = sigma_D / D (no chi^2 with zero degrees of freedom)
+    t = [1000.0, 1500.0]
+    d = 2e-3 * np.exp(-0.3 / kt(t))
+    fit = diffusion.arrhenius_fit(t, d, [0.1 * d[0], 0.2 * d[1]])
+    x = 1.0 / kt(t)
+    assert fit["activation_energy"] == pytest.approx(0.3, rel=1e-9)
+    assert fit["activation_energy_std"] == pytest.approx(np.hypot(0.1, 0.2) / abs(x[1] - x[0]),
+                                                         rel=1e-9)
+    # three temperatures on the line, equal relative errors s: the unweighted slope error
+    # s / sqrt(sum (x - mean x)^2); chi^2 = 0 does not shrink it
+    t = [1000.0, 1200.0, 1500.0]
+    d = 2e-3 * np.exp(-0.3 / kt(t))
+    fit = diffusion.arrhenius_fit(t, d, 0.05 * d)
+    x = 1.0 / kt(t)
+    assert fit["activation_energy"] == pytest.approx(0.3, rel=1e-9)
+    assert fit["D0"] == pytest.approx(2e-3, rel=1e-9)
+    assert fit["activation_energy_std"] == pytest.approx(
+        0.05 / np.sqrt(np.sum((x - x.mean()) ** 2)), rel=1e-9)
+    # points scattering 10x their error bars: sigma scaled up by sqrt(chi^2 / dof)
+    d_noisy = d * np.exp([0.5, -0.5, 0.5])
+    tight = diffusion.arrhenius_fit(t, d_noisy, 0.05 * d_noisy)
+    assert tight["chi2_per_dof"] > 50
+    assert tight["activation_energy_std"] > 5 * fit["activation_energy_std"]
+    # no errors: residual-based sigma; a weight of zero / a missing error: unweighted
+    plain = diffusion.arrhenius_fit(t, d_noisy)
+    assert plain["activation_energy_std"] > 0
+    assert diffusion.arrhenius_fit(t, d, [None, 1e-5, 1e-5])["activation_energy"] == \
+        pytest.approx(0.3, rel=1e-9)
+    assert diffusion.arrhenius_fit(t, [1.0, -1.0, 1.0]) is None
+
+
+def test_diffusion_vacancies_of_one_species_and_the_smaller_reference_cell():
+    from ase.build import bulk as build
+
+    li2o = build("OLi2", "fluorite", a=4.63)      # 3-atom primitive cell
+    rng = np.random.default_rng(0)
+    cell = diffusion._cell(li2o, [2, 2, 2], 3, rng, ["Li"])
+    assert cell.get_chemical_formula() == "Li13O8"
+    with pytest.raises(ValueError, match="16 Li atoms"):
+        diffusion._cell(li2o, [2, 2, 2], 16, rng, ["Li"])
+    # the reference side: reference_supercell with reference_vacancies, the model: the others
+    from ase.calculators.emt import EMT
+
+    cu = build("Cu", "fcc", a=3.6)
+    cfg = {"supercell": [3, 3, 3], "engine": "ase", "reference_supercell": [2, 2, 2],
+           "reference_vacancies": 0, "vacancy_species": ["Cu"], "temperatures": [600.0, 900.0],
+           "vacancies": 2, "species": None, "timestep": 2.0, "friction": 0.01,
+           "equilibration": 2, "steps": 36, "every": 2, "fit_start": 0.2, "fit_end": 1.0,
+           "blocks": 2, "stop_extrapolating": None, "stop_patience": 20}
+    ref = diffusion.compute(cu, EMT(), cfg, {}, side="reference")
+    model = diffusion.compute(cu, EMT(), cfg, {}, side="model")
+    assert [c["atoms"] for c in ref["data"]["curves"]] == [8, 8]
+    assert [c["atoms"] for c in model["data"]["curves"]] == [25, 25]
+    assert set(model["uncertainty"]) >= {"D_600K", "D_900K"}
+    assert "activation_energy" in model["values"] or "arrhenius" not in model["data"]
+    ratios = diffusion.compare(model, ref)
+    assert set(ratios) <= {"ratio_D_600K", "ratio_D_900K"}
+    # the temperatures in worker processes: the same numbers (same seeds), the watch merged
+    from kizuna.properties.common import Watched
+
+    one, two = Watched(EMT()), Watched(EMT())
+    serial = diffusion.compute(cu, one, cfg, {}, side="model")
+    parallel = diffusion.compute(cu, two, dict(cfg, workers=2), {}, side="model")
+    assert parallel["values"] == serial["values"] == model["values"]
+    assert two.watch.calls == one.watch.calls > 0
+
+
 def test_rdf_and_coordination_of_fcc():
     from kizuna.properties import analysis
 

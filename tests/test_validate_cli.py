@@ -51,7 +51,7 @@ def test_validate_cli_end_to_end(tmp_path, capsys):
                             "stop_extrapolating": None},
             "diffusion": {"supercell": [2, 2, 2], "temperatures": [1000, 1400],
                           "vacancies": 1, "equilibration": 5, "steps": 40, "every": 2,
-                          "stop_extrapolating": None},
+                          "blocks": 1, "stop_extrapolating": None},
         }}
     path = tmp_path / "validate.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -153,7 +153,7 @@ def test_diffusion_model_in_lammps_records_what_the_model_saw():
     cfg = {"supercell": [2, 2, 2], "engine": "lammps", "reference_supercell": None,
            "temperatures": [900.0, 1300.0], "vacancies": 1, "species": None, "timestep": 2.0,
            "friction": 0.01, "equilibration": 10, "steps": 40, "every": 4, "fit_start": 0.2,
-           "fit_end": 1.0}
+           "fit_end": 1.0, "blocks": 1}
     res = diffusion.compute(bulk("Cu", "fcc", a=3.6, cubic=True), calc, cfg, {}, seed=0,
                             side="model", model_path=str(MODEL))
     curves = res["data"]["curves"]
@@ -198,3 +198,111 @@ def test_model_md_stops_when_most_atoms_extrapolate():
         run_protocol(squeezed, calc, cfg, seed=0)
     assert calc.watch.calls == 3
     assert "guard" not in calc.watch.as_dict()
+
+
+def test_reference_alone_then_reused_for_a_model(tmp_path, capsys):
+    # the expensive side computed once without a model (model: null), then taken from its
+    # results.json by a run with the model (reference_results) when the inputs are the same
+    first = tmp_path / "ref"
+    cfg = {"model": None, "reference": "emt",
+           "structure": {"bulk": {"name": "Cu", "crystalstructure": "fcc", "a": 3.61,
+                                  "cubic": True}},
+           "relax": {"fmax": 0.01}, "output": {"directory": str(first)},
+           "properties": {"vacancy": {"supercell": [2, 2, 2]},
+                          "diffusion": {"supercell": [2, 2, 2], "reference_supercell": [1, 1, 2],
+                                        "temperatures": [1000, 1400], "vacancies": 2,
+                                        "reference_vacancies": 1, "equilibration": 2,
+                                        "steps": 40, "reference_steps": 36, "every": 2,
+                                        "blocks": 2, "stop_extrapolating": None}}}
+    path = tmp_path / "validate.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path), "--quiet"]) == 0
+    alone = json.loads((first / "results.json").read_text())
+    assert alone["model"] is None
+    assert all(set(e) == {"config", "reference"} for e in alone["properties"].values())
+    assert [c["atoms"] for c in alone["properties"]["diffusion"]["reference"]["data"]
+            ["curves"]] == [7, 7]
+    assert "| vacancy | formation_energy | eV | – |" in (first / "report.md").read_text()
+
+    # with the model: the reference's results are reused (model-only keys may differ) ...
+    second = tmp_path / "both"
+    cfg.update(model=str(MODEL), output={"directory": str(second)},
+               reference_results=str(first / "results.json"))
+    cfg["properties"]["diffusion"].update(steps=60, engine="ase")
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path)]) == 0
+    printed = capsys.readouterr().out
+    both = json.loads((second / "results.json").read_text())
+    for name in ("vacancy", "diffusion"):
+        assert both["properties"][name]["reference"]["reused_from"] == str(first /
+                                                                            "results.json")
+        assert both["properties"][name]["reference"]["values"] == \
+            alone["properties"][name]["reference"]["values"]
+        assert "error" not in both["properties"][name]["model"]
+    assert [c["atoms"] for c in both["properties"]["diffusion"]["model"]["data"]["curves"]] \
+        == [30, 30]
+    assert "ratio_D_1000K" in both["properties"]["diffusion"]["comparison"]
+    assert "vacancy (reference): from" in printed
+    # ... but not when what the reference depends on changed: recomputed, and said why
+    cfg["properties"]["vacancy"]["supercell"] = [1, 1, 2]
+    cfg["properties"]["diffusion"]["reference_steps"] = 40
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path)]) == 0
+    printed = capsys.readouterr().out
+    third = json.loads((second / "results.json").read_text())
+    assert all("reused_from" not in e["reference"] for e in third["properties"].values())
+    assert printed.count("the property's configuration differs") == 2
+    # the model side likewise (model_results), only from the same model file
+    fourth = tmp_path / "model-reused"
+    cfg.update(model_results=str(second / "results.json"), reference_results=None,
+               reference=None, output={"directory": str(fourth)})
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path), "--quiet"]) == 0
+    again = json.loads((fourth / "results.json").read_text())
+    for name in ("vacancy", "diffusion"):
+        assert again["properties"][name]["model"]["values"] == \
+            third["properties"][name]["model"]["values"]
+        assert again["properties"][name]["model"]["reused_from"] == str(second /
+                                                                          "results.json")
+    other = tmp_path / "other.kzn"
+    other.write_bytes(MODEL.read_bytes() + b"\n")
+    cfg.update(model=str(other))
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.count("sha256 differs") == 2
+
+
+def test_validate_config_needs_a_model_or_a_reference(tmp_path):
+    from kizuna.properties.config import validate_validate_config
+
+    base = {"structure": {"bulk": {"name": "Cu"}}, "properties": {"eos": {}}}
+    with pytest.raises(ConfigError, match="give a model, a reference or both"):
+        validate_validate_config(dict(base, model=None, reference=None))
+    with pytest.raises(ConfigError, match="reference_results"):
+        validate_validate_config(dict(base, reference="emt",
+                                      reference_results=str(tmp_path / "none.json")))
+    with pytest.raises(ConfigError, match="2 frames per block for blocks: 4"):
+        validate_validate_config(dict(base, reference="emt", properties={
+            "diffusion": {"steps": 100, "every": 10}}))
+    with pytest.raises(ConfigError, match="fit_start"):
+        validate_validate_config(dict(base, reference="emt", properties={
+            "diffusion": {"fit_start": 0.8, "fit_end": 0.5}}))
+
+
+def test_diffusion_in_lammps_holds_the_temperature_with_frequent_frames():
+    # short consecutive runs (a frame every 2 steps) must continue one Langevin trajectory:
+    # a new setup at every run cooled the system to ~0.78 x the target
+    lammps_md = pytest.importorskip("kizuna.learn.lammps_md")
+    reason = lammps_md.lammps_available()
+    if reason:
+        pytest.skip(reason)
+    from kizuna.properties import diffusion
+    from kizuna.properties.common import Watch
+
+    cfg = {"vacancies": 0, "vacancy_species": None, "species": None, "timestep": 2.0,
+           "friction": 0.01, "equilibration": 200, "steps": 1000, "every": 2}
+    _, mean_t, natoms = diffusion.run_temperature_lammps(
+        bulk("Cu", "fcc", a=3.6, cubic=True), str(MODEL), 1, Watch(), cfg, 900.0, 0,
+        [3, 3, 3], 0)
+    assert natoms == 108
+    assert mean_t == pytest.approx(900.0, rel=0.07)

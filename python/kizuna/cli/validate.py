@@ -16,7 +16,7 @@ def run(args):
     from pathlib import Path
 
     from ..properties.config import load_validate_config
-    from ..properties.report import value_rows
+    from ..properties.report import format_value, value_rows
     from ..properties.suite import run_suite
 
     cfg = load_validate_config(args.config, args.overrides)
@@ -25,7 +25,8 @@ def run(args):
         if isinstance(mv, str) or isinstance(rv, str):
             print(f"{name:12s} {key:28s} {mv} {rv}")
             continue
-        ref = "" if rv is None else f"  reference {rv:.6g}  error {err:+.4g}"
-        print(f"{name:12s} {key:28s} {mv:.6g} {unit}{ref}")
+        ref = "" if rv is None else f"  reference {format_value(rv, 6)}"
+        ref += "" if err is None else f"  error {format_value(err)}"
+        print(f"{name:12s} {key:28s} {format_value(mv, 6)} {unit}{ref}")
     print(f"report: {Path(cfg['output']['directory']) / 'report.md'}")
     return 0

@@ -23,6 +23,8 @@ STAGE = {
                   minimum=-0.5, maximum=0.5),
     "vacancies": Opt(0, "int", "atoms removed (at random, seeded) from the start structure",
                      minimum=0),
+    "vacancy_species": Opt(None, "list_str", "elements the vacancies are drawn from (null: any "
+                           "atom), e.g. [Li] for Li vacancies", nullable=True),
 }
 
 SCHEMA = {

@@ -44,11 +44,15 @@ def stage_structure(base, stage: dict, seed: int):
     if stage["strain"]:
         atoms.set_cell(atoms.cell * (1.0 + stage["strain"]), scale_atoms=True)
     if stage["vacancies"]:
-        if stage["vacancies"] >= len(atoms):
+        species = stage.get("vacancy_species")
+        pool = (np.arange(len(atoms)) if not species else
+                np.flatnonzero(np.isin(atoms.get_chemical_symbols(), species)))
+        if stage["vacancies"] >= len(pool):
+            what = f"{'/'.join(species)} atoms" if species else "atoms"
             raise ConfigError(f"md.stages: {stage['vacancies']} vacancies in a structure of "
-                              f"{len(atoms)} atoms")
+                              f"{len(pool)} {what}")
         rng = np.random.default_rng(seed)
-        del atoms[sorted(rng.choice(len(atoms), stage["vacancies"], replace=False).tolist())]
+        del atoms[sorted(rng.choice(pool, stage["vacancies"], replace=False).tolist())]
     return atoms
 
 

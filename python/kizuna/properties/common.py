@@ -51,6 +51,18 @@ class Watch:
         if dev is not None:
             self.max_force_deviation = max(self.max_force_deviation or 0.0, float(dev))
 
+    def merge(self, other: "Watch") -> None:
+        """Add what ``other`` saw (e.g. a worker process's watch) to this one."""
+        self.calls += other.calls
+        self.calls_extrapolating += other.calls_extrapolating
+        if other.max_extrapolating > self.max_extrapolating or self.atoms_at_max == 0:
+            self.max_extrapolating, self.atoms_at_max = other.max_extrapolating, \
+                other.atoms_at_max
+        for key in ("max_energy_std_per_atom", "max_force_deviation"):
+            mine, theirs = getattr(self, key), getattr(other, key)
+            if theirs is not None:
+                setattr(self, key, theirs if mine is None else max(mine, theirs))
+
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("guard", "run")}
 

@@ -118,6 +118,11 @@ PROPERTIES = {
                                    nullable=True),
         "temperatures": Opt([800.0, 1000.0, 1200.0], "list_float", "K (>= 2 for E_a)"),
         "vacancies": Opt(0, "int", "atoms removed at random (seeded)", minimum=0),
+        "vacancy_species": Opt(None, "list_str", "elements the vacancies are drawn from "
+                               "(null: any atom)", nullable=True),
+        "reference_vacancies": Opt(None, "int", "vacancies in the reference's cell (null: "
+                                   "vacancies); keep the concentration of the model's cell",
+                                   nullable=True, minimum=0),
         "species": Opt(None, "list_str", "elements whose MSD is taken (null: all)",
                        nullable=True),
         "timestep": Opt(2.0, "float", "fs", minimum=0.0, exclusive_min=True),
@@ -125,11 +130,18 @@ PROPERTIES = {
                         exclusive_min=True),
         "equilibration": Opt(500, "int", "MD steps before recording", minimum=0),
         "steps": Opt(5000, "int", "recorded MD steps per temperature", minimum=10),
+        "reference_steps": Opt(None, "int", "the reference's recorded steps (null: steps)",
+                               nullable=True, minimum=10),
         "every": Opt(10, "int", "steps between two recorded positions", minimum=1),
         "fit_start": Opt(0.2, "float", "fit window start, fraction of the longest lag",
                          minimum=0.0, maximum=1.0),
         "fit_end": Opt(1.0, "float", "fit window end, fraction of the longest lag",
                        minimum=0.0, maximum=1.0),
+        "workers": Opt(1, "int", "temperatures run at the same time, each in its own process "
+                                 "(ASE MD: the reference, and the model with engine: ase)",
+                       minimum=1),
+        "blocks": Opt(4, "int", "consecutive pieces of each run fitted alone: the standard "
+                                "error of D (1: none)", minimum=1),
         "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
                                   "fraction of the atoms is outside the training range for "
                                   "stop_patience consecutive steps (null: never)",
@@ -141,8 +153,8 @@ PROPERTIES = {
 SCHEMA = {
     "seed": Opt(0, "int", "seed of the MD runs", minimum=0),
     "threads": Opt(1, "int", "threads of the kizuna core", minimum=1),
-    "model": Opt(None, "str", "model file (.kzn), relative to the current directory",
-                 required=True),
+    "model": Opt(None, "str", "model file (.kzn), relative to the current directory | null "
+                              "(the reference alone)", nullable=True),
     "reference": Opt(None, "any", "reference ASE calculator: emt | lj | chgnet | module:Class "
                                   "| {calculator: ..., kwargs: {...}} | null (model only)"),
     "structure": {
@@ -163,6 +175,12 @@ SCHEMA = {
                                                    "results.json)"),
     },
     "properties": Opt({}, "any", "sections: " + ", ".join(PROPERTIES)),
+    "reference_results": Opt(None, "str", "results.json of an earlier run (relative to the "
+                             "current directory): the reference side of every property whose "
+                             "inputs are the same is taken from it, not recomputed",
+                             nullable=True),
+    "model_results": Opt(None, "str", "the same for the model side (the same model file: "
+                         "sha256)", nullable=True),
 }
 
 
@@ -177,8 +195,14 @@ def validate_validate_config(given, source="<validate config>", text=None, base=
     # output.directory: relative to the current directory (where kizuna learn left its run)
     if s["file"] and not Path(s["file"]).is_absolute():
         s["file"] = str((base / s["file"]).resolve())
-    if not Path(cfg["model"]).is_file():
+    if cfg["model"] is None and cfg["reference"] is None:
+        raise where.error(["model"], "give a model, a reference or both (both are null)")
+    if cfg["model"] is not None and not Path(cfg["model"]).is_file():
         raise where.error(["model"], f"no model file {cfg['model']}")
+    for key in ("reference_results", "model_results"):
+        if cfg[key] is not None and not Path(cfg[key]).is_file():
+            raise where.error([key], f"no file {cfg[key]} (the results.json an earlier "
+                              "kizuna validate wrote)")
     props = cfg["properties"]
     if not isinstance(props, dict) or not props:
         raise where.error(["properties"], "expected a mapping with at least one of: " +
@@ -218,6 +242,19 @@ def validate_validate_config(given, source="<validate config>", text=None, base=
             raise where.error(["properties", "elastic", "strains"], "give at least two strains")
     if "melt_quench" in out:
         _check_melt_quench(out["melt_quench"], props["melt_quench"] or {}, where)
+    if "diffusion" in out and out["diffusion"]["fit_start"] >= out["diffusion"]["fit_end"]:
+        raise where.error(["properties", "diffusion", "fit_start"],
+                          f"fit_start ({out['diffusion']['fit_start']}) must be below fit_end "
+                          f"({out['diffusion']['fit_end']})")
+    if "diffusion" in out:
+        d = out["diffusion"]
+        for key in ("steps", "reference_steps"):
+            if d[key] is not None and (d[key] // d["every"] + 1) // d["blocks"] < 9:
+                raise where.error(["properties", "diffusion", key], (
+                    f"{d[key]} steps recorded every {d['every']} make "
+                    f"{(d[key] // d['every'] + 1) // d['blocks']} frames per block for "
+                    f"blocks: {d['blocks']}; need at least 9 (more steps, a smaller every or "
+                    "fewer blocks)"))
     if "phonons" in out and len(out["phonons"]["dos_range"]) != 2:
         raise where.error(["properties", "phonons", "dos_range"], "expected [min, max] in THz")
     cfg["properties"] = out

@@ -13,6 +13,8 @@ TWO_PANELS = ("phonons", "diffusion")
 
 
 def _fmt(x, digits=4) -> str:
+    if isinstance(x, tuple):    # (value, sigma)
+        return _fmt(x[0], digits) + ("" if x[1] is None else f" ± {_fmt(x[1], 2)}")
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if isinstance(x, (int, np.integer)):
@@ -22,24 +24,43 @@ def _fmt(x, digits=4) -> str:
     return f"{x:.{digits}g}"
 
 
+format_value = _fmt   # public: the CLI prints the same numbers
+
+
 def value_rows(results: dict):
-    """(property, quantity, unit, model, reference, error, relative error) rows."""
+    """(property, quantity, unit, model, reference, error, relative error) rows; a value with
+    a statistical uncertainty (a side's ``uncertainty``) is a (value, sigma) pair, the error's
+    sigma is sqrt(sigma_m^2 + sigma_r^2)."""
     from .suite import MODULES
 
     rows = []
     for name, entry in results["properties"].items():
         units = getattr(MODULES[name], "UNITS", {})
-        m, r = entry.get("model", {}), entry.get("reference")
-        if "error" in m:
+        m, r = entry.get("model"), entry.get("reference")
+        if m is not None and "error" in m:
             rows.append((name, "failed (model)", "", m["error"], "", "", ""))
             continue
         if r is not None and "error" in r:
             rows.append((name, "failed (reference)", "", "", r["error"], "", ""))
-        for key, mv in m["values"].items():
+            if m is None:
+                continue
+        m_values = m["values"] if m is not None else {k: None for k in r["values"]}
+        for key, mv in m_values.items():
             rv = r["values"].get(key) if r is not None and "values" in r else None
-            err = mv - rv if rv is not None else None
+            err = mv - rv if rv is not None and mv is not None else None
+            sm = (m or {}).get("uncertainty", {}).get(key)
+            sr = (r or {}).get("uncertainty", {}).get(key)
+            if sm is not None or sr is not None:
+                sig = np.hypot(sm or 0.0, sr or 0.0)
+                mv = (mv, sm) if mv is not None else None
+                rv = (rv, sr) if rv is not None else None
+                err = (err, sig) if err is not None else None
             # no relative error of quantities near zero (energies, imaginary frequencies)
-            rel = err / abs(rv) if rv is not None and abs(rv) > 1e-2 else None
+            e0, r0 = (err[0] if isinstance(err, tuple) else err), \
+                (rv[0] if isinstance(rv, tuple) else rv)
+            always = getattr(MODULES[name], "RELATIVE_ERRORS", ())   # e.g. D (cm²/s) << 1
+            rel = (e0 / abs(r0) if e0 is not None and r0 and (abs(r0) > 1e-2 or any(
+                key.startswith(prefix) for prefix in always)) else None)
             rows.append((name, key, units[key] if key in units or hasattr(units, "__missing__")
                          else "", mv, rv, err, rel))
         for key, v in (entry.get("comparison") or {}).items():
@@ -94,7 +115,7 @@ def write_report(results: dict, folder: Path) -> Path:
     (folder / "results.json").write_text(json.dumps(results, indent=1, default=float))
     ref = results["reference"]
     lines = ["# kizuna validate report", "",
-             f"- model: `{results['model']}`",
+             f"- model: `{results['model'] if results['model'] is not None else 'none'}`",
              f"- reference: `{ref if ref is not None else 'none (model only)'}`",
              f"- structure: {results['structure']['formula']} "
              f"({results['structure']['atoms']} atoms)", ""]
@@ -116,7 +137,9 @@ def write_report(results: dict, folder: Path) -> Path:
               "max energy std (meV/atom) | max force deviation (eV/Å) | seconds |",
               "|---|---|---|---|---|---|---|"]
     for name, entry in results["properties"].items():
-        m = entry.get("model", {})
+        m = entry.get("model")
+        if m is None:
+            continue
         w = m.get("watch", {})
         std = w.get("max_energy_std_per_atom")
         most = f"{w.get('max_extrapolating', 0)} of {w.get('atoms_at_max', 0)}"

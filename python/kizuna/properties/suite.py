@@ -27,8 +27,10 @@ def make_calculators(cfg: dict):
     from ..calculator import Calculator
     from ..learn.reference import make_reference
 
-    model = Calculator(cfg["model"], threads=cfg["threads"], extrapolation="warn")
-    sides = [("model", Watched(model, "model"))]
+    sides = []
+    if cfg["model"] is not None:
+        model = Calculator(cfg["model"], threads=cfg["threads"], extrapolation="warn")
+        sides.append(("model", Watched(model, "model")))
     if cfg["reference"] is not None:
         # a DFT reference (type: espresso) keeps its per-call scratch in <output>/dft/scratch
         ref = make_reference(cfg["reference"], workdir=Path(cfg["output"]["directory"]))
@@ -42,12 +44,66 @@ def start_structure(cfg: dict):
     return learn_start(cfg)
 
 
+def _inputs(cfg: dict) -> dict:
+    """What a side's results depend on besides its calculator and the property's section."""
+    return {"structure": cfg["structure"], "relax": cfg["relax"], "seed": cfg["seed"]}
+
+
+def _side_config(name: str, section, side: str):
+    """The part of a property's section that ``side``'s result depends on (a module's
+    ``reference_config`` / ``model_config``; the whole section otherwise)."""
+    fn = getattr(MODULES[name], f"{side}_config", None)
+    if section is None or fn is None:
+        return section
+    try:
+        return fn(section)
+    except KeyError:     # an older run's section without a newer key
+        return None
+
+
+def model_checksum(path) -> str | None:
+    """sha256 of the model file: a reused model result must come from the same model."""
+    import hashlib
+
+    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def reusable(side: str, cfg: dict, previous: dict | None, name: str, say=print):
+    """``side`` of property ``name`` from an earlier run's results (``previous``: the file of
+    ``reference_results`` / ``model_results``) when it was computed by the same calculator
+    (the reference spec; the model file's sha256), structure, relaxation, seed and the part of
+    the property's section this side depends on; else None (and ``say`` tells why)."""
+    if previous is None:
+        return None
+    source = cfg[f"{side}_results"]
+    entry = previous.get("properties", {}).get(name, {})
+    why = None
+    if side == "reference" and previous.get("reference") != cfg["reference"]:
+        why = f"its reference was {previous.get('reference')!r}"
+    elif side == "model" and previous.get("model_sha256") != model_checksum(cfg["model"]):
+        why = "its model file was another (sha256 differs)"
+    elif previous.get("inputs") != _inputs(cfg):
+        why = "its structure, relax or seed differ"
+    elif side not in entry or "error" in entry[side]:
+        why = f"it has no {side} result for it"
+    elif _side_config(name, entry.get("config"), side) != \
+            _side_config(name, cfg["properties"][name], side):
+        why = "the property's configuration differs"
+    if why:
+        say(f"kizuna validate: {name} ({side}): not reused from {source} ({why}); computing it")
+        return None
+    return dict(entry[side], reused_from=source)
+
+
 def run_suite(cfg: dict, sides=None, say=print) -> dict:
     """Compute every property of ``cfg['properties']`` on every side; returns the results
     (JSON-ready) and writes the report into ``cfg['output']['directory']``."""
     sides = sides or make_calculators(cfg)
     unit = start_structure(cfg)
-    out = {"model": cfg["model"], "reference": cfg["reference"],
+    previous = {side: json.loads(Path(cfg[f"{side}_results"]).read_text())
+                if cfg.get(f"{side}_results") else None for side in ("model", "reference")}
+    out = {"model": cfg["model"], "model_sha256": model_checksum(cfg["model"]),
+           "reference": cfg["reference"], "inputs": _inputs(cfg),
            "structure": {"formula": unit.get_chemical_formula(), "atoms": len(unit)},
            "relaxed": {}, "properties": {}}
     relaxed = {}
@@ -65,6 +121,11 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
         module = MODULES[name]
         entry = {"config": pcfg}
         for side, calc in sides:
+            reused = reusable(side, cfg, previous[side], name, say)
+            if reused is not None:
+                say(f"kizuna validate: {name} ({side}): from {cfg[f'{side}_results']}")
+                entry[side] = reused
+                continue
             say(f"kizuna validate: {name} ({side}) ...")
             calc.reset_watch()
             start = time.time()
@@ -89,8 +150,9 @@ def run_suite(cfg: dict, sides=None, say=print) -> dict:
                 comparison.update(module.compare(entry["model"], entry["reference"]))
             if name == "melt_quench":
                 inner = {s: c.inner for s, c in sides}
-                comparison.update(meltquench.errors_on_frames(
-                    entry["model"]["frames"], inner["model"], inner["reference"]))
+                if "frames" in entry["model"]:
+                    comparison.update(meltquench.errors_on_frames(
+                        entry["model"]["frames"], inner["model"], inner["reference"]))
             entry["comparison"] = comparison
         for side, _ in sides:
             entry[side].pop("frames", None)
