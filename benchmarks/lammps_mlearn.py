@@ -55,9 +55,13 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--elements", nargs="+", default=list(SYSTEMS))
     p.add_argument("--workdir", type=Path, help="keep the runs here (default: a temp folder)")
+    p.add_argument("--memory", action="store_true",
+                   help="instead: peak RSS of each system at its size and at ~100,000 atoms")
     a = p.parse_args(argv)
     work = (a.workdir or Path(tempfile.mkdtemp(prefix="kizuna-mlearn-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    if a.memory:
+        return memory(a.elements, work)
     results: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     same = {}
@@ -98,6 +102,41 @@ def main(argv=None):
         ratio_c = min(cpu[f"{el}-moments"]) / min(cpu[f"{el}-triplets"])
         print(f"{el}: moments / triplets = {ratio_w:.3f} (wall), {ratio_c:.3f} (cpu); thermo output "
               f"{'identical' if same[el] else 'differs (round-off)'}")
+
+# about 100,000 atoms: Si 23 x 23 x 24 diamond cells (101,568), Mo 37^3 bcc cells (101,306)
+BIG = {"Si": dict(nx=23, ny=23, nz=24), "Mo": dict(nx=37, ny=37, nz=37)}
+
+
+def memory(elements, work: Path):
+    """Peak resident memory of the whole LAMMPS process (wait4) for each system at its
+    benchmark size and at ~100,000 atoms, 2 MD steps each: memory per atom should not grow."""
+    print(f"{'system':>6} {'atoms':>8} {'peak RSS MB':>12} {'kB/atom (difference)':>22}")
+    for el in elements:
+        mlearn_model(el).save(work / f"{el}.kzn")
+        rows = []
+        for label, size in (("small", {}), ("big", BIG[el])):
+            s = dict(SYSTEMS[el], steps=2, **size)
+            per_cell = 8 if s["lattice"] == "diamond" else 2
+            atoms = per_cell * s["nx"] * s["ny"] * s["nz"]
+            s["pair"] = (f"pair_style kizuna {work / (el + '.kzn')} extrapolation ignore\n"
+                         f"pair_coeff * * {el}")
+            # wait4's ru_maxrss would include this (torch-sized) Python process: the child
+            # starts as its fork. VmHWM of the lmp process itself, read by LAMMPS's `shell`
+            # at the end of the run, is the peak of the exec'd program alone.
+            folder = work / f"{el}-memory-{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "hwm.sh").write_text(
+                "#!/bin/sh\ngrep VmHWM /proc/$(pgrep -n -x lmp)/status > vmhwm.txt\n")
+            (folder / "hwm.sh").chmod(0o755)
+            run_lammps(f"plugin load {plugin_path()}\n" + CRYSTAL.format(**s)
+                       + "\nshell ./hwm.sh\n", folder)
+            kb = int((folder / "vmhwm.txt").read_text().split()[1])
+            rows.append((atoms, kb / 1024.0))
+        (n0, m0), (n1, m1) = rows
+        for n, m in rows:
+            print(f"{el:>6} {n:8d} {m:12.0f}")
+        print(f"{el:>6} growth {(m1 - m0) * 1024 / (n1 - n0):.2f} kB per added atom")
+
 
 if __name__ == "__main__":
     main()
