@@ -22,15 +22,12 @@
 #include <cmath>
 
 #include "atom_kernel.hpp"
+#include "scratch_buffers.hpp"
 #include "simd8.hpp"
 
 namespace kizuna {
 
 namespace {
-template <class T>
-void grow(std::vector<T>& v, size_t n) {
-    if (v.size() < n) v.resize(n + n / 4 + 64);
-}
 // monomials of degree <= D
 size_t num_monomials(int D) { return static_cast<size_t>(D + 1) * (D + 2) * (D + 3) / 6; }
 // flat index of u^(a,b,c): degree by degree, then by b + c, then by c
@@ -44,7 +41,6 @@ double binomial(int n, int k) {
     return v;
 }
 double factorial(int n) { return n <= 1 ? 1.0 : n * factorial(n - 1); }
-size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 constexpr int QB = 8;  // slots per register tile
 using simd8::V8;
 using simd8::ld;

@@ -18,16 +18,12 @@
 #include <cmath>
 
 #include "atom_kernel.hpp"
+#include "scratch_buffers.hpp"
 #include "simd8.hpp"
 
 namespace kizuna {
 
 namespace {
-template <class T>
-void grow(std::vector<T>& v, size_t n) {
-    if (v.size() < n) v.resize(n + n / 4 + 64);
-}
-size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 constexpr int QB = 8;  // pairs per register tile
 
 using simd8::V8;

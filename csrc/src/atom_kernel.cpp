@@ -14,6 +14,7 @@
 #include <string>
 
 #include "kizuna/errors.hpp"
+#include "scratch_buffers.hpp"
 #include "simd8.hpp"
 
 #if defined(__AVX512F__) && defined(__AVX512VL__) && !defined(KIZUNA_NO_AVX512_COMPRESS)
@@ -24,11 +25,6 @@
 namespace kizuna {
 
 namespace {
-template <class T>
-void grow(std::vector<T>& v, size_t n) {
-    if (v.size() < n) v.resize(n + n / 4 + 64);
-}
-size_t pad8(size_t n) { return (n + 7) & ~size_t(7); }
 using simd8::ld;
 using simd8::st;
 using simd8::V8;
