@@ -188,6 +188,29 @@ class LammpsSystem:
             self.lmp = None
 
 
+def model_md_commands(system, model_path, *, threads: int, uncertainty_every: int,
+                      timestep_fs: float, temperature: float, seed: int) -> list[str]:
+    """The LAMMPS set-up shared by the property suite's model MD (melt-quench, diffusion):
+    the model as ``pair_style kizuna`` (extrapolation counted, warnings silenced: the suite's
+    watch reports them), the committee deviation compute, velocities at ``temperature`` (K),
+    ``fix nve`` and a momentum fix that keeps the cell from drifting. The thermostat is the
+    caller's (``fix kz_langevin``)."""
+    from ..lammps import plugin_path
+
+    return [
+        f"plugin load {_quote(plugin_path())}",
+        f"pair_style kizuna {_quote(model_path)} extrapolation warn warn_every 1000000000 "
+        f"uncertainty_every {int(uncertainty_every)} threads {int(threads)}",
+        "pair_coeff * * " + " ".join(system.elements),
+        "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
+        f"timestep {_f(timestep_fs / 1000.0)}",
+        "compute kz_dev all kizuna/deviation",
+        f"velocity all create {_f(temperature)} {int(seed)} dist gaussian mom yes rot no",
+        "fix kz_nve all nve",
+        "fix kz_momentum all momentum 1 linear 1 1 1",
+        "thermo_style custom step temp pe c_kz_dev[1] c_kz_dev[3]", "thermo 0"]
+
+
 class LammpsMD:
     """The learner's MD engine on LAMMPS: ``advance`` runs until the next stop (a step limit, or
     the first uncertain step), ``current`` gives the structure, ``reload`` takes a new model."""

@@ -159,8 +159,7 @@ def run_temperature_lammps(atoms, model_path, threads, watch, cfg, temperature, 
                            supercell, vacancies):
     """The model's MD in LAMMPS (see the module docstring): (recorded unwrapped positions of
     the selected atoms, mean temperature, atoms in the cell)."""
-    from ..lammps import plugin_path
-    from ..learn.lammps_md import LammpsSystem, _f, _quote
+    from ..learn.lammps_md import LammpsSystem, _f, model_md_commands
 
     rng = np.random.default_rng(seed)
     a = _cell(atoms, supercell, vacancies, rng, cfg.get("vacancy_species"))
@@ -169,20 +168,11 @@ def run_temperature_lammps(atoms, model_path, threads, watch, cfg, temperature, 
     try:
         lseed = int(rng.integers(1, 900_000_000))
         damp = 1.0 / cfg["friction"] / 1000.0   # ps
-        system.commands([
-            f"plugin load {_quote(plugin_path())}",
-            f"pair_style kizuna {_quote(model_path)} extrapolation warn warn_every 1000000000 "
-            f"uncertainty_every {int(cfg['every'])} threads {int(threads)}",
-            "pair_coeff * * " + " ".join(system.elements),
-            "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
-            f"timestep {_f(cfg['timestep'] / 1000.0)}",
-            "compute kz_dev all kizuna/deviation",
-            f"velocity all create {_f(temperature)} {lseed} dist gaussian mom yes rot no",
-            "fix kz_nve all nve",
-            f"fix kz_langevin all langevin {_f(temperature)} {_f(temperature)} {_f(damp)} "
-            f"{lseed + 1} zero yes",
-            "fix kz_momentum all momentum 1 linear 1 1 1",
-            "thermo_style custom step temp pe c_kz_dev[1] c_kz_dev[3]", "thermo 0"])
+        system.commands(model_md_commands(
+            system, model_path, threads=threads, uncertainty_every=cfg["every"],
+            timestep_fs=cfg["timestep"], temperature=temperature, seed=lseed))
+        system.commands([f"fix kz_langevin all langevin {_f(temperature)} {_f(temperature)} "
+                         f"{_f(damp)} {lseed + 1} zero yes"])
         lmp = system.lmp
         # one setup, then the runs continue it ("pre no"): a setup at every short run (forces
         # and fix langevin's drag/noise recomputed at the boundary) cooled the system, to

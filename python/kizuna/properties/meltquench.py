@@ -110,8 +110,7 @@ def run_protocol(atoms, calc, cfg: dict, seed: int):
 def run_protocol_lammps(atoms, model_path, threads, watch, cfg: dict, seed: int):
     """LAMMPS engine for the model (see the module docstring): (sampled frames, trace); trace
     rows [step, target K, kinetic K, atoms extrapolating, max force deviation eV/Å]."""
-    from ..lammps import plugin_path
-    from ..learn.lammps_md import LammpsSystem, _f, _quote
+    from ..learn.lammps_md import LammpsSystem, _f, model_md_commands
 
     rng = np.random.default_rng(seed)
     a = atoms.repeat(tuple(cfg["supercell"]))
@@ -123,18 +122,9 @@ def run_protocol_lammps(atoms, model_path, threads, watch, cfg: dict, seed: int)
     try:
         lseed = int(rng.integers(1, 900_000_000))
         damp = 1.0 / cfg["friction"] / 1000.0   # ps
-        system.commands([
-            f"plugin load {_quote(plugin_path())}",
-            f"pair_style kizuna {_quote(model_path)} extrapolation warn warn_every 1000000000 "
-            f"uncertainty_every {every} threads {int(threads)}",
-            "pair_coeff * * " + " ".join(system.elements),
-            "neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
-            f"timestep {_f(cfg['timestep'] / 1000.0)}",
-            "compute kz_dev all kizuna/deviation",
-            f"velocity all create {_f(segs[0][0])} {lseed} dist gaussian mom yes rot no",
-            "fix kz_nve all nve",
-            "fix kz_momentum all momentum 1 linear 1 1 1",
-            "thermo_style custom step temp pe c_kz_dev[1] c_kz_dev[3]", "thermo 0"])
+        system.commands(model_md_commands(
+            system, model_path, threads=threads, uncertainty_every=every,
+            timestep_fs=cfg["timestep"], temperature=segs[0][0], seed=lseed))
         lmp = system.lmp
         t_end = final_temperature(cfg)
         plan = [(t0, t1, n, None) for t0, t1, n in segs]
