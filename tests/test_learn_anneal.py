@@ -199,12 +199,11 @@ def test_continued_stage_starts_from_the_previous_final_state(tmp_path, engine):
     _check_continued(tmp_path / "run")
 
 
-def test_continued_stage_after_an_interruption_at_the_stage_boundary(tmp_path, monkeypatch):
-    """Killed when stage 1 has ended (its final state on disk) and stage 2 has not begun:
-    the resumed run starts stage 2 from stage 1's final state."""
+def _interrupted_before_stage_two(cfg, monkeypatch):
+    """Run ``cfg`` until stage 1 has ended and stage 2 is about to start, then interrupt it
+    (KeyboardInterrupt); returns the run folder."""
     from kizuna.learn.loop import Learner
 
-    cfg = _config(tmp_path)
     original = Learner._stage_start
 
     def stop_at_stage_two(self, base, stage, seed):
@@ -216,7 +215,14 @@ def test_continued_stage_after_an_interruption_at_the_stage_boundary(tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         learn(copy.deepcopy(cfg))
     monkeypatch.setattr(Learner, "_stage_start", original)
-    folder = tmp_path / "run"
+    return Path(cfg["output"]["directory"])
+
+
+def test_continued_stage_after_an_interruption_at_the_stage_boundary(tmp_path, monkeypatch):
+    """Killed when stage 1 has ended (its final state on disk) and stage 2 has not begun:
+    the resumed run starts stage 2 from stage 1's final state."""
+    cfg = _config(tmp_path)
+    folder = _interrupted_before_stage_two(cfg, monkeypatch)
     state = json.loads((folder / "state.json").read_text())
     assert state["stage"] == 1 and state["step"] == 0 and state["total_steps"] == 20
     final_of_one = read(folder / "snapshot.xyz")
@@ -227,22 +233,10 @@ def test_continued_stage_after_an_interruption_at_the_stage_boundary(tmp_path, m
 
 
 def test_continued_stage_refuses_a_snapshot_of_another_stage(tmp_path, monkeypatch):
-    from kizuna.learn.loop import Learner
     from kizuna.learn.md import save_snapshot
 
     cfg = _config(tmp_path)
-    original = Learner._stage_start
-
-    def stop_at_stage_two(self, base, stage, seed):
-        if self.state["stage"] == 1:
-            raise KeyboardInterrupt
-        return original(self, base, stage, seed)
-
-    monkeypatch.setattr(Learner, "_stage_start", stop_at_stage_two)
-    with pytest.raises(KeyboardInterrupt):
-        learn(copy.deepcopy(cfg))
-    monkeypatch.setattr(Learner, "_stage_start", original)
-    folder = tmp_path / "run"
+    folder = _interrupted_before_stage_two(cfg, monkeypatch)
     atoms = read(folder / "snapshot.xyz")
     save_snapshot(atoms, folder / "snapshot.xyz", {"stage": 0, "step": 10, "stage_end": False})
     with pytest.raises(RuntimeError, match="does not hold that stage's final state"):
