@@ -164,3 +164,32 @@ def test_stage_vacancies_of_one_species():
         assert stage_structure(li2o, stage, seed).get_chemical_formula() == "Li4O4"
     with pytest.raises(ConfigError, match="8 vacancies in a structure of 8 Li atoms"):
         stage_structure(li2o, dict(stage, vacancies=8), 0)
+
+
+def test_stage_threshold_overrides_the_global_one_and_adaptive_raises_it(tmp_path):
+    """Each stage labels against its own max_force_deviation when it gives one (else the
+    global value); the adaptive rule raises either to factor x the labelled median."""
+    from kizuna.learn.loop import Learner
+
+    cfg = validate_learn_config(_config(
+        output={"directory": str(tmp_path / "run")},
+        uncertainty={"max_force_deviation": 0.1, "adaptive": True, "adaptive_factor": 2.0},
+        md={"stages": [{"temperature": 300, "steps": 10},
+                       {"temperature": 1500, "steps": 10, "max_force_deviation": 0.4}]}))
+    assert cfg["md"]["stages"][0]["max_force_deviation"] is None
+    learner = Learner(cfg)
+    try:
+        learner.state["train_deviation_median"] = 0.08
+        learner.state["stage"] = 0
+        assert learner.threshold() == pytest.approx(0.16)     # 2 x 0.08 > 0.1
+        learner.state["stage"] = 1
+        assert learner.threshold() == pytest.approx(0.4)      # the stage's own floor
+        learner.state["train_deviation_median"] = 0.3
+        assert learner.threshold() == pytest.approx(0.6)      # adaptive above it
+        learner.state["stage"] = 2                            # after the last stage
+        assert learner.threshold() == pytest.approx(0.6)
+    finally:
+        learner.close()
+    with pytest.raises(ConfigError, match="max_force_deviation"):
+        validate_learn_config(_config(md={"stages": [
+            {"temperature": 300, "steps": 10, "max_force_deviation": -1.0}]}))

@@ -25,6 +25,11 @@ STAGE = {
                      minimum=0),
     "vacancy_species": Opt(None, "list_str", "elements the vacancies are drawn from (null: any "
                            "atom), e.g. [Li] for Li vacancies", nullable=True),
+    "max_force_deviation": Opt(None, "float", "eV/Å: this stage's label threshold instead of "
+                               "uncertainty.max_force_deviation (e.g. higher for a hot liquid, "
+                               "whose committee spread is larger everywhere; adaptive still "
+                               "applies on top; null: the global value)", minimum=0.0,
+                               exclusive_min=True, nullable=True),
 }
 
 SCHEMA = {

@@ -199,8 +199,13 @@ class Learner:
 
     # ------------------------------------------------------------------------- MD loop
     def threshold(self):
+        """Label threshold of the current stage, eV/Å: the stage's own max_force_deviation
+        (or the global one), raised to adaptive_factor x the labelled data's median deviation
+        when adaptive."""
         u = self.cfg["uncertainty"]
-        value = u["max_force_deviation"]
+        stages = self.cfg["md"]["stages"]
+        stage = stages[min(self.state.get("stage", 0), len(stages) - 1)]
+        value = stage.get("max_force_deviation") or u["max_force_deviation"]
         if u["adaptive"] and self.state.get("train_deviation_median"):
             value = max(value, u["adaptive_factor"] * self.state["train_deviation_median"])
         return value
