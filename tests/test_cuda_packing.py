@@ -1,7 +1,7 @@
 """Host-side logic of the CUDA backend, tested on the CPU: the flat model layout the GPU reads
 (csrc/src/packed_model.cpp), the neighbour-list packing (packed_neighbors.cpp), the pair
 enumeration and shared-memory layouts of the kernels, and -- the strongest check -- the serial
-host reference (packed_reference.cpp), which runs the kernels' arithmetic (packed_math.hpp) on
+host reference (csrc/testing/packed_reference.cpp, module kizuna._packed), which runs the kernels' arithmetic (packed_math.hpp) on
 the packed layout in the kernels' order and must equal the CPU core to 1e-10 in float64. What
 is not covered here (warps, shared memory, atomics) is checked on a GPU by tests/gpu."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import kizuna
-from kizuna import _core
+from kizuna import _core, _packed
 from kizuna.model import ACTIVATIONS, CORE_KINDS, CUTOFF_KINDS
 from kizuna.n2p2 import read_n2p2
 from model_factory import random_model
@@ -41,7 +41,7 @@ def water():
 @pytest.mark.parametrize("seed, committee", [(0, 1), (1, 3)])
 def test_packed_model_holds_every_function_and_weight(seed, committee):
     model = random_model(seed=seed, committee=committee, cutoff="poly3", alpha=0.2)
-    pm = _core._pack_model(core_model(model))
+    pm = _packed._pack_model(core_model(model))
     assert pm["num_elements"] == len(model.elements)
     assert pm["committee_size"] == committee
     assert pm["cutoff"] == model.cutoff
@@ -116,7 +116,7 @@ def test_packed_model_holds_every_function_and_weight(seed, committee):
 def test_pair_enumeration_visits_every_pair_once(n1, n2, same):
     if same:
         n2 = n1
-    a, b = _core._pair_of_index(n1, n2, same)
+    a, b = _packed._pair_of_index(n1, n2, same)
     pairs = {(min(x, y), max(x, y)) if same else (x, y) for x, y in zip(a.tolist(), b.tolist())}
     expected = ({(x, y) for x in range(n1) for y in range(x + 1, n1)} if same
                 else {(x, y) for x in range(n1) for y in range(n2)})
@@ -133,7 +133,7 @@ def test_pair_enumeration_visits_every_pair_once(n1, n2, same):
                          [(1, 1, 1, False, 8), (107, 1, 27, True, 8), (107, 3, 60, True, 4),
                           (300, 2, 32, False, 4), (64, 0, 5, True, 8)])
 def test_warp_layout_regions_are_disjoint_and_aligned(max_neighbors, nc, features, grad, real):
-    L = _core._warp_layout(max_neighbors, nc, features, grad, real)
+    L = _packed._warp_layout(max_neighbors, nc, features, grad, real)
     assert L["cap"] % 32 == 0 and L["cap"] >= max_neighbors and L["cap"] < max_neighbors + 32
     assert L["bytes"] % 16 == 0
     regions = sorted(L["regions"], key=lambda r: r[1])
@@ -146,7 +146,7 @@ def test_warp_layout_regions_are_disjoint_and_aligned(max_neighbors, nc, feature
 
 @pytest.mark.parametrize("width, layers, real", [(32, 3, 8), (27, 3, 4), (100, 5, 8)])
 def test_network_layout_regions_are_disjoint_and_aligned(width, layers, real):
-    L = _core._network_layout(width, layers, real)
+    L = _packed._network_layout(width, layers, real)
     regions = sorted(L["regions"], key=lambda r: r[1])
     for (name, start, size), nxt in zip(regions, regions[1:] + [("end", L["bytes"], 0)]):
         assert start % 16 == 0 and start + size <= nxt[1], name
@@ -161,7 +161,7 @@ def compare_reference(model, positions, symbols, cell, pbc, tolerance):
     G, offsets = pot.descriptors(positions, species, cell, pbc)
     out = {}
     for precision in ("float64", "float32"):
-        ref = _core._packed_reference(pot._core_model, positions, species, cell, pbc, precision)
+        ref = _packed._packed_reference(pot._core_model, positions, species, cell, pbc, precision)
         n = len(symbols)
         G_ref = np.concatenate([ref["G"][i, :offsets[i + 1] - offsets[i]] for i in range(n)])
         W = ref["virial9"]
@@ -237,7 +237,7 @@ def test_lammps_style_list_is_packed_in_ilist_order_and_masked():
     ilist = rng.permutation(n).astype(np.int32)
     pot = kizuna.Potential(model, threads=1)
     species = pot.species(symbols)
-    packed = _core._pack_lammps_style(ilist, firstneigh, mask, pot._core_model, positions, species)
+    packed = _packed._pack_lammps_style(ilist, firstneigh, mask, pot._core_model, positions, species)
     assert packed["copied"]
     assert packed["max_count"] == max(len(f) for f in firstneigh)
     for ii, i in enumerate(ilist):

@@ -16,7 +16,7 @@ import pytest
 import kizuna
 import model_factory as mf
 import reference_impl as ref
-from kizuna import _core
+from kizuna import _core, _packed
 from kizuna.errors import ModelFormatError, UnsupportedError
 from kizuna.model import SymmetryFunction
 from kizuna.model_io import model_from_string, model_to_string
@@ -243,4 +243,4 @@ def test_cuda_packing_refuses_weighted_kinds():
     model = weighted_model(kinds=("weighted_angular_wide",))
     core = _core.Model.parse(model_to_string(model), "<test>")
     with pytest.raises(UnsupportedError, match="does not implement .*'weighted_angular_wide'"):
-        _core._pack_model(core)
+        _packed._pack_model(core)

@@ -3,7 +3,7 @@
 // each group of functions (in chunks of kValueChunk) every lane accumulates its neighbours' or
 // triplets' terms in double registers, and a warp sum gives G. Triplets are compacted before
 // they are evaluated (warp_triplets). The arithmetic is packed_math.hpp, shared with the host
-// reference (packed_reference.cpp).
+// reference (csrc/testing/packed_reference.cpp).
 // Device code only (no CUDA runtime calls): also compiled as host code by the CPU emulation of
 // the kernels (tests/cuda_emulation), which runs them with one thread per GPU thread.
 #pragma once

@@ -250,7 +250,6 @@ py::tuple neighbor_list(const Array& positions, const py::object& cell, const py
 
 }  // namespace
 
-void register_packed(py::module_& m);  // bindings_packed.cpp
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "kizuna compiled core (symmetry functions, networks, forces)";
@@ -320,6 +319,13 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("device_name", &PyPotential::device_name)
         .def_property_readonly("model", &PyPotential::model);
 
+    // the table of symmetry-function kinds (sf_kinds.hpp), read by python/kizuna/model.py
+    const char* const families[] = {"radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular"};
+    py::list kinds;
+    for (const SFKindInfo& k : kSFKinds)
+        kinds.append(py::make_tuple(k.name, families[static_cast<int>(k.family)], k.weighted, k.n2p2_type,
+                                    std::string(k.parameters)));
+    m.attr("sf_kinds") = py::tuple(kinds);
     m.def("neighbor_list", &neighbor_list, py::arg("positions"), py::arg("cell") = py::none(),
           py::arg("pbc") = py::none(), py::arg("cutoff"));
     // CUDA: whether this build has the backend, and what the runtime sees
@@ -334,5 +340,4 @@ PYBIND11_MODULE(_core, m) {
     build["cuda_architectures"] = KIZUNA_CUDA_ARCHITECTURES;  // "" without CUDA
     build["nvcc_version"] = KIZUNA_NVCC_VERSION;          // "" without CUDA
     m.attr("build_info") = build;
-    register_packed(m);
 }

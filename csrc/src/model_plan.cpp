@@ -115,10 +115,9 @@ void build_plan(ElementModel& em) {
         const SymmetryFunction& sf = em.sfs[s];
         const int out = static_cast<int>(s);
         plan.rc_max = std::max(plan.rc_max, sf.rc);
-        switch (sf.kind) {
-            case SFKind::radial:
-            case SFKind::weighted_radial: {  // e1 = -1: all neighbours, weights in the cutoff
-                const int c = cutoff_index(plan, sf, sf.kind == SFKind::weighted_radial ? sf.channel : -1);
+        switch (sf.family()) {  // the kinds of one family share their group (sf_kinds.hpp)
+            case SFFamily::radial: {  // weighted: e1 = -1, all neighbours, weights in the cutoff
+                const int c = cutoff_index(plan, sf, sf.weighted() ? sf.channel : -1);
                 auto it = std::find_if(plan.radial.begin(), plan.radial.end(), [&](const RadialGroup& g) {
                     return g.neighbor == sf.e1 && g.cutoff == c;
                 });
@@ -133,11 +132,9 @@ void build_plan(ElementModel& em) {
                 it->rs.push_back(sf.rs);
                 break;
             }
-            case SFKind::angular_narrow:
-            case SFKind::angular_wide:
-            case SFKind::weighted_angular_narrow:  // e1 = e2 = -1: all pairs j < k
-            case SFKind::weighted_angular_wide: {
-                const bool narrow = sf.kind == SFKind::angular_narrow || sf.kind == SFKind::weighted_angular_narrow;
+            case SFFamily::angular_narrow:  // weighted: e1 = e2 = -1, all pairs j < k
+            case SFFamily::angular_wide: {
+                const bool narrow = sf.family() == SFFamily::angular_narrow;
                 const int c = cutoff_index(plan, sf);
                 auto it = std::find_if(plan.angular.begin(), plan.angular.end(), [&](const AngularGroup& g) {
                     return g.e1 == sf.e1 && g.e2 == sf.e2 && g.narrow == narrow && g.cutoff == c;
@@ -171,8 +168,7 @@ void build_plan(ElementModel& em) {
                 }
                 break;
             }
-            case SFKind::compact_radial:
-            case SFKind::weighted_compact_radial: {
+            case SFFamily::compact_radial: {
                 const int channel = sf.weighted() ? sf.channel : -1;
                 auto it = std::find_if(plan.compact_radial.begin(), plan.compact_radial.end(),
                                        [&](const CompactRadialGroup& g) {
@@ -188,8 +184,7 @@ void build_plan(ElementModel& em) {
                 it->fn.push_back(compact(sf.core, sf.asymmetric, sf.rl, sf.rc));
                 break;
             }
-            case SFKind::compact_angular_wide:
-            case SFKind::weighted_compact_angular_wide: {
+            case SFFamily::compact_angular: {
                 const int channel = sf.weighted() ? sf.channel : -1;
                 auto it = std::find_if(plan.compact_angular.begin(), plan.compact_angular.end(),
                                        [&](const CompactAngularGroup& g) {

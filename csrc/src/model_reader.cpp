@@ -27,21 +27,30 @@ const std::vector<std::string> kActivationNames = {
     "revlogistic", "negexp", "harmonic", "silu", "shifted_softplus"};
 const std::vector<std::string> kScalingNames = {"none", "scale", "center", "scale_center",
                                                 "scale_sigma"};
-const std::vector<std::string> kSFKindNames = {"radial",          "angular_narrow",          "angular_wide",
-                                               "compact_radial",  "compact_angular_wide",    "weighted_radial",
-                                               "weighted_angular_narrow", "weighted_angular_wide",
-                                               "weighted_compact_radial", "weighted_compact_angular_wide"};
-const std::vector<std::vector<std::string>> kSFParameters = {
-    {"eta", "rs", "rc", "cutoff", "alpha"},
-    {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
-    {"eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
-    {"rl", "rc", "core", "asymmetric"},
-    {"rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"},
-    {"channel", "eta", "rs", "rc", "cutoff", "alpha"},
-    {"channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
-    {"channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"},
-    {"channel", "rl", "rc", "core", "asymmetric"},
-    {"channel", "rl", "rc", "angle_left", "angle_right", "core", "asymmetric", "angle_asymmetric"}};
+// the kind names and each kind's parameters, from the table of kinds (sf_kinds.hpp)
+std::vector<std::string> split_words(const char* text) {
+    std::vector<std::string> out;
+    std::string word;
+    for (const char* c = text;; ++c) {
+        if (*c == ' ' || *c == '\0') {
+            if (!word.empty()) out.push_back(word);
+            word.clear();
+            if (*c == '\0') return out;
+        } else {
+            word += *c;
+        }
+    }
+}
+const std::vector<std::string> kSFKindNames = [] {
+    std::vector<std::string> names;
+    for (const SFKindInfo& k : kSFKinds) names.push_back(k.name);
+    return names;
+}();
+const std::vector<std::vector<std::string>> kSFParameters = [] {
+    std::vector<std::vector<std::string>> parameters;
+    for (const SFKindInfo& k : kSFKinds) parameters.push_back(split_words(k.parameters));
+    return parameters;
+}();
 // may be absent: a file without angle_asymmetric means angle_asymmetric = asymmetric (files
 // written before the flag existed used 'asymmetric' for both bumps)
 const std::vector<std::string> kOptionalParameters = {"angle_asymmetric"};
@@ -240,16 +249,14 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
     if (gaussian && !(sf.alpha >= 0.0 && sf.alpha < 1.0))
         lines.fail("alpha (inner cutoff rci = alpha*rc) must be in [0, 1), got " + fmt(sf.alpha),
                    line.number);
-    if (sf.kind == SFKind::angular_narrow || sf.kind == SFKind::angular_wide ||
-        sf.kind == SFKind::weighted_angular_narrow || sf.kind == SFKind::weighted_angular_wide) {
+    if (sf.family() == SFFamily::angular_narrow || sf.family() == SFFamily::angular_wide) {
         if (sf.zeta < 1.0) lines.fail("zeta must be >= 1, got " + fmt(sf.zeta), line.number);
         if (!(sf.lambda >= -1.0 && sf.lambda <= 1.0))
             lines.fail("lambda must be in [-1, 1], got " + fmt(sf.lambda), line.number);
     }
     if (sf.compact() && !(sf.rl < sf.rc))
         lines.fail("rl must be < rc, got rl=" + fmt(sf.rl) + " rc=" + fmt(sf.rc), line.number);
-    if ((sf.kind == SFKind::compact_angular_wide || sf.kind == SFKind::weighted_compact_angular_wide) &&
-        !(sf.angle_left < sf.angle_right))
+    if (sf.family() == SFFamily::compact_angular && !(sf.angle_left < sf.angle_right))
         lines.fail("angle_left must be < angle_right, got " + fmt(sf.angle_left) + " >= " +
                        fmt(sf.angle_right), line.number);
     return sf;
@@ -372,7 +379,7 @@ Member read_member(Lines& lines, int index, int n_features) {
 
 int Model::element_index(const std::string& symbol) const { return find(elements, symbol); }
 
-const char* sf_kind_name(SFKind kind) { return kSFKindNames.at(static_cast<size_t>(kind)).c_str(); }
+const char* sf_kind_name(SFKind kind) { return sf_kind_info(kind).name; }
 
 bool Model::has_weighted() const {
     for (const ElementModel& em : element_models)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _core
+
 FORMAT_VERSION = 1
 
 #: n2p2 ``cutoff_type`` number -> kizuna cutoff name (same functions, same numbering).
@@ -25,30 +27,22 @@ ACTIVATIONS = ("linear", "tanh", "logistic", "softplus", "relu", "gaussian", "co
                "revlogistic", "negexp", "harmonic", "silu", "shifted_softplus")
 SCALING_MODES = ("none", "scale", "center", "scale_center", "scale_sigma")
 
-SF_KINDS = ("radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular_wide",
-            "weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
-            "weighted_compact_radial", "weighted_compact_angular_wide")
+#: The symmetry-function kinds, from the core's table (csrc/include/kizuna/sf_kinds.hpp): per kind
+#: (name, family, weighted, n2p2 type number or 0, parameters in file order). A new kind is a line
+#: there; these tables follow.
+SF_KIND_TABLE = tuple((name, family, weighted, n2p2, tuple(parameters.split()))
+                      for name, family, weighted, n2p2, parameters in _core.sf_kinds)
+SF_KINDS = tuple(k[0] for k in SF_KIND_TABLE)
 #: element-weighted kinds: no neighbour elements, a weight channel instead (Model.channel_weights)
-WEIGHTED_KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
-                  "weighted_compact_radial", "weighted_compact_angular_wide")
-RADIAL_KINDS = ("radial", "compact_radial", "weighted_radial", "weighted_compact_radial")
-COMPACT_KINDS = ("compact_radial", "compact_angular_wide", "weighted_compact_radial",
-                 "weighted_compact_angular_wide")
+WEIGHTED_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[2])
+RADIAL_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1] in ("radial", "compact_radial"))
+COMPACT_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1].startswith("compact"))
+#: the families whose functions carry zeta and lambda (Gaussian angular)
+GAUSSIAN_ANGULAR_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1] in ("angular_narrow", "angular_wide"))
 #: parameters each symmetry-function kind carries (in file order)
-SF_PARAMETERS = {
-    "radial": ("eta", "rs", "rc", "cutoff", "alpha"),
-    "angular_narrow": ("eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
-    "angular_wide": ("eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
-    "compact_radial": ("rl", "rc", "core", "asymmetric"),
-    "compact_angular_wide": ("rl", "rc", "angle_left", "angle_right", "core", "asymmetric",
-                             "angle_asymmetric"),
-    "weighted_radial": ("channel", "eta", "rs", "rc", "cutoff", "alpha"),
-    "weighted_angular_narrow": ("channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
-    "weighted_angular_wide": ("channel", "eta", "rs", "zeta", "lambda", "rc", "cutoff", "alpha"),
-    "weighted_compact_radial": ("channel", "rl", "rc", "core", "asymmetric"),
-    "weighted_compact_angular_wide": ("channel", "rl", "rc", "angle_left", "angle_right", "core",
-                                      "asymmetric", "angle_asymmetric"),
-}
+SF_PARAMETERS = {k[0]: k[4] for k in SF_KIND_TABLE}
+#: n2p2 symmetry-function type number -> kind (the importer, kizuna.n2p2)
+N2P2_SF_TYPES = {k[3]: k[0] for k in SF_KIND_TABLE if k[3]}
 #: integer parameters (the weight channel, 1-based)
 INT_PARAMETERS = ("channel",)
 #: 0/1 flags; a file without ``angle_asymmetric`` means angle_asymmetric = asymmetric (the meaning

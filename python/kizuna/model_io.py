@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFormatError, ModelIntegrityWarning
-from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_KINDS, FORMAT_VERSION, INT_PARAMETERS,
-                    OPTIONAL_PARAMETERS, RADIAL_KINDS, SCALING_MODES, SF_KINDS, SF_PARAMETERS,
+from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_KINDS, FORMAT_VERSION, GAUSSIAN_ANGULAR_KINDS,
+                    INT_PARAMETERS, OPTIONAL_PARAMETERS, RADIAL_KINDS, SCALING_MODES, SF_KINDS, SF_PARAMETERS,
                     STRING_PARAMETERS, WEIGHTED_KINDS, DenseLayer,
                     ElementModel, Member, Model, Scaling, SymmetryFunction)
 from .model_text import (CHECKSUM_ALGORITHM, canonical_checksum, decode, is_checksum_value,
@@ -272,8 +272,7 @@ def _sf_problem(sf: SymmetryFunction):
             return f"eta must be >= 0, got {sf.eta}"
         if not 0.0 <= sf.alpha < 1.0:
             return f"alpha (inner cutoff rci = alpha*rc) must be in [0, 1), got {sf.alpha}"
-    if sf.kind in ("angular_narrow", "angular_wide", "weighted_angular_narrow",
-                   "weighted_angular_wide"):
+    if sf.kind in GAUSSIAN_ANGULAR_KINDS:
         if sf.zeta < 1.0:
             return f"zeta must be >= 1, got {sf.zeta}"
         if not -1.0 <= sf.lam <= 1.0:

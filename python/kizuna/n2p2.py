@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFormatError, UnsupportedError
-from .model import DenseLayer, ElementModel, Member, Model, Scaling, SymmetryFunction
+from .model import (N2P2_SF_TYPES, WEIGHTED_KINDS, DenseLayer, ElementModel, Member, Model, Scaling,
+                    SymmetryFunction)
 
 #: CODATA 2018
 BOHR_IN_ANGSTROM = 0.529177210903
@@ -35,12 +36,11 @@ ACTIVATION_LETTERS = {"l": "linear", "t": "tanh", "s": "logistic", "p": "softplu
                       "h": "harmonic"}
 CUTOFF_TYPES = {0: "hard", 1: "cos", 2: "tanhu", 3: "tanh", 4: "exp", 5: "poly1", 6: "poly2",
                 7: "poly3", 8: "poly4"}
-SF_TYPE_NAMES = {2: "radial", 3: "angular_narrow", 9: "angular_wide", 12: "weighted_radial",
-                 13: "weighted_angular_narrow", 20: "compact_radial", 22: "compact_angular_wide",
-                 23: "weighted_compact_radial", 25: "weighted_compact_angular_wide"}
+#: n2p2 symmetry-function type -> kizuna kind (the core's table of kinds, sf_kinds.hpp)
+SF_TYPE_NAMES = dict(N2P2_SF_TYPES)
 #: n2p2 weighs the neighbours of its weighted types (12, 13, 23, 25) by their atomic number Z
 #: (ElementMap::atomicNumber): imported as weight channel 1 with w(element) = Z
-WEIGHTED_SF_TYPES = (12, 13, 23, 25)
+WEIGHTED_SF_TYPES = tuple(t for t, kind in SF_TYPE_NAMES.items() if kind in WEIGHTED_KINDS)
 UNSUPPORTED_SF_TYPES = {
     21: "polynomial compact angular narrow (type 21)",
     24: "weighted compact angular narrow (type 24)"}

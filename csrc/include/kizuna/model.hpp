@@ -8,24 +8,11 @@
 #include <vector>
 
 #include "kizuna/formulas.hpp"
+#include "kizuna/sf_kinds.hpp"
 
 namespace kizuna {
 
-enum class SFKind : int {
-    radial,
-    angular_narrow,
-    angular_wide,
-    compact_radial,
-    compact_angular_wide,
-    // element-weighted (n2p2 types 12, 13 and a wide variant): every neighbour, weighted by its
-    // element's weight in channel `channel` (Model::channel_weights)
-    weighted_radial,
-    weighted_angular_narrow,
-    weighted_angular_wide,
-    weighted_compact_radial,       // n2p2 type 23
-    weighted_compact_angular_wide  // n2p2 type 25
-};
-// the name of a kind in the model file
+// SFKind, SFFamily and the table of kinds (names, families, parameters): sf_kinds.hpp
 const char* sf_kind_name(SFKind kind);
 enum class ScalingMode : int { none, scale, center, scale_center, scale_sigma };
 
@@ -41,15 +28,10 @@ struct SymmetryFunction {
     bool asymmetric = false;        // compact kinds: the radial bump is core(a (2 - a))
     bool angle_asymmetric = false;  // compact_angular_wide: the angular bump likewise
 
-    bool angular() const {
-        return kind != SFKind::radial && kind != SFKind::compact_radial && kind != SFKind::weighted_radial &&
-               kind != SFKind::weighted_compact_radial;
-    }
-    bool weighted() const { return static_cast<int>(kind) >= static_cast<int>(SFKind::weighted_radial); }
-    bool compact() const {
-        return kind == SFKind::compact_radial || kind == SFKind::compact_angular_wide ||
-               kind == SFKind::weighted_compact_radial || kind == SFKind::weighted_compact_angular_wide;
-    }
+    SFFamily family() const { return sf_kind_info(kind).family; }
+    bool angular() const { return family_angular(family()); }
+    bool weighted() const { return sf_kind_info(kind).weighted; }
+    bool compact() const { return family_compact(family()); }
 };
 
 struct DenseLayer {

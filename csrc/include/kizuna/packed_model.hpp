@@ -1,5 +1,5 @@
 // PackedModel: a Model flattened into a few arrays of plain structs, the layout the CUDA backend
-// copies to the GPU once per model (and that the host reference in packed_reference.hpp reads,
+// copies to the GPU once per model (and that the host reference in csrc/testing/packed_reference.hpp reads,
 // so that the layout is tested without a GPU).
 //
 // For each centre element e (elements[e]):

@@ -1,7 +1,9 @@
-// Test hooks of kizuna._core for the CUDA backend's host-side logic (underscore names, not a
+// kizuna._packed: test hooks for the CUDA backend's host-side logic (underscore names, not a
 // user API): the packed model layout, the neighbour packing, the pair enumeration, the
 // shared-memory layouts, and the serial host reference that runs the GPU's arithmetic on the
 // CPU. They work in every build, with or without CUDA, so that the layout is tested in CI.
+// A module of its own (test code is not part of kizuna._core or kizuna_core); it takes the
+// kizuna._core.Model objects, so it imports kizuna._core first.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -17,7 +19,7 @@
 #include "kizuna/packed_math.hpp"
 #include "kizuna/packed_model.hpp"
 #include "kizuna/packed_neighbors.hpp"
-#include "kizuna/packed_reference.hpp"
+#include "packed_reference.hpp"
 #include "kizuna/warp_layout.hpp"
 
 namespace py = pybind11;
@@ -278,7 +280,8 @@ py::dict network_layout(int width, int layers, int real_size) {
 
 }  // namespace
 
-void register_packed(py::module_& m) {
+PYBIND11_MODULE(_packed, m) {
+    py::module_::import("kizuna._core");  // the Model type
     m.def("_pack_model", &pack_model_dict, py::arg("model"));
     m.def("_packed_reference", &packed_reference_csr, py::arg("model"), py::arg("positions"), py::arg("species"),
           py::arg("cell") = py::none(), py::arg("pbc") = false, py::arg("precision") = "float64");

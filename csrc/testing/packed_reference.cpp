@@ -1,6 +1,6 @@
 // Serial host evaluation of a PackedModel in the CUDA kernels' order (packed_reference.hpp).
 // Each step names the kernel it mirrors (csrc/cuda/*.cu); the arithmetic is packed_math.hpp.
-#include "kizuna/packed_reference.hpp"
+#include "packed_reference.hpp"
 
 #include <algorithm>
 #include <cmath>

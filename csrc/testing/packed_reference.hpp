@@ -2,7 +2,8 @@
 // into element-sorted slots, values in chunks of kValueChunk functions, networks from the packed
 // W^T / W, per-triplet gradients, scatter) with the same shared arithmetic (packed_math.hpp).
 // It exists to test, without a GPU, the packed layout and the arithmetic the GPU runs, in
-// float64 and in float32 mode. It is slow: a test and diagnostic tool, not a backend.
+// float64 and in float32 mode. It is slow: a test and diagnostic tool, not a backend (built
+// into the test module kizuna._packed only, not into kizuna_core).
 #pragma once
 
 #include <cstdint>
