@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "atom_kernel.hpp"
+#include "kizuna/sf_formulas.hpp"
 #include "scratch_buffers.hpp"
 #include "simd8.hpp"
 
@@ -33,17 +34,10 @@ using simd8::splat;
 using simd8::st;
 
 // A = pref (1 + lambda c)^zeta and dA/dc for 8 lanes; integer zeta by repeated squaring (the
-// same operations as the triplet list's tiles)
+// same operations as the triplet list's tiles and the GPU: angular_factor_int)
 inline void factor_tile(double zeta, int izeta, double lambda, double pref, const V8& c, V8& A, V8& dA) {
-    const V8 base = 1.0 + lambda * c;
     if (izeta >= 1) {
-        V8 P = splat(1.0), bp = base;
-        for (int p = izeta - 1; p > 0; p >>= 1) {
-            if (p & 1) P *= bp;
-            if (p > 1) bp *= bp;
-        }
-        A = pref * P * base;
-        dA = (pref * zeta * lambda) * P;
+        angular_factor_int(1.0 + lambda * c, splat(1.0), izeta, pref, pref * zeta * lambda, A, dA);
     } else {
         for (int l = 0; l < QB; ++l) {
             double a, da;
@@ -218,12 +212,8 @@ void AtomKernel::pair_tangent(const AngularGroup& g, int gi, const double* dr, d
             const double* dk = dr + 3 * k;
             const double uk[3] = {ux_[k], uy_[k], uz_[k]};
             const double c = cosine(j, k);
-            double drj = 0.0, drk = 0.0, dc = 0.0;
-            for (int x = 0; x < 3; ++x) {
-                drj += uj[x] * dj[x];
-                drk += uk[x] * dk[x];
-                dc += (uk[x] - c * uj[x]) * ir_[j] * dj[x] + (uj[x] - c * uk[x]) * ir_[k] * dk[x];
-            }
+            double drj, drk, dc;
+            triplet_projections(c, uj, uk, ir_[j], ir_[k], dj, dk, drj, drk, dc);
             for (int f = 0; f < nf; ++f)
                 angular_factor(c, g.fac_zeta[f], g.fac_izeta[f], g.fac_lambda[f], g.fac_prefactor[f], A[f], dA[f]);
             for (int t = 0; t < nt; ++t) {

@@ -7,6 +7,10 @@
 // Angular groups are evaluated over a compacted list of contributing triplets: the scalar loop
 // that builds the list rejects pairs with r_jk >= rc before any exponential is evaluated; all
 // later loops run over triplets with uniform work and vectorise (`omp simd`).
+//
+// The terms of each family (value, gradient, tangent per neighbour and per triplet) are the
+// functions of sf_formulas.hpp, shared with the CUDA kernels; this file holds the CPU's layout
+// (element-sorted slots, compacted triplet arrays, tiles of 8 triplets) and scheduling.
 #include "atom_kernel.hpp"
 
 #include <algorithm>
@@ -14,6 +18,7 @@
 #include <string>
 
 #include "kizuna/errors.hpp"
+#include "kizuna/sf_formulas.hpp"
 #include "scratch_buffers.hpp"
 #include "simd8.hpp"
 
@@ -253,10 +258,7 @@ void AtomKernel::radial_values(const RadialGroup& g) {
         const double eta = g.eta[m], rs = g.rs[m];
         double acc = 0.0;
 #pragma omp simd reduction(+ : acc)
-        for (int j = b0; j < b1; ++j) {
-            const double d = r[j] - rs;
-            acc += kz_exp(-eta * d * d) * fc[j];
-        }
+        for (int j = b0; j < b1; ++j) acc += radial_term(eta, rs, r[j], fc[j]);
         G_[g.out[m]] += acc;
     }
 }
@@ -310,10 +312,7 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             const double eta = g.term_eta[t], rs = g.term_rs[t];
             double* __restrict e = ex + static_cast<size_t>(t) * n_;
 #pragma omp simd
-            for (int j = s0; j < s1; ++j) {
-                const double d = r[j] - rs;
-                e[j] = kz_exp(-eta * d * d);
-            }
+            for (int j = s0; j < s1; ++j) e[j] = gaussian(eta, rs, r[j]);
         }
     }
 
@@ -449,10 +448,7 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         double* __restrict Et = E + t * S;
         if (g.narrow) {
 #pragma omp simd
-            for (int q = 0; q < nT; ++q) {
-                const double d = trjk[q] - rs;
-                Et[q] = e[tj[q]] * e[tk[q]] * kz_exp(-eta * d * d);
-            }
+            for (int q = 0; q < nT; ++q) Et[q] = e[tj[q]] * e[tk[q]] * gaussian(eta, rs, trjk[q]);
         } else {
             // run by run of equal j (the list is built j by j): ex_t(r_j) is one number, and
             // when the run's k are consecutive slots (every neighbour inside rc), ex_t(r_k) is a
@@ -481,31 +477,15 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         double* __restrict Aa = A + a * S;
         double* __restrict dAa = dA + a * S;
         if (izeta >= 1) {
-            // P = base^(zeta-1) by repeated squaring, in tiles of 8 triplets held in registers
-            // (the arrays are padded to a multiple of 8; the same operations as over whole arrays)
+            // base^(zeta-1) by repeated squaring, in tiles of 8 triplets held in registers (the
+            // arrays are padded to a multiple of 8)
             const double dpref = pref * zeta * lambda;
+            const V8 one = simd8::splat(1.0);
             for (int q0 = 0; q0 < nT; q0 += 8) {
-                double P[8], bp[8];
-#pragma omp simd
-                for (int l = 0; l < 8; ++l) {
-                    P[l] = 1.0;
-                    bp[l] = 1.0 + lambda * tc[q0 + l];
-                }
-                for (int p = izeta - 1; p > 0; p >>= 1) {
-                    if (p & 1) {
-#pragma omp simd
-                        for (int l = 0; l < 8; ++l) P[l] *= bp[l];
-                    }
-                    if (p > 1) {
-#pragma omp simd
-                        for (int l = 0; l < 8; ++l) bp[l] *= bp[l];
-                    }
-                }
-#pragma omp simd
-                for (int l = 0; l < 8; ++l) {
-                    Aa[q0 + l] = pref * P[l] * (1.0 + lambda * tc[q0 + l]);
-                    dAa[q0 + l] = dpref * P[l];
-                }
+                V8 At, dAt;
+                angular_factor_int(1.0 + lambda * ld(tc + q0), one, izeta, pref, dpref, At, dAt);
+                st(Aa + q0, At);
+                st(dAa + q0, dAt);
             }
         } else {
             for (int q = 0; q < nT; ++q) angular_factor(tc[q], zeta, -1, lambda, pref, Aa[q], dAa[q]);
@@ -549,8 +529,8 @@ void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
-            const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
-            const double theta = std::acos(c);
+            double c, theta, dtheta_dc;
+            bump_angle(cosine(j, k), c, theta, dtheta_dc);
             const double w = weight(g.channel, j) * weight(g.channel, k);
             for (size_t m = 0; m < g.out.size(); ++m) {
                 double fj, dfj, fk, dfk, fa, dfa;
@@ -613,10 +593,7 @@ void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
     for (size_t m = 0; m < g.out.size(); ++m) {
         const double b = beta[g.out[m]], eta = g.eta[m], rs = g.rs[m];
 #pragma omp simd
-        for (int j = b0; j < b1; ++j) {
-            const double d = r[j] - rs;
-            dEdr[j] += b * kz_exp(-eta * d * d) * (dfc[j] - 2.0 * eta * d * fc[j]);
-        }
+        for (int j = b0; j < b1; ++j) dEdr[j] += radial_term_derivative(eta, rs, r[j], fc[j], dfc[j], b);
     }
 #pragma omp simd
     for (int j = b0; j < b1; ++j) {
@@ -748,21 +725,17 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
             const int q = q0 + l;
             const int j = tj[q], k = tk[q];
             const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
-            const double fcj = fc[j], fck = fc[k];
-            const double s0 = S0[l];
-            const double gj = -Sj[l] * fc3 + s0 * dfc[j] * fck * fcjk;
-            const double gk = -Sk[l] * fc3 + s0 * fcj * dfc[k] * fcjk;
-            const double gc = Sc[l] * fc3;
-            const double gjk = narrow ? (-Sjk[l] * fc3 + s0 * fcj * fck * tdfc[q]) / trjk[q] : 0.0;  // per unit r_jk vector length
-            const double uxj = ux[j], uyj = uy[j], uzj = uz[j], uxk = ux[k], uyk = uy[k], uzk = uz[k];
-            const double hj = gc * ir[j], hk = gc * ir[k];
-            const double djkx = x[k] - x[j], djky = y[k] - y[j], djkz = z[k] - z[j];
-            Fjx[q] = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
-            Fjy[q] = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
-            Fjz[q] = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
-            Fkx[q] = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
-            Fky[q] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
-            Fkz[q] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
+            double gj, gk, gc, gjk, Fj[3], Fk[3];
+            gaussian_triplet_gradient(S0[l], Sj[l], Sk[l], Sjk[l], Sc[l], fc[j], fc[k], dfc[j], dfc[k], fcjk, tdfc[q],
+                                      fc3, trjk[q], narrow, gj, gk, gc, gjk);
+            triplet_chain(gj, gk, gc, gjk, c, ux[j], uy[j], uz[j], ir[j], ux[k], uy[k], uz[k], ir[k], x[k] - x[j],
+                          y[k] - y[j], z[k] - z[j], Fj, Fk);
+            Fjx[q] = Fj[0];
+            Fjy[q] = Fj[1];
+            Fjz[q] = Fj[2];
+            Fkx[q] = Fk[0];
+            Fky[q] = Fk[1];
+            Fkz[q] = Fk[2];
         }
     }
     // Scatter to the slots. The list holds runs of equal j (built j by j) whose k are all
@@ -811,11 +784,8 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
-            // collinear triplets (|c| = 1) contribute their value; their angular derivative term
-            // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)
-            const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
-            const double theta = std::acos(c);
-            const double dtheta_dc = std::fabs(c) < 1.0 ? -1.0 / std::sqrt(1.0 - c * c) : 0.0;
+            double c, theta, dtheta_dc;  // collinear triplets: dtheta_dc = 0 (bump_angle)
+            bump_angle(cosine(j, k), c, theta, dtheta_dc);
             double gj = 0.0, gk = 0.0, gc = 0.0;
             for (size_t m = 0; m < g.out.size(); ++m) {
                 double fj, dfj, fk, dfk, fa, dfa;
@@ -823,22 +793,18 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
                 compact_fdf(g.radial[m], r_[k], fk, dfk);
                 if (fj == 0.0 && dfj == 0.0) continue;
                 compact_fdf(g.angular[m], theta, fa, dfa);
-                const double b = beta[g.out[m]];
-                gj += b * dfj * fk * fa;
-                gk += b * fj * dfk * fa;
-                gc += b * fj * fk * dfa * dtheta_dc;
+                compact_triplet_gradient(fj, dfj, fk, dfk, fa, dfa, dtheta_dc, beta[g.out[m]], gj, gk, gc);
             }
             const double w = weight(g.channel, j) * weight(g.channel, k);
-            gj *= w;
-            gk *= w;
-            gc *= w;
-            const double hj = gc * ir_[j], hk = gc * ir_[k];
-            out_x_[j] += gj * ux_[j] + hj * (ux_[k] - c * ux_[j]);
-            out_y_[j] += gj * uy_[j] + hj * (uy_[k] - c * uy_[j]);
-            out_z_[j] += gj * uz_[j] + hj * (uz_[k] - c * uz_[j]);
-            out_x_[k] += gk * ux_[k] + hk * (ux_[j] - c * ux_[k]);
-            out_y_[k] += gk * uy_[k] + hk * (uy_[j] - c * uy_[k]);
-            out_z_[k] += gk * uz_[k] + hk * (uz_[j] - c * uz_[k]);
+            double Fj[3], Fk[3];
+            triplet_chain(gj * w, gk * w, gc * w, 0.0, c, ux_[j], uy_[j], uz_[j], ir_[j], ux_[k], uy_[k], uz_[k], ir_[k],
+                          0.0, 0.0, 0.0, Fj, Fk);
+            out_x_[j] += Fj[0];
+            out_y_[j] += Fj[1];
+            out_z_[j] += Fj[2];
+            out_x_[k] += Fk[0];
+            out_y_[k] += Fk[1];
+            out_z_[k] += Fk[2];
         }
     }
 }
@@ -868,11 +834,8 @@ void AtomKernel::radial_tangent(const RadialGroup& g, const double* drs, double*
     const double* fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     for (int j = lo(g.neighbor); j < hi(g.neighbor); ++j)
-        for (size_t m = 0; m < g.out.size(); ++m) {
-            const double d = r_[j] - g.rs[m];
-            const double e = kz_exp(-g.eta[m] * d * d);
-            dG[g.out[m]] += e * (dfc[j] - 2.0 * g.eta[m] * d * fc[j]) * drs[j];
-        }
+        for (size_t m = 0; m < g.out.size(); ++m)
+            dG[g.out[m]] += radial_term_derivative(g.eta[m], g.rs[m], r_[j], fc[j], dfc[j], 1.0) * drs[j];
 }
 
 void AtomKernel::compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG) {
@@ -909,15 +872,11 @@ void AtomKernel::angular_tangent(const AngularGroup& g, int gi, const double* dr
         const double* dj = dr + 3 * j;
         const double* dk = dr + 3 * k;
         const double uj[3] = {ux_[j], uy_[j], uz_[j]}, uk[3] = {ux_[k], uy_[k], uz_[k]};
-        double drj = 0.0, drk = 0.0, dc = 0.0, drjk = 0.0;
-        for (int a = 0; a < 3; ++a) {
-            drj += uj[a] * dj[a];
-            drk += uk[a] * dk[a];
-            dc += (uk[a] - c * uj[a]) * ir_[j] * dj[a] + (uj[a] - c * uk[a]) * ir_[k] * dk[a];
-        }
+        double drj, drk, dc, drjk = 0.0;
+        triplet_projections(c, uj, uk, ir_[j], ir_[k], dj, dk, drj, drk, dc);
         if (g.narrow) {
             const double djk[3] = {x_[k] - x_[j], y_[k] - y_[j], z_[k] - z_[j]};
-            for (int a = 0; a < 3; ++a) drjk += djk[a] / rjk * (dk[a] - dj[a]);
+            drjk = triplet_rjk_projection(djk, rjk, dj, dk);
         }
         const double Q = dfc[j] * fc[k] * fcjk * drj + fc[j] * dfc[k] * fcjk * drk + fc[j] * fc[k] * dfcjk * drjk;
         for (int t = 0; t < nt; ++t) {
@@ -940,27 +899,20 @@ void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const dou
         if (r_[j] >= g.rc) continue;
         for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
             if (r_[k] >= g.rc) continue;
-            // collinear triplets (|c| = 1) contribute their value; their angular derivative term
-            // vanishes because dc/dr_ij = (u_k - c u_j)/r_j = 0 there (n2p2 drops them entirely)
-            const double c = std::min(1.0, std::max(-1.0, cosine(j, k)));
-            const double theta = std::acos(c);
-            const double dtheta_dc = std::fabs(c) < 1.0 ? -1.0 / std::sqrt(1.0 - c * c) : 0.0;
+            double c, theta, dtheta_dc;  // collinear triplets: dtheta_dc = 0 (bump_angle)
+            bump_angle(cosine(j, k), c, theta, dtheta_dc);
             const double* dj = dr + 3 * j;
             const double* dk = dr + 3 * k;
             const double uj[3] = {ux_[j], uy_[j], uz_[j]}, uk[3] = {ux_[k], uy_[k], uz_[k]};
-            double drj = 0.0, drk = 0.0, dc = 0.0;
-            for (int a = 0; a < 3; ++a) {
-                drj += uj[a] * dj[a];
-                drk += uk[a] * dk[a];
-                dc += (uk[a] - c * uj[a]) * ir_[j] * dj[a] + (uj[a] - c * uk[a]) * ir_[k] * dk[a];
-            }
+            double drj, drk, dc;
+            triplet_projections(c, uj, uk, ir_[j], ir_[k], dj, dk, drj, drk, dc);
             for (size_t m = 0; m < g.out.size(); ++m) {
-                double fj, dfj, fk, dfk, fa, dfa;
+                double fj, dfj, fk, dfk, fa, dfa, gj = 0.0, gk = 0.0, gc = 0.0;
                 compact_fdf(g.radial[m], r_[j], fj, dfj);
                 compact_fdf(g.radial[m], r_[k], fk, dfk);
                 compact_fdf(g.angular[m], theta, fa, dfa);
-                dG[g.out[m]] += weight(g.channel, j) * weight(g.channel, k) *
-                                (dfj * fk * fa * drj + fj * dfk * fa * drk + fj * fk * dfa * dtheta_dc * dc);
+                compact_triplet_gradient(fj, dfj, fk, dfk, fa, dfa, dtheta_dc, 1.0, gj, gk, gc);
+                dG[g.out[m]] += weight(g.channel, j) * weight(g.channel, k) * (gj * drj + gk * drk + gc * dc);
             }
         }
     }

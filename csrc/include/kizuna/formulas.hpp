@@ -336,7 +336,8 @@ KZ_HD void activation_fdf(Activation a, T x, T& y, T& dy) {
 
 // ------------------------------------------------------------------------- angular factor
 // A(c) = 2^(1-zeta) (1 + lambda c)^zeta and dA/dc, c = cos(theta_ijk).
-// izeta >= 0 marks an integer zeta (evaluated by repeated multiplication).
+// izeta >= 1 marks an integer zeta (evaluated by repeated multiplication, angular_factor_int).
+
 template <class T>
 KZ_HD T int_pow(T b, int n) {
     T result = T(1.0);
@@ -348,6 +349,22 @@ KZ_HD T int_pow(T b, int n) {
     return result;
 }
 
+// Integer zeta >= 1: A = pref (1 + lambda c)^zeta = pref P base, dA/dc = dpref P with
+// base = 1 + lambda c, P = base^(zeta - 1) by repeated squaring, pref = 2^(1-zeta),
+// dpref = pref zeta lambda. `one` is 1 in T: T may also be the CPU's 8-lane tile type
+// (arithmetic only), so that the triplet list, the pair tiles and the GPU share it. No branch:
+// at base <= 0 (c = -lambda up to round-off) the result is the polynomial's value there.
+template <class T, class S>
+KZ_HD void angular_factor_int(T base, T one, int izeta, S pref, S dpref, T& A, T& dA) {
+    T P = one, b = base;
+    for (int p = izeta - 1; p > 0; p >>= 1) {
+        if (p & 1) P = P * b;
+        if (p > 1) b = b * b;
+    }
+    A = pref * P * base;
+    dA = dpref * P;
+}
+
 template <class T>
 KZ_HD void angular_factor(T c, T zeta, int izeta, T lambda, T prefactor, T& A, T& dA) {
     const T base = T(1.0) + lambda * c;
@@ -356,7 +373,11 @@ KZ_HD void angular_factor(T c, T zeta, int izeta, T lambda, T prefactor, T& A, T
         dA = (zeta == T(1.0)) ? prefactor * lambda : T(0.0);
         return;
     }
-    const T p = izeta >= 1 ? int_pow(base, izeta - 1) : std::pow(base, zeta - T(1.0));
+    if (izeta >= 1) {
+        angular_factor_int(base, T(1.0), izeta, prefactor, prefactor * zeta * lambda, A, dA);
+        return;
+    }
+    const T p = std::pow(base, zeta - T(1.0));
     A = prefactor * p * base;
     dA = prefactor * zeta * lambda * p;
 }

@@ -1,18 +1,21 @@
 // The per-neighbour and per-triplet arithmetic of the CUDA backend, written once for the GPU
 // kernels (csrc/cuda) and for the host reference that checks them without a GPU
-// (packed_reference.cpp). Templates on Real: double, or float in float32 mode; the sums over
+// (csrc/testing/packed_reference.cpp). Templates on Real: double, or float in float32 mode; the sums over
 // neighbours and triplets are accumulated in double by the callers.
 //
 // Notation as in atom_kernel.cpp: slot j holds r_ij = (x_j, y_j, z_j) (Å), r_j = |r_ij|,
 // u_j = r_ij / r_j; triplet (j, k): c = u_j . u_k = cos θ_jik, r_jk = |r_ik - r_ij|;
 // dc/dr_ij = (u_k - c u_j) / r_j, dc/dr_ik = (u_j - c u_k) / r_k.
-// The formulas themselves (cutoffs, compact bumps, angular factor, exp) are in formulas.hpp.
+// The formulas themselves are in sf_formulas.hpp (the terms of each family, shared with the CPU
+// passes) and formulas.hpp (cutoffs, compact bumps, angular factor, exp); this file holds the
+// GPU's layout (slots, pair enumeration) and scheduling (chunks of functions per thread).
 #pragma once
 
 #include <cmath>
 
 #include "kizuna/formulas.hpp"
 #include "kizuna/packed_model.hpp"
+#include "kizuna/sf_formulas.hpp"
 
 // Unrolled loops over a chunk on the GPU (the accumulators stay in registers); plain loops in
 // host code (the host reference is a test tool: compile time matters more than its speed).
@@ -144,8 +147,7 @@ KZ_UNROLL
     for (int m = 0; m < kChunk; ++m) {
         if (m < count) {
             const FunctionParams<Real>& p = params<Real>(fn[m]);
-            const Real d = r - p.rs;
-            acc[m] += double(kz_exp(-p.eta * d * d) * fc);
+            acc[m] += double(radial_term(p.eta, p.rs, r, fc));
         }
     }
 }
@@ -175,11 +177,7 @@ KZ_UNROLL
     for (int m = 0; m < kChunk; ++m) {
         if (m < count) {
             const FunctionParams<Real>& p = params<Real>(fn[m]);
-            if (m == 0 || fn[m].term != fn[m - 1].term) {
-                const Real dj = rj - p.rs, dk = rk - p.rs, djk = t.rjk - p.rs;
-                const Real s = narrow ? dj * dj + dk * dk + djk * djk : dj * dj + dk * dk;
-                e = kz_exp(-p.eta * s) * fc3;
-            }
+            if (m == 0 || fn[m].term != fn[m - 1].term) e = triplet_gaussian(p.eta, p.rs, rj, rk, t.rjk, narrow) * fc3;
             Real A, dA;
             angular_factor(t.c, p.zeta, fn[m].izeta, p.lambda, p.prefactor, A, dA);
             acc[m] += double(A * e);
@@ -190,8 +188,8 @@ KZ_UNROLL
 // Compact angular (n2p2 type 22): G = sum_{j<k} C_r(r_j) C_r(r_k) C_a(θ), θ = acos(c).
 template <int kChunk, class Real>
 KZ_HD void compact_angular_values(const PackedFunction* fn, int count, Real rj, Real rk, Real c, double* acc) {
-    const Real cc = c < Real(-1) ? Real(-1) : (c > Real(1) ? Real(1) : c);
-    const Real theta = std::acos(cc);
+    Real cc, theta, dtheta_dc;
+    bump_angle(c, cc, theta, dtheta_dc);
 KZ_UNROLL
     for (int m = 0; m < kChunk; ++m) {
         if (m < count) {
@@ -214,8 +212,7 @@ KZ_HD Real radial_gradient(const PackedFunction* fn, int count, const Real* beta
     Real g = Real(0);
     for (int m = 0; m < count; ++m) {
         const FunctionParams<Real>& p = params<Real>(fn[m]);
-        const Real d = r - p.rs;
-        g += beta[fn[m].out] * kz_exp(-p.eta * d * d) * (dfc - Real(2) * p.eta * d * fc);
+        g += radial_term_derivative(p.eta, p.rs, r, fc, dfc, beta[fn[m].out]);
     }
     return g;
 }
@@ -266,18 +263,11 @@ KZ_HD void angular_gradient(const PackedFunction* fn, int count, const Real* bet
     const Real fcj = s.fc[cut * s.stride + j], fck = s.fc[cut * s.stride + k];
     const Real dfcj = s.dfc[cut * s.stride + j], dfck = s.dfc[cut * s.stride + k];
     const Real fc3 = fcj * fck * t.fcjk;
-    const Real grj = -Sj * fc3 + S0 * dfcj * fck * t.fcjk;
-    const Real grk = -Sk * fc3 + S0 * fcj * dfck * t.fcjk;
-    const Real gc = Sc * fc3;
-    const Real gjk = narrow ? (-Sjk * fc3 + S0 * fcj * fck * t.dfcjk) / t.rjk : Real(0);  // per unit |r_jk|
-    const Real c = t.c;
-    const Real hj = gc * s.ir[j], hk = gc * s.ir[k];
-    gj[0] = grj * s.ux[j] + hj * (s.ux[k] - c * s.ux[j]) - gjk * t.dx;
-    gj[1] = grj * s.uy[j] + hj * (s.uy[k] - c * s.uy[j]) - gjk * t.dy;
-    gj[2] = grj * s.uz[j] + hj * (s.uz[k] - c * s.uz[j]) - gjk * t.dz;
-    gk[0] = grk * s.ux[k] + hk * (s.ux[j] - c * s.ux[k]) + gjk * t.dx;
-    gk[1] = grk * s.uy[k] + hk * (s.uy[j] - c * s.uy[k]) + gjk * t.dy;
-    gk[2] = grk * s.uz[k] + hk * (s.uz[j] - c * s.uz[k]) + gjk * t.dz;
+    Real grj, grk, gc, gjk;
+    gaussian_triplet_gradient(S0, Sj, Sk, Sjk, Sc, fcj, fck, dfcj, dfck, t.fcjk, t.dfcjk, fc3, t.rjk, narrow, grj, grk,
+                              gc, gjk);
+    triplet_chain(grj, grk, gc, gjk, t.c, s.ux[j], s.uy[j], s.uz[j], s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k],
+                  t.dx, t.dy, t.dz, gj, gk);
 }
 
 // Compact angular: dG/dr_j = C_r'(r_j) C_r(r_k) C_a(θ), dG/dc = C_r C_r C_a'(θ) dθ/dc with
@@ -285,9 +275,8 @@ KZ_HD void angular_gradient(const PackedFunction* fn, int count, const Real* bet
 template <class Real>
 KZ_HD void compact_angular_gradient(const PackedFunction* fn, int count, const Real* beta,
                                     const Slots<Real>& s, int j, int k, Real c, Real* gj, Real* gk) {
-    const Real cc = c < Real(-1) ? Real(-1) : (c > Real(1) ? Real(1) : c);
-    const Real theta = std::acos(cc);
-    const Real dtheta_dc = std::fabs(cc) < Real(1) ? Real(-1) / std::sqrt(Real(1) - cc * cc) : Real(0);
+    Real cc, theta, dtheta_dc;
+    bump_angle(c, cc, theta, dtheta_dc);
     const Real rj = s.r[j], rk = s.r[k];
     Real grj = 0, grk = 0, gc = 0;
     for (int m = 0; m < count; ++m) {
@@ -295,18 +284,11 @@ KZ_HD void compact_angular_gradient(const PackedFunction* fn, int count, const R
         compact_fdf(fn[m].radial, rj, fj, dfj);
         compact_fdf(fn[m].radial, rk, fk, dfk);
         compact_fdf(fn[m].angular, theta, fa, dfa);
-        const Real b = beta[fn[m].out];
-        grj += b * dfj * fk * fa;
-        grk += b * fj * dfk * fa;
-        gc += b * fj * fk * dfa * dtheta_dc;
+        compact_triplet_gradient(fj, dfj, fk, dfk, fa, dfa, dtheta_dc, beta[fn[m].out], grj, grk, gc);
     }
-    const Real hj = gc * s.ir[j], hk = gc * s.ir[k];
-    gj[0] = grj * s.ux[j] + hj * (s.ux[k] - cc * s.ux[j]);
-    gj[1] = grj * s.uy[j] + hj * (s.uy[k] - cc * s.uy[j]);
-    gj[2] = grj * s.uz[j] + hj * (s.uz[k] - cc * s.uz[j]);
-    gk[0] = grk * s.ux[k] + hk * (s.ux[j] - cc * s.ux[k]);
-    gk[1] = grk * s.uy[k] + hk * (s.uy[j] - cc * s.uy[k]);
-    gk[2] = grk * s.uz[k] + hk * (s.uz[j] - cc * s.uz[k]);
+    const Real zero = Real(0);
+    triplet_chain(grj, grk, gc, zero, cc, s.ux[j], s.uy[j], s.uz[j], s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k], zero,
+                  zero, zero, gj, gk);
 }
 
 // ------------------------------------------------------------------------------- networks
