@@ -83,6 +83,21 @@ def test_kernels_equal_cpu_open_cluster(emulator, tmp_path, cutoff):
     check(emulate(emulator, tmp_path, model, positions, species, None, "float64"), "float64")
 
 
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_kernels_equal_cpu_weighted_kinds(emulator, tmp_path, precision):
+    """Every element-weighted kind with two channels on three elements (every slot of a centre
+    in one group; the weights carried by the groups' cutoff entries), a triclinic cell."""
+    import model_factory as mf
+    from test_weighted import ELEMENTS, TRICLINIC, calibrated, weighted_model
+
+    cell = TRICLINIC
+    positions, symbols = mf.random_periodic_structure(cell, n=14, seed=43, min_distance=1.0,
+                                                      symbols_pool=ELEMENTS)
+    model = calibrated(weighted_model(seed=5), positions, symbols, cell, True)
+    species = [ELEMENTS.index(s) for s in symbols]
+    check(emulate(emulator, tmp_path, model, positions, species, cell, precision), precision)
+
+
 def test_kernels_equal_cpu_water_n2p2(emulator, tmp_path):
     """The imported n2p2 water potential (tanh^3 cutoff, 6.35 Å) on eight molecules of ice."""
     from conftest import DATA

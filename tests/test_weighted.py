@@ -5,8 +5,9 @@ with the numpy reference (tests/reference_impl.py: energies, forces, virial, jvp
 that needs neither: one weighted function equals the weighted sum of the per-element (pair)
 functions with the same parameters, G_w = sum_e w_e G(e) (radial) and
 sum_{e <= f} w_e w_f G(e, f) (angular); the model file round-trips through both readers; bad
-weight tables are refused with the same verdict by both readers; the CUDA packing refuses a
-weighted model by name.
+weight tables are refused with the same verdict by both readers; the CUDA backend's arithmetic on
+its packed layout (the host reference of the kernels) equals the CPU core on every weighted kind
+(the kernels themselves: test_cuda_emulation.py).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import kizuna
 import model_factory as mf
 import reference_impl as ref
 from kizuna import _core, _packed
-from kizuna.errors import ModelFormatError, UnsupportedError
+from kizuna.errors import ModelFormatError
 from kizuna.model import SymmetryFunction
 from kizuna.model_io import model_from_string, model_to_string
 
@@ -239,8 +240,17 @@ def test_weighted_kind_without_channels_statement_is_refused():
     _both_refuse("\n".join(lines), "no 'channels' statement")
 
 
-def test_cuda_packing_refuses_weighted_kinds():
-    model = weighted_model(kinds=("weighted_angular_wide",))
+@pytest.mark.parametrize("where", ["open", "triclinic", "small_cell"])
+def test_cuda_host_reference_equals_cpu(where):
+    """Every weighted kind, two channels: each channel of a weighted angular group is a packed
+    group of its own whose cutoff entry carries the channel's weights (fc_j w_c(Z_j)); weighted
+    compact groups get a unit cutoff entry that carries them."""
+    from test_cuda_packing import compare_reference
+
+    positions, symbols, cell, pbc = geometry(where)
+    model = calibrated(weighted_model(), positions, symbols, cell, pbc)
     core = _core.Model.parse(model_to_string(model), "<test>")
-    with pytest.raises(UnsupportedError, match="does not implement .*'weighted_angular_wide'"):
-        _packed._pack_model(core)
+    packed = _packed._pack_model(core)
+    weighted = [g for g in packed["groups"] if g["e1"] == -1]
+    assert len(weighted) == 2 * len(KINDS) * len(ELEMENTS)  # per centre element: one per kind and channel
+    compare_reference(model, positions, symbols, cell, pbc, 1e-10)

@@ -28,19 +28,21 @@ __device__ void centre_values(const ModelView& m, const PackedElement& el, const
             double acc[kValueChunk];
             KZ_UNROLL
             for (int q = 0; q < kValueChunk; ++q) acc[q] = 0.0;
+            int j0, j1;  // the group's slots (radial kinds)
+            slot_range(w.begin, g.e1, m.num_elements, j0, j1);
             if (kind == GroupKind::radial) {
-                for (int j = w.begin[g.e1] + lane; j < w.begin[g.e1 + 1]; j += 32)
-                    radial_values<kValueChunk>(fn, nc, s.r[j], fc[j], acc);
-            } else if (kind == GroupKind::compact_radial) {
-                for (int j = w.begin[g.e1] + lane; j < w.begin[g.e1 + 1]; j += 32)
-                    compact_radial_values<kValueChunk>(fn, nc, s.r[j], acc);
+                for (int j = j0 + lane; j < j1; j += 32) radial_values<kValueChunk>(fn, nc, s.r[j], fc[j], acc);
+            } else if (kind == GroupKind::compact_radial) {  // weighted: the weight is fc (a unit cutoff)
+                for (int j = j0 + lane; j < j1; j += 32)
+                    compact_radial_values<kValueChunk>(fn, nc, s.r[j], g.cutoff >= 0 ? fc[j] : Real(1), acc);
             } else if (kind == GroupKind::compact_angular) {
-                warp_triplets(g, w, lane, [&](int j, int k) {
+                warp_triplets(g, w, m.num_elements, lane, [&](int j, int k) {
                     const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
-                    compact_angular_values<kValueChunk>(fn, nc, s.r[j], s.r[k], c, acc);
+                    const Real W = g.cutoff >= 0 ? fc[j] * fc[k] : Real(1);
+                    compact_angular_values<kValueChunk>(fn, nc, s.r[j], s.r[k], c, W, acc);
                 });
             } else {
-                warp_triplets(g, w, lane, [&](int j, int k) {
+                warp_triplets(g, w, m.num_elements, lane, [&](int j, int k) {
                     const Triplet<Real> t = triplet_geometry(s, j, k, narrow, *cut);
                     angular_values<kValueChunk>(fn, nc, narrow, s.r[j], s.r[k], t, fc[j] * fc[k] * t.fcjk, acc);
                 });

@@ -23,6 +23,7 @@ void DeviceModel::upload(const PackedModel& pm) {
     v.max_width = pm.max_width;
     v.elements = copy_up(elements_, pm.elements, "model upload (elements)");
     v.cutoffs = copy_up(cutoffs_, pm.cutoffs, "model upload (cutoffs)");
+    v.cutoff_weights = copy_up(cutoff_weights_, pm.cutoff_weights, "model upload (cutoff weights)");
     v.groups = copy_up(groups_, pm.groups, "model upload (groups)");
     v.functions = copy_up(functions_, pm.functions, "model upload (functions)");
     v.members = copy_up(members_, pm.members, "model upload (members)");

@@ -20,7 +20,7 @@ class DeviceModel {
     DeviceBuffer<PackedFunction> functions_;
     DeviceBuffer<PackedMember> members_;
     DeviceBuffer<PackedLayer> layers_;
-    DeviceBuffer<double> weights_, scale_shift_, scale_factor_, extrapolation_min_, extrapolation_max_;
+    DeviceBuffer<double> cutoff_weights_, weights_, scale_shift_, scale_factor_, extrapolation_min_, extrapolation_max_;
     DeviceBuffer<float> weights_f_;
     ModelView view_;
 };

@@ -25,11 +25,14 @@ __device__ void centre_gradient(const ModelView& m, const PackedElement& el, con
         const GroupKind kind = static_cast<GroupKind>(g.kind);
         if (kind != GroupKind::radial && kind != GroupKind::compact_radial) continue;
         const PackedFunction* fn = m.functions + g.first;
-        for (int j = w.begin[g.e1] + lane; j < w.begin[g.e1 + 1]; j += 32) {
+        int j0, j1;
+        slot_range(w.begin, g.e1, m.num_elements, j0, j1);
+        for (int j = j0 + lane; j < j1; j += 32) {
             const Real d = kind == GroupKind::radial
                                ? radial_gradient(fn, g.count, w.beta, s.r[j], s.fc[g.cutoff * s.stride + j],
                                                  s.dfc[g.cutoff * s.stride + j])
-                               : compact_radial_gradient(fn, g.count, w.beta, s.r[j]);
+                               : compact_radial_gradient(fn, g.count, w.beta, s.r[j],
+                                                         g.cutoff >= 0 ? s.fc[g.cutoff * s.stride + j] : Real(1));
             w.gx[j] += double(d * s.ux[j]);
             w.gy[j] += double(d * s.uy[j]);
             w.gz[j] += double(d * s.uz[j]);
@@ -43,11 +46,12 @@ __device__ void centre_gradient(const ModelView& m, const PackedElement& el, con
         const bool narrow = kind == GroupKind::angular_narrow;
         const PackedFunction* fn = m.functions + g.first;
         const CutoffFunction* cut = g.cutoff >= 0 ? m.cutoffs + el.first_cutoff + g.cutoff : nullptr;
-        warp_triplets(g, w, lane, [&](int j, int k) {
+        warp_triplets(g, w, m.num_elements, lane, [&](int j, int k) {
             Real gj[3], gk[3];
             if (kind == GroupKind::compact_angular) {
                 const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
-                compact_angular_gradient(fn, g.count, w.beta, s, j, k, c, gj, gk);
+                const Real W = g.cutoff >= 0 ? s.fc[g.cutoff * s.stride + j] * s.fc[g.cutoff * s.stride + k] : Real(1);
+                compact_angular_gradient(fn, g.count, w.beta, s, j, k, c, W, gj, gk);
             } else {
                 const Triplet<Real> t = triplet_geometry(s, j, k, narrow, *cut);
                 angular_gradient(fn, g.count, w.beta, narrow, s, g.cutoff, j, k, t, gj, gk);

@@ -14,6 +14,7 @@ struct ModelView {
     int num_elements = 0, committee_size = 1, max_features = 0, max_width = 0;
     const PackedElement* elements = nullptr;
     const CutoffFunction* cutoffs = nullptr;
+    const double* cutoff_weights = nullptr;  // num_elements per cutoff entry
     const PackedGroup* groups = nullptr;
     const PackedFunction* functions = nullptr;
     const PackedMember* members = nullptr;

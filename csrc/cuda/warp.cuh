@@ -139,6 +139,7 @@ __device__ int warp_gather(const ModelView& m, const InputView& in, const Packed
     }
     if (lane <= ne) w.begin[lane] = next;
     const CutoffFunction* cut = m.cutoffs + el.first_cutoff;
+    const double* cut_weights = m.cutoff_weights + static_cast<int64_t>(el.first_cutoff) * ne;
     for (int e0 = 0; e0 < count; e0 += 32) {
         int j = 0, sj = -1, cls = 0;
         double dx = 0, dy = 0, dz = 0, r2 = 0;
@@ -152,7 +153,7 @@ __device__ int warp_gather(const ModelView& m, const InputView& in, const Packed
             if (lane == e) next += __popc(b);
         }
         if (keep) {
-            fill_slot(w.s, slot, dx, dy, dz, r2, cut, el.num_cutoffs);
+            fill_slot(w.s, slot, dx, dy, dz, r2, cut, el.num_cutoffs, cut_weights, ne, sj);
             w.atom[slot] = j;
         }
     }
@@ -169,12 +170,16 @@ __device__ __forceinline__ void report_most(Scalars* sc, int most, int lane) {
 // test consecutive pair candidates (pair_of_index), accepted pairs are appended to the warp's
 // queue (ballot + popc), and whenever 32 are queued every lane processes one. The rest (< 32)
 // is processed at the end with the lanes below the count. f must not use warp collectives.
+// ne: the model's elements (a group of element -1 takes every slot).
 template <class Real, class F>
-__device__ __forceinline__ void warp_triplets(const PackedGroup& g, const WarpRegion<Real>& w, int lane, F&& f) {
+__device__ __forceinline__ void warp_triplets(const PackedGroup& g, const WarpRegion<Real>& w, int ne, int lane,
+                                              F&& f) {
     const bool narrow = g.kind == static_cast<int>(GroupKind::angular_narrow);
     const bool same = g.e1 == g.e2;
-    const int b1 = w.begin[g.e1], n1 = w.begin[g.e1 + 1] - b1;
-    const int b2 = w.begin[g.e2], n2 = w.begin[g.e2 + 1] - b2;
+    int b1, e1, b2, e2;
+    slot_range(w.begin, g.e1, ne, b1, e1);
+    slot_range(w.begin, g.e2, ne, b2, e2);
+    const int n1 = e1 - b1, n2 = e2 - b2;
     const int np = pair_count(n1, n2, same);
     const Real rc = Real(g.rc);
     int queued = 0;  // warp-uniform

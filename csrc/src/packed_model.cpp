@@ -49,10 +49,23 @@ void add_group(PackedModel& pm, GroupKind kind, int e1, int e2, int cutoff, doub
     pm.groups.push_back(g);
 }
 
-void pack_plan(PackedModel& pm, const ElementPlan& plan, PackedElement& el) {
+// A cutoff entry of the centre element being packed, with the weight of every neighbour element
+// that multiplies its fc and fc' (channel -1: 1). Returns its index among the element's entries.
+int add_cutoff(PackedModel& pm, const Model& model, PackedElement& el, const CutoffFunction& f, int channel) {
+    pm.cutoffs.push_back(f);
+    const int K = model.num_channels;
+    for (int e = 0; e < pm.num_elements; ++e)
+        pm.cutoff_weights.push_back(channel >= 0 ? model.channel_weights[static_cast<size_t>(e) * K + channel] : 1.0);
+    return el.num_cutoffs++;
+}
+
+// fc = 1 for every slot (r < rc_max): the carrier of the weights of a weighted compact group
+CutoffFunction unit_cutoff(double rc) { return CutoffFunction{CutoffKind::hard, rc, 0.0, 1.0 / rc, 1.0 / rc}; }
+
+void pack_plan(PackedModel& pm, const Model& model, const ElementPlan& plan, PackedElement& el) {
     el.first_cutoff = static_cast<int>(pm.cutoffs.size());
-    el.num_cutoffs = static_cast<int>(plan.cutoffs.size());
-    pm.cutoffs.insert(pm.cutoffs.end(), plan.cutoffs.begin(), plan.cutoffs.end());
+    el.num_cutoffs = 0;
+    for (size_t c = 0; c < plan.cutoffs.size(); ++c) add_cutoff(pm, model, el, plan.cutoffs[c], plan.cutoff_channel[c]);
     el.first_group = static_cast<int>(pm.groups.size());
     for (const RadialGroup& g : plan.radial) {
         std::vector<PackedFunction> fns(g.out.size());
@@ -69,13 +82,26 @@ void pack_plan(PackedModel& pm, const ElementPlan& plan, PackedElement& el) {
             fns[m].out = g.out[m];
             fns[m].radial = g.fn[m];
         }
-        add_group(pm, GroupKind::compact_radial, g.neighbor, g.neighbor, -1, plan.rc_max, fns);
+        const int cut = g.channel >= 0 ? add_cutoff(pm, model, el, unit_cutoff(plan.rc_max), g.channel) : -1;
+        add_group(pm, GroupKind::compact_radial, g.neighbor, g.neighbor, cut, plan.rc_max, fns);
     }
     for (const AngularGroup& g : plan.angular) {
-        std::vector<PackedFunction> fns;
-        for (size_t m = 0; m < g.out.size(); ++m) fns.push_back(angular_function(g, m));
-        add_group(pm, g.narrow ? GroupKind::angular_narrow : GroupKind::angular_wide, g.e1, g.e2, g.cutoff, g.rc,
-                  fns);
+        const GroupKind kind = g.narrow ? GroupKind::angular_narrow : GroupKind::angular_wide;
+        if (g.channels.empty()) {
+            std::vector<PackedFunction> fns;
+            for (size_t m = 0; m < g.out.size(); ++m) fns.push_back(angular_function(g, m));
+            add_group(pm, kind, g.e1, g.e2, g.cutoff, g.rc, fns);
+            continue;
+        }
+        // weighted: one group per channel, its cutoff entry weighted by the channel (members
+        // stay sorted by term)
+        for (size_t ci = 0; ci < g.channels.size(); ++ci) {
+            std::vector<PackedFunction> fns;
+            for (size_t m = 0; m < g.out.size(); ++m)
+                if (g.chan[m] == static_cast<int>(ci)) fns.push_back(angular_function(g, m));
+            const int cut = add_cutoff(pm, model, el, plan.cutoffs[g.cutoff], g.channels[ci]);
+            add_group(pm, kind, g.e1, g.e2, cut, g.rc, fns);
+        }
     }
     for (const CompactAngularGroup& g : plan.compact_angular) {
         std::vector<PackedFunction> fns(g.out.size());
@@ -84,7 +110,8 @@ void pack_plan(PackedModel& pm, const ElementPlan& plan, PackedElement& el) {
             fns[m].radial = g.radial[m];
             fns[m].angular = g.angular[m];
         }
-        add_group(pm, GroupKind::compact_angular, g.e1, g.e2, -1, g.rc, fns);
+        const int cut = g.channel >= 0 ? add_cutoff(pm, model, el, unit_cutoff(plan.rc_max), g.channel) : -1;
+        add_group(pm, GroupKind::compact_angular, g.e1, g.e2, cut, g.rc, fns);
     }
     el.num_groups = static_cast<int>(pm.groups.size()) - el.first_group;
 }
@@ -126,12 +153,6 @@ PackedModel pack_model(const Model& model) {
     if (ne > kMaxPackedElements)
         throw UnsupportedError("the CUDA backend handles at most " + std::to_string(kMaxPackedElements) +
                                " elements, this model has " + std::to_string(ne) + "; use device='cpu'");
-    for (int e = 0; e < ne; ++e)
-        for (const SymmetryFunction& sf : model.element_models[e].sfs)
-            if (sf.weighted())
-                throw UnsupportedError(
-                    std::string("the CUDA backend does not implement the element-weighted symmetry-function kind '") +
-                    sf_kind_name(sf.kind) + "' (element " + model.elements[e] + "); use device='cpu'");
     PackedModel pm;
     pm.num_elements = ne;
     pm.committee_size = model.committee_size;
@@ -141,7 +162,7 @@ PackedModel pack_model(const Model& model) {
         PackedElement el;
         el.num_features = static_cast<int>(em.sfs.size());
         el.rc_max = em.plan.rc_max;
-        pack_plan(pm, em.plan, el);
+        pack_plan(pm, model, em.plan, el);
         el.first_member = static_cast<int>(pm.members.size());
         for (const Member& mem : em.members) pack_member(pm, mem, el.num_features);
         el.first_feature = static_cast<int>(pm.extrapolation_min.size());

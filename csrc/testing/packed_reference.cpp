@@ -81,9 +81,10 @@ int gather(const PackedModel& pm, const AtomsView& atoms, const std::vector<int>
     for (int e = 0; e < pm.num_elements; ++e) st.begin[e + 1] += st.begin[e];
     std::vector<int> fill(st.begin.begin(), st.begin.end() - 1);
     const CutoffFunction* cut = pm.cutoffs.data() + el.first_cutoff;
+    const double* cut_weights = pm.cutoff_weights.data() + static_cast<size_t>(el.first_cutoff) * pm.num_elements;
     for (const Entry& k : kept) {  // stable: list order within each element, as the GPU
         const int s = fill[k.e]++;
-        fill_slot(st.view, s, k.dx, k.dy, k.dz, k.r2, cut, el.num_cutoffs);
+        fill_slot(st.view, s, k.dx, k.dy, k.dz, k.r2, cut, el.num_cutoffs, cut_weights, pm.num_elements, k.e);
         st.atom[s] = k.j;
     }
     return n;
@@ -91,11 +92,13 @@ int gather(const PackedModel& pm, const AtomsView& atoms, const std::vector<int>
 
 // Calls f(j, k) for every contributing triplet of group g (GPU: compacted over a warp's lanes).
 template <class Real, class F>
-void for_each_triplet(const PackedGroup& g, const SlotStore<Real>& st, F&& f) {
+void for_each_triplet(const PackedGroup& g, const SlotStore<Real>& st, int ne, F&& f) {
     const bool narrow = g.kind == static_cast<int>(GroupKind::angular_narrow);
     const bool same = g.e1 == g.e2;
-    const int b1 = st.begin[g.e1], n1 = st.begin[g.e1 + 1] - b1;
-    const int b2 = st.begin[g.e2], n2 = st.begin[g.e2 + 1] - b2;
+    int b1, e1, b2, e2;
+    slot_range(st.begin.data(), g.e1, ne, b1, e1);
+    slot_range(st.begin.data(), g.e2, ne, b2, e2);
+    const int n1 = e1 - b1, n2 = e2 - b2;
     const int np = pair_count(n1, n2, same);
     for (int p = 0; p < np; ++p) {
         int a, b;
@@ -118,20 +121,24 @@ void values(const PackedModel& pm, const PackedElement& el, const SlotStore<Real
             const PackedFunction* fn = pm.functions.data() + g.first + c0;
             const int nc = std::min(kValueChunk, g.count - c0);
             double acc[kValueChunk] = {};
+            // weighted compact groups: the weight of slot j is fc of their unit cutoff entry
+            auto weight = [&](int j) { return g.cutoff >= 0 ? s.fc[g.cutoff * s.stride + j] : Real(1); };
             if (kind == GroupKind::radial || kind == GroupKind::compact_radial) {
-                for (int j = st.begin[g.e1]; j < st.begin[g.e1 + 1]; ++j) {
+                int j0, j1;
+                slot_range(st.begin.data(), g.e1, pm.num_elements, j0, j1);
+                for (int j = j0; j < j1; ++j) {
                     if (kind == GroupKind::radial)
                         radial_values<kValueChunk>(fn, nc, s.r[j], s.fc[g.cutoff * s.stride + j], acc);
                     else
-                        compact_radial_values<kValueChunk>(fn, nc, s.r[j], acc);
+                        compact_radial_values<kValueChunk>(fn, nc, s.r[j], weight(j), acc);
                 }
             } else if (kind == GroupKind::compact_angular) {
-                for_each_triplet(g, st, [&](int j, int k) {
+                for_each_triplet(g, st, pm.num_elements, [&](int j, int k) {
                     const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
-                    compact_angular_values<kValueChunk>(fn, nc, s.r[j], s.r[k], c, acc);
+                    compact_angular_values<kValueChunk>(fn, nc, s.r[j], s.r[k], c, weight(j) * weight(k), acc);
                 });
             } else {
-                for_each_triplet(g, st, [&](int j, int k) {
+                for_each_triplet(g, st, pm.num_elements, [&](int j, int k) {
                     const Triplet<Real> t = triplet_geometry(s, j, k, narrow, cut);
                     const Real fc3 = s.fc[g.cutoff * s.stride + j] * s.fc[g.cutoff * s.stride + k] * t.fcjk;
                     angular_values<kValueChunk>(fn, nc, narrow, s.r[j], s.r[k], t, fc3, acc);
@@ -188,23 +195,26 @@ void gradient(const PackedModel& pm, const PackedElement& el, const SlotStore<Re
         const bool narrow = kind == GroupKind::angular_narrow;
         const CutoffFunction& cut = group_cutoff(pm, el, g);
         const PackedFunction* fn = pm.functions.data() + g.first;
+        auto weight = [&](int j) { return g.cutoff >= 0 ? s.fc[g.cutoff * s.stride + j] : Real(1); };
         if (kind == GroupKind::radial || kind == GroupKind::compact_radial) {
-            for (int j = st.begin[g.e1]; j < st.begin[g.e1 + 1]; ++j) {
+            int j0, j1;
+            slot_range(st.begin.data(), g.e1, pm.num_elements, j0, j1);
+            for (int j = j0; j < j1; ++j) {
                 const Real d = kind == GroupKind::radial
                                    ? radial_gradient(fn, g.count, beta, s.r[j], s.fc[g.cutoff * s.stride + j],
                                                      s.dfc[g.cutoff * s.stride + j])
-                                   : compact_radial_gradient(fn, g.count, beta, s.r[j]);
+                                   : compact_radial_gradient(fn, g.count, beta, s.r[j], weight(j));
                 grad[3 * j] += double(d * s.ux[j]);
                 grad[3 * j + 1] += double(d * s.uy[j]);
                 grad[3 * j + 2] += double(d * s.uz[j]);
             }
             continue;
         }
-        for_each_triplet(g, st, [&](int j, int k) {
+        for_each_triplet(g, st, pm.num_elements, [&](int j, int k) {
             Real gj[3], gk[3];
             if (kind == GroupKind::compact_angular) {
                 const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
-                compact_angular_gradient(fn, g.count, beta, s, j, k, c, gj, gk);
+                compact_angular_gradient(fn, g.count, beta, s, j, k, c, weight(j) * weight(k), gj, gk);
             } else {
                 const Triplet<Real> t = triplet_geometry(s, j, k, narrow, cut);
                 angular_gradient(fn, g.count, beta, narrow, s, g.cutoff, j, k, t, gj, gk);

@@ -48,6 +48,7 @@ cuda::ModelView model_view(const PackedModel& pm) {
     v.max_width = pm.max_width;
     v.elements = pm.elements.data();
     v.cutoffs = pm.cutoffs.data();
+    v.cutoff_weights = pm.cutoff_weights.data();
     v.groups = pm.groups.data();
     v.functions = pm.functions.data();
     v.members = pm.members.data();

@@ -43,10 +43,12 @@ struct Slots {
 };
 
 // Slot s from r_ij = (dx, dy, dz) (Å, double): r, 1/r and the unit vector in double, then each
-// of the nc cutoff functions of the centre element, stored as Real.
+// of the nc cutoff functions of the centre element times the weight of the neighbour's element
+// e for that entry, weights[c * ne + e] (PackedModel::cutoff_weights; 1 for plain entries),
+// stored as Real.
 template <class Real>
 KZ_HD void fill_slot(const Slots<Real>& sl, int s, double dx, double dy, double dz, double r2,
-                     const CutoffFunction* cut, int nc) {
+                     const CutoffFunction* cut, int nc, const double* weights, int ne, int e) {
     const double r = std::sqrt(r2);
     const double ir = 1.0 / r;
     sl.x[s] = Real(dx);
@@ -60,6 +62,9 @@ KZ_HD void fill_slot(const Slots<Real>& sl, int s, double dx, double dy, double 
     for (int c = 0; c < nc; ++c) {
         double f, df;
         cutoff_fdf(cut[c], r, f, df);
+        const double w = weights[c * ne + e];
+        f *= w;
+        df *= w;
         sl.fc[c * sl.stride + s] = Real(f);
         sl.dfc[c * sl.stride + s] = Real(df);
     }
@@ -70,6 +75,12 @@ KZ_HD void fill_slot(const Slots<Real>& sl, int s, double dx, double dy, double 
 KZ_HD int classify_neighbor(double r2, double rc2) {
     if (!(r2 < rc2)) return r2 != r2 ? -gather_nonfinite : 0;
     return r2 < 1e-20 ? -gather_overlap : 1;
+}
+
+// The slots of neighbour element e: lo .. hi; e = -1 (weighted kinds): every slot.
+KZ_HD void slot_range(const int* begin, int e, int ne, int& lo, int& hi) {
+    lo = e < 0 ? 0 : begin[e];
+    hi = e < 0 ? begin[ne] : begin[e + 1];
 }
 
 // ------------------------------------------------------------------------ pair enumeration
@@ -152,15 +163,15 @@ KZ_UNROLL
     }
 }
 
-// G = sum_j C(r_j)
+// G = sum_j [w_c(Z_j)] C(r_j); w: the slot's weight (1 for plain kinds)
 template <int kChunk, class Real>
-KZ_HD void compact_radial_values(const PackedFunction* fn, int count, Real r, double* acc) {
+KZ_HD void compact_radial_values(const PackedFunction* fn, int count, Real r, Real w, double* acc) {
 KZ_UNROLL
     for (int m = 0; m < kChunk; ++m) {
         if (m < count) {
             Real f, df;
             compact_fdf(fn[m].radial, r, f, df);
-            acc[m] += double(f);
+            acc[m] += double(w * f);
         }
     }
 }
@@ -185,9 +196,11 @@ KZ_UNROLL
     }
 }
 
-// Compact angular (n2p2 type 22): G = sum_{j<k} C_r(r_j) C_r(r_k) C_a(θ), θ = acos(c).
+// Compact angular (n2p2 type 22): G = sum_{j<k} [W] C_r(r_j) C_r(r_k) C_a(θ), θ = acos(c);
+// W = w_c(Z_j) w_c(Z_k) for the weighted kind (type 25), else 1.
 template <int kChunk, class Real>
-KZ_HD void compact_angular_values(const PackedFunction* fn, int count, Real rj, Real rk, Real c, double* acc) {
+KZ_HD void compact_angular_values(const PackedFunction* fn, int count, Real rj, Real rk, Real c, Real W,
+                                  double* acc) {
     Real cc, theta, dtheta_dc;
     bump_angle(c, cc, theta, dtheta_dc);
 KZ_UNROLL
@@ -197,7 +210,7 @@ KZ_UNROLL
             compact_fdf(fn[m].radial, rj, fj, dfj);
             compact_fdf(fn[m].radial, rk, fk, dfk);
             compact_fdf(fn[m].angular, theta, fa, dfa);
-            acc[m] += double(fj * fk * fa);
+            acc[m] += double(W * fj * fk * fa);
         }
     }
 }
@@ -218,14 +231,14 @@ KZ_HD Real radial_gradient(const PackedFunction* fn, int count, const Real* beta
 }
 
 template <class Real>
-KZ_HD Real compact_radial_gradient(const PackedFunction* fn, int count, const Real* beta, Real r) {
+KZ_HD Real compact_radial_gradient(const PackedFunction* fn, int count, const Real* beta, Real r, Real w) {
     Real g = Real(0);
     for (int m = 0; m < count; ++m) {
         Real f, df;
         compact_fdf(fn[m].radial, r, f, df);
         g += beta[fn[m].out] * df;
     }
-    return g;
+    return g * w;
 }
 
 // Per triplet, with w_s = beta_s A_s(c) E_s (E_s the exponential without cutoffs), dj = r_j - rs:
@@ -274,7 +287,7 @@ KZ_HD void angular_gradient(const PackedFunction* fn, int count, const Real* bet
 // dθ/dc = -1/sqrt(1 - c^2) (0 for collinear triplets, where dc/dr vanishes).
 template <class Real>
 KZ_HD void compact_angular_gradient(const PackedFunction* fn, int count, const Real* beta,
-                                    const Slots<Real>& s, int j, int k, Real c, Real* gj, Real* gk) {
+                                    const Slots<Real>& s, int j, int k, Real c, Real W, Real* gj, Real* gk) {
     Real cc, theta, dtheta_dc;
     bump_angle(c, cc, theta, dtheta_dc);
     const Real rj = s.r[j], rk = s.r[k];
@@ -287,7 +300,7 @@ KZ_HD void compact_angular_gradient(const PackedFunction* fn, int count, const R
         compact_triplet_gradient(fj, dfj, fk, dfk, fa, dfa, dtheta_dc, beta[fn[m].out], grj, grk, gc);
     }
     const Real zero = Real(0);
-    triplet_chain(grj, grk, gc, zero, cc, s.ux[j], s.uy[j], s.uz[j], s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k], zero,
+    triplet_chain(grj * W, grk * W, gc * W, zero, cc, s.ux[j], s.uy[j], s.uz[j], s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k], zero,
                   zero, zero, gj, gk);
 }
 

@@ -9,6 +9,11 @@
 //                               radial, compact radial, angular, compact angular; the functions
 //                               of group g are functions[g.first .. g.first + g.count), angular
 //                               ones sorted by exponential term (term index non-decreasing)
+//                               element-weighted kinds (sf_kinds.hpp) weight the neighbours
+//                               through their cutoff entries: entry c of a centre element
+//                               multiplies fc_c and fc_c' of a neighbour of element e by
+//                               cutoff_weights[(first_cutoff + c) * num_elements + e] (1 for
+//                               plain entries), and their groups have e1 = e2 = -1 (every slot)
 //   members[first_member + m]   committee member m: scaling x_f = offset + factor_f (G_f - shift_f),
 //                               network layers[first_layer ...], energy = offset + scale * NN(x)
 // Network layer l stores W (n_out x n_in, row-major), W^T (n_in x n_out) and b in `weights`
@@ -52,8 +57,9 @@ KZ_HD const FunctionParams<float>& params<float>(const PackedFunction& p) { retu
 
 struct PackedGroup {
     int kind = 0;         // GroupKind
-    int e1 = 0, e2 = 0;   // neighbour elements (radial kinds: e2 = e1); e1 <= e2
-    int cutoff = -1;      // cutoff function, index among the centre element's cutoffs (-1: compact)
+    int e1 = 0, e2 = 0;   // neighbour elements (radial kinds: e2 = e1); e1 <= e2; -1: every slot
+    int cutoff = -1;      // cutoff function, index among the centre element's cutoffs (-1: compact;
+                          // weighted compact: a hard cutoff entry that carries the weights)
     int first = 0, count = 0;  // functions[first .. first + count)
     int pad = 0;
     double rc = 0.0;      // legs at r >= rc do not contribute (Å)
@@ -93,6 +99,7 @@ struct PackedModel {
 
     std::vector<PackedElement> elements;
     std::vector<CutoffFunction> cutoffs;
+    std::vector<double> cutoff_weights;  // num_elements per cutoff entry (see above)
     std::vector<PackedGroup> groups;
     std::vector<PackedFunction> functions;
     std::vector<PackedMember> members;  // element-major: elements[e].first_member + m
@@ -104,7 +111,11 @@ struct PackedModel {
 };
 
 // Flattens a validated model. Throws UnsupportedError for what the layout cannot hold (more than
-// kMaxPackedElements elements, a neighbour shell that needs more than 65535 slots).
+// kMaxPackedElements elements, a neighbour shell that needs more than 65535 slots). A weighted
+// angular group of the plan (all channels of one cutoff) becomes one packed group per channel,
+// each with a cutoff entry of its own that carries the channel's weights: the triplet weight
+// w_c(Z_j) w_c(Z_k) is then part of fc_j fc_k, and fc' carries it into the gradient (w is
+// constant per neighbour), so the kernels need no weight arithmetic of their own.
 PackedModel pack_model(const Model& model);
 
 constexpr int kMaxPackedElements = 31;  // one GPU lane per element in the neighbour sort
