@@ -725,17 +725,11 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
             const int q = q0 + l;
             const int j = tj[q], k = tk[q];
             const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
-            double gj, gk, gc, gjk, Fj[3], Fk[3];
+            double gj, gk, gc, gjk;
             gaussian_triplet_gradient(S0[l], Sj[l], Sk[l], Sjk[l], Sc[l], fc[j], fc[k], dfc[j], dfc[k], fcjk, tdfc[q],
                                       fc3, trjk[q], narrow, gj, gk, gc, gjk);
             triplet_chain(gj, gk, gc, gjk, c, ux[j], uy[j], uz[j], ir[j], ux[k], uy[k], uz[k], ir[k], x[k] - x[j],
-                          y[k] - y[j], z[k] - z[j], Fj, Fk);
-            Fjx[q] = Fj[0];
-            Fjy[q] = Fj[1];
-            Fjz[q] = Fj[2];
-            Fkx[q] = Fk[0];
-            Fky[q] = Fk[1];
-            Fkz[q] = Fk[2];
+                          y[k] - y[j], z[k] - z[j], Fjx[q], Fjy[q], Fjz[q], Fkx[q], Fky[q], Fkz[q]);
         }
     }
     // Scatter to the slots. The list holds runs of equal j (built j by j) whose k are all
@@ -796,15 +790,15 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
                 compact_triplet_gradient(fj, dfj, fk, dfk, fa, dfa, dtheta_dc, beta[g.out[m]], gj, gk, gc);
             }
             const double w = weight(g.channel, j) * weight(g.channel, k);
-            double Fj[3], Fk[3];
+            double Fjx, Fjy, Fjz, Fkx, Fky, Fkz;
             triplet_chain(gj * w, gk * w, gc * w, 0.0, c, ux_[j], uy_[j], uz_[j], ir_[j], ux_[k], uy_[k], uz_[k], ir_[k],
-                          0.0, 0.0, 0.0, Fj, Fk);
-            out_x_[j] += Fj[0];
-            out_y_[j] += Fj[1];
-            out_z_[j] += Fj[2];
-            out_x_[k] += Fk[0];
-            out_y_[k] += Fk[1];
-            out_z_[k] += Fk[2];
+                          0.0, 0.0, 0.0, Fjx, Fjy, Fjz, Fkx, Fky, Fkz);
+            out_x_[j] += Fjx;
+            out_y_[j] += Fjy;
+            out_z_[j] += Fjz;
+            out_x_[k] += Fkx;
+            out_y_[k] += Fky;
+            out_z_[k] += Fkz;
         }
     }
 }

@@ -280,7 +280,7 @@ KZ_HD void angular_gradient(const PackedFunction* fn, int count, const Real* bet
     gaussian_triplet_gradient(S0, Sj, Sk, Sjk, Sc, fcj, fck, dfcj, dfck, t.fcjk, t.dfcjk, fc3, t.rjk, narrow, grj, grk,
                               gc, gjk);
     triplet_chain(grj, grk, gc, gjk, t.c, s.ux[j], s.uy[j], s.uz[j], s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k],
-                  t.dx, t.dy, t.dz, gj, gk);
+                  t.dx, t.dy, t.dz, gj[0], gj[1], gj[2], gk[0], gk[1], gk[2]);
 }
 
 // Compact angular: dG/dr_j = C_r'(r_j) C_r(r_k) C_a(θ), dG/dc = C_r C_r C_a'(θ) dθ/dc with
@@ -301,7 +301,7 @@ KZ_HD void compact_angular_gradient(const PackedFunction* fn, int count, const R
     }
     const Real zero = Real(0);
     triplet_chain(grj * W, grk * W, gc * W, zero, cc, s.ux[j], s.uy[j], s.uz[j], s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k], zero,
-                  zero, zero, gj, gk);
+                  zero, zero, gj[0], gj[1], gj[2], gk[0], gk[1], gk[2]);
 }
 
 // ------------------------------------------------------------------------------- networks

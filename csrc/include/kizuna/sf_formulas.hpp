@@ -96,16 +96,17 @@ KZ_HD void compact_triplet_gradient(T fj, T dfj, T fk, T dfk, T fa, T dfa, T dth
 // dE/dr_ij and dE/dr_ik of a triplet from gj = dE/dr_j, gk = dE/dr_k, gc = dE/dc and
 // gjk = (dE/dr_jk) / r_jk (0 for wide and compact families):
 //   Fj = gj u_j + gc (u_k - c u_j) / r_j - gjk r_jk,  Fk = gk u_k + gc (u_j - c u_k) / r_k + gjk r_jk.
+// (Six scalar outputs, not arrays: arrays inside the CPU's `omp simd` loops end on the stack.)
 template <class T>
 KZ_HD void triplet_chain(T gj, T gk, T gc, T gjk, T c, T uxj, T uyj, T uzj, T irj, T uxk, T uyk, T uzk, T irk,
-                         T djkx, T djky, T djkz, T* Fj, T* Fk) {
+                         T djkx, T djky, T djkz, T& Fjx, T& Fjy, T& Fjz, T& Fkx, T& Fky, T& Fkz) {
     const T hj = gc * irj, hk = gc * irk;
-    Fj[0] = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
-    Fj[1] = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
-    Fj[2] = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
-    Fk[0] = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
-    Fk[1] = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
-    Fk[2] = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
+    Fjx = gj * uxj + hj * (uxk - c * uxj) - gjk * djkx;
+    Fjy = gj * uyj + hj * (uyk - c * uyj) - gjk * djky;
+    Fjz = gj * uzj + hj * (uzk - c * uzj) - gjk * djkz;
+    Fkx = gk * uxk + hk * (uxj - c * uxk) + gjk * djkx;
+    Fky = gk * uyk + hk * (uyj - c * uyk) + gjk * djky;
+    Fkz = gk * uzk + hk * (uzj - c * uzk) + gjk * djkz;
 }
 
 // The tangent's projections of the displacements dj = d r_ij, dk = d r_ik (3 each) of a
