@@ -1,8 +1,9 @@
 """Host-side logic of the CUDA backend, tested on the CPU: the flat model layout the GPU reads
 (csrc/src/packed_model.cpp), the neighbour-list packing (packed_neighbors.cpp), the pair
 enumeration and shared-memory layouts of the kernels, and -- the strongest check -- the serial
-host reference (csrc/testing/packed_reference.cpp, module kizuna._packed), which runs the kernels' arithmetic (packed_math.hpp) on
-the packed layout in the kernels' order and must equal the CPU core to 1e-10 in float64. What
+host reference (csrc/testing/packed_reference.cpp, test module kizuna._packed), which runs the
+kernels' arithmetic (packed_math.hpp) on the packed layout in the kernels' order and must equal
+the CPU core to 1e-10 in float64. What
 is not covered here (warps, shared memory, atomics) is checked on a GPU by tests/gpu."""
 from __future__ import annotations
 
@@ -237,7 +238,8 @@ def test_lammps_style_list_is_packed_in_ilist_order_and_masked():
     ilist = rng.permutation(n).astype(np.int32)
     pot = kizuna.Potential(model, threads=1)
     species = pot.species(symbols)
-    packed = _packed._pack_lammps_style(ilist, firstneigh, mask, pot._core_model, positions, species)
+    packed = _packed._pack_lammps_style(ilist, firstneigh, mask, pot._core_model, positions,
+                                        species)
     assert packed["copied"]
     assert packed["max_count"] == max(len(f) for f in firstneigh)
     for ii, i in enumerate(ilist):

@@ -252,5 +252,6 @@ def test_cuda_host_reference_equals_cpu(where):
     core = _core.Model.parse(model_to_string(model), "<test>")
     packed = _packed._pack_model(core)
     weighted = [g for g in packed["groups"] if g["e1"] == -1]
-    assert len(weighted) == 2 * len(KINDS) * len(ELEMENTS)  # per centre element: one per kind and channel
+    # per centre element: one group per kind and channel
+    assert len(weighted) == 2 * len(KINDS) * len(ELEMENTS)
     compare_reference(model, positions, symbols, cell, pbc, 1e-10)

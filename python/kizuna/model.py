@@ -38,7 +38,8 @@ WEIGHTED_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[2])
 RADIAL_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1] in ("radial", "compact_radial"))
 COMPACT_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1].startswith("compact"))
 #: the families whose functions carry zeta and lambda (Gaussian angular)
-GAUSSIAN_ANGULAR_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1] in ("angular_narrow", "angular_wide"))
+GAUSSIAN_ANGULAR_KINDS = tuple(k[0] for k in SF_KIND_TABLE
+                               if k[1] in ("angular_narrow", "angular_wide"))
 #: parameters each symmetry-function kind carries (in file order)
 SF_PARAMETERS = {k[0]: k[4] for k in SF_KIND_TABLE}
 #: n2p2 symmetry-function type number -> kind (the importer, kizuna.n2p2)

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFormatError, ModelIntegrityWarning
-from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_KINDS, FORMAT_VERSION, GAUSSIAN_ANGULAR_KINDS,
-                    INT_PARAMETERS, OPTIONAL_PARAMETERS, RADIAL_KINDS, SCALING_MODES, SF_KINDS, SF_PARAMETERS,
-                    STRING_PARAMETERS, WEIGHTED_KINDS, DenseLayer,
-                    ElementModel, Member, Model, Scaling, SymmetryFunction)
+from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_KINDS, FORMAT_VERSION,
+                    GAUSSIAN_ANGULAR_KINDS, INT_PARAMETERS, OPTIONAL_PARAMETERS, RADIAL_KINDS,
+                    SCALING_MODES, SF_KINDS, SF_PARAMETERS, STRING_PARAMETERS, WEIGHTED_KINDS,
+                    DenseLayer, ElementModel, Member, Model, Scaling, SymmetryFunction)
 from .model_text import (CHECKSUM_ALGORITHM, canonical_checksum, decode, is_checksum_value,
                          statements)
 from .model_text import integer as parse_integer
