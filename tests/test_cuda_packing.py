@@ -3,8 +3,8 @@
 enumeration and shared-memory layouts of the kernels, and -- the strongest check -- the serial
 host reference (csrc/testing/packed_reference.cpp, test module kizuna._packed), which runs the
 kernels' arithmetic (packed_math.hpp) on the packed layout in the kernels' order and must equal
-the CPU core to 1e-10 in float64. What
-is not covered here (warps, shared memory, atomics) is checked on a GPU by tests/gpu."""
+the CPU core to 1e-10 in float64. What is not covered here (warps, shared memory, atomics) is
+checked on a GPU by tests/gpu."""
 from __future__ import annotations
 
 import numpy as np
