@@ -38,6 +38,13 @@ def make_sfs(elements, rng, rc=4.0, cutoff="cos", alpha=0.0, kinds=("radial", "a
             sfs.append(SymmetryFunction("compact_angular_wide", pair, rl=0.5, rc=rc,
                                         angle_left=60.0, angle_right=180.0, core="poly4",
                                         angle_asymmetric=True))
+        if "compact_angular_narrow" in kinds:  # not in the default kinds (n2p2 type 21)
+            sfs.append(SymmetryFunction("compact_angular_narrow", pair, rl=-rc, rc=rc,
+                                        angle_left=-60.0, angle_right=60.0, core="poly2",
+                                        asymmetric=True))
+            sfs.append(SymmetryFunction("compact_angular_narrow", pair, rl=0.5, rc=0.9 * rc,
+                                        angle_left=40.0, angle_right=180.0, core="poly3",
+                                        angle_asymmetric=True))
     return sfs
 
 
@@ -96,11 +103,11 @@ def single_kind_sfs(elements, kind, rc=4.0, cutoff="cos", alpha=0.0, core="poly2
             for rl, right in [(-rc, rc), (0.8, 0.8 * rc), (1.5, 0.95 * rc)]:
                 sfs.append(SymmetryFunction("compact_radial", (e,), rl=rl, rc=right, core=core,
                                             asymmetric=asymmetric))
-    elif kind == "compact_angular_wide":
+    elif kind in ("compact_angular_wide", "compact_angular_narrow"):
         for pair in pairs:
             for rl, right, left, top in [(-rc, rc, -60.0, 60.0), (0.5, rc, 60.0, 180.0),
                                          (0.2, 0.9 * rc, 30.0, 150.0)]:
-                sfs.append(SymmetryFunction("compact_angular_wide", pair, rl=rl, rc=right,
+                sfs.append(SymmetryFunction(kind, pair, rl=rl, rc=right,
                                             angle_left=left, angle_right=top, core=core,
                                             asymmetric=asymmetric,
                                             angle_asymmetric=angle_asymmetric))
@@ -128,11 +135,17 @@ def weighted_sfs(kinds=("weighted_radial", "weighted_angular_narrow", "weighted_
             for rl, right, asym in [(-rc, rc, True), (0.8, 0.8 * rc, False)]:
                 sfs.append(SymmetryFunction("weighted_compact_radial", (), channel=c, rl=rl,
                                             rc=right, core="poly2", asymmetric=asym))
-        if "weighted_compact_angular_wide" in kinds:
-            for rl, right, left, top, core in [(-rc, rc, -60.0, 60.0, "poly2"),
-                                               (0.5, rc, 60.0, 180.0, "poly4"),
-                                               (0.2, 0.9 * rc, 30.0, 150.0, "exp")]:
-                sfs.append(SymmetryFunction("weighted_compact_angular_wide", (), channel=c,
+        for kind in ("weighted_compact_angular_wide", "weighted_compact_angular_narrow"):
+            if kind not in kinds:
+                continue
+            # narrow: wider supports (few triplets have r_jk < rc as well; features that hardly
+            # vary across atoms make the scaled networks ill-conditioned)
+            params = ([(-rc, rc, -60.0, 60.0, "poly2"), (0.5, rc, 60.0, 180.0, "poly4"),
+                       (0.2, 0.9 * rc, 30.0, 150.0, "exp")] if kind.endswith("wide") else
+                      [(-rc, rc, 0.0, 120.0, "poly2"), (0.5, rc, 60.0, 180.0, "poly3"),
+                       (-rc, rc, 30.0, 150.0, "exp")])
+            for rl, right, left, top, core in params:
+                sfs.append(SymmetryFunction(kind, (), channel=c,
                                             rl=rl, rc=right, angle_left=left, angle_right=top,
                                             core=core, asymmetric=rl > 0))
     return sfs

@@ -297,13 +297,14 @@ def angular_terms(sf, r_j, r_k, narrow: bool):
 
 
 def compact_angular_value_grad(sf, r_j, r_k):
-    """Compact angular wide G = sum C(r_ij) C(r_ik) C_a(theta) (theta in degrees)."""
+    """Compact angular G = sum C(r_ij) C(r_ik) [C(r_jk)] C_a(theta) (theta in degrees)."""
     T, grad_j, grad_k = compact_angular_terms(sf, r_j, r_k)
     return T.sum(), grad_j, grad_k
 
 
 def compact_angular_terms(sf, r_j, r_k):
-    """Per (j, k) pair: T = C(r_ij) C(r_ik) C_a(theta) and dT/dr_ij, dT/dr_ik."""
+    """Per (j, k) pair: T = C(r_ij) C(r_ik) C_a(theta) and dT/dr_ij, dT/dr_ik; the narrow kinds
+    (n2p2 types 21, 24) multiply T by C(r_jk), r_jk = |r_ik - r_ij|, the same radial bump."""
     dj, dk, uj, uk, cos, dcos_drj, dcos_drk = triplet_geometry(r_j, r_k)
     Cj, dCj = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dj)
     Ck, dCk = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, dk)
@@ -319,7 +320,15 @@ def compact_angular_terms(sf, r_j, r_k):
     T = Cj * Ck * Ca
     grad_j = dT_dcos[:, None] * dcos_drj + (dCj * Ck * Ca)[:, None] * uj
     grad_k = dT_dcos[:, None] * dcos_drk + (Cj * dCk * Ca)[:, None] * uk
-    return T, grad_j, grad_k
+    if not sf.kind.endswith("compact_angular_narrow"):
+        return T, grad_j, grad_k
+    r_jk = r_k - r_j  # T_narrow = T C(r_jk): product rule, dr_jk/dr_ij = -u_jk, dr_jk/dr_ik = +u_jk
+    djk = np.linalg.norm(r_jk, axis=1)
+    ujk = r_jk / djk[:, None]
+    Cjk, dCjk = compact_fdf(sf.rl, sf.rc, sf.core, sf.asymmetric, djk)
+    grad_j = Cjk[:, None] * grad_j - (T * dCjk)[:, None] * ujk
+    grad_k = Cjk[:, None] * grad_k + (T * dCjk)[:, None] * ujk
+    return T * Cjk, grad_j, grad_k
 
 
 def weighted_value_grad(sf, neighbor_symbols, r_vec, channel_weights):
@@ -344,7 +353,7 @@ def weighted_value_grad(sf, neighbor_symbols, r_vec, channel_weights):
     if len(j_idx) == 0:
         return 0.0, grad
     # per-pair terms, each pair weighted: sum_q w_j w_k T_q, gradients likewise
-    if sf.kind == "weighted_compact_angular_wide":
+    if sf.kind.startswith("weighted_compact_angular"):
         values, gj, gk = compact_angular_terms(sf, r_vec[j_idx], r_vec[k_idx])
     else:
         values, gj, gk = angular_terms(sf, r_vec[j_idx], r_vec[k_idx],
@@ -382,7 +391,7 @@ def symmetry_function_value_grad(sf, neighbor_symbols, r_vec, channel_weights=No
     if not match.any():
         return 0.0, grad
     j_idx, k_idx = j_all[match], k_all[match]
-    if sf.kind == "compact_angular_wide":
+    if sf.kind.startswith("compact_angular"):
         value, gj, gk = compact_angular_value_grad(sf, r_vec[j_idx], r_vec[k_idx])
     else:
         value, gj, gk = angular_value_grad(sf, r_vec[j_idx], r_vec[k_idx],

@@ -14,11 +14,14 @@ import kizuna
 from kizuna import _core, _packed
 from kizuna.model import ACTIVATIONS, CORE_KINDS, CUTOFF_KINDS
 from kizuna.n2p2 import read_n2p2
+from kizuna.training.readers import read_n2p2 as read_input_data
 from model_factory import random_model
 from n2p2_reference import WATER_CFENERGY, WATER_CFLENGTH, load
 
 GROUP_KINDS = {"radial": 0, "compact_radial": 1, "angular_narrow": 2, "angular_wide": 3,
-               "compact_angular_wide": 4}
+               "compact_angular_wide": 4, "compact_angular_narrow": 5}
+EVERY_KIND = ("radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular_wide",
+              "compact_angular_narrow")
 
 
 def rel(a, b):
@@ -39,9 +42,9 @@ def water():
 
 
 # --------------------------------------------------------------------------------- model layout
-@pytest.mark.parametrize("seed, committee", [(0, 1), (1, 3)])
-def test_packed_model_holds_every_function_and_weight(seed, committee):
-    model = random_model(seed=seed, committee=committee, cutoff="poly3", alpha=0.2)
+@pytest.mark.parametrize("seed, committee, kinds", [(0, 1, None), (1, 3, None), (2, 1, EVERY_KIND)])
+def test_packed_model_holds_every_function_and_weight(seed, committee, kinds):
+    model = random_model(seed=seed, committee=committee, cutoff="poly3", alpha=0.2, kinds=kinds)
     pm = _packed._pack_model(core_model(model))
     assert pm["num_elements"] == len(model.elements)
     assert pm["committee_size"] == committee
@@ -53,7 +56,7 @@ def test_packed_model_holds_every_function_and_weight(seed, committee):
         assert el["rc_max"] == max(sf.rc for sf in em.symmetry_functions)
         groups = pm["groups"][el["first_group"]:el["first_group"] + el["num_groups"]]
         # kernel order: radial, compact radial, angular (narrow and wide), compact angular
-        rank = [{0: 0, 1: 1, 2: 2, 3: 2, 4: 3}[g["kind"]] for g in groups]
+        rank = [{0: 0, 1: 1, 2: 2, 3: 2, 4: 3, 5: 3}[g["kind"]] for g in groups]
         assert rank == sorted(rank)
         seen = []
         for g in groups:
@@ -81,7 +84,7 @@ def test_packed_model_holds_every_function_and_weight(seed, committee):
                 if sf.kind.startswith("compact"):
                     assert CORE_KINDS[f["radial"]["core"]] == sf.core
                     assert (f["radial"]["left"], f["radial"]["right"]) == (sf.rl, sf.rc)
-                if sf.kind == "compact_angular_wide":
+                if sf.kind in ("compact_angular_wide", "compact_angular_narrow"):
                     assert np.allclose([f["angular"]["left"], f["angular"]["right"]],
                                        np.radians([sf.angle_left, sf.angle_right]), rtol=1e-15)
         assert sorted(seen) == list(range(em.num_features))  # every feature exactly once
@@ -195,6 +198,22 @@ def test_reference_equals_cpu_every_kind_periodic(cutoff):
     positions = rng.uniform(0, 1, (n, 3)) @ cell
     symbols = ["O" if i % 3 == 0 else "H" for i in range(n)]
     compare_reference(model, positions, symbols, cell, True, 1e-10)
+
+
+def test_reference_equals_cpu_compact_narrow():
+    """compact_angular_narrow (n2p2 type 21) with every other kind, and the imported n2p2
+    potential of types 21 and 24 (weighted), periodic."""
+    from conftest import DATA
+
+    rng = np.random.default_rng(15)
+    model = random_model(seed=16, cutoff="poly2", kinds=EVERY_KIND, committee=2)
+    cell = np.array([[6.4, 0.0, 0.0], [0.6, 6.6, 0.0], [-0.4, 0.3, 6.2]])
+    positions = rng.uniform(0, 1, (30, 3)) @ cell
+    symbols = ["O" if i % 3 == 0 else "H" for i in range(30)]
+    compare_reference(model, positions, symbols, cell, True, 1e-10)
+    narrow = read_n2p2(DATA / "n2p2" / "CompactNarrow_HCO")
+    s = read_input_data(DATA / "n2p2" / "reference" / "compact_narrow" / "input.data")[0]
+    compare_reference(narrow, s.positions, s.symbols, s.cell, True, 1e-10)
 
 
 def test_reference_equals_cpu_open_cluster():

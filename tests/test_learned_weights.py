@@ -31,7 +31,8 @@ from kizuna.training.structure import Structure
 ELEMENTS = ["H", "C", "O"]
 WEIGHTS = {"H": (1.0, 0.3), "C": (0.8, -0.7), "O": (1.2, 1.9)}
 KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
-         "weighted_compact_radial", "weighted_compact_angular_wide")
+         "weighted_compact_radial", "weighted_compact_angular_wide",
+         "weighted_compact_angular_narrow")
 CELL = np.array([[5.2, 0.0, 0.0], [1.1, 4.9, 0.0], [-0.6, 0.8, 5.4]])
 
 
@@ -58,7 +59,7 @@ def test_contraction_equals_the_core_weighted_features():
     sfs = weighted_sfs()
     con = WeightContraction(sfs, ELEMENTS)
     # resolved set = the pair set: per element n_radial radial, per pair n_angular angular
-    assert len(con.resolved_sfs["H"]) == 5 * 3 + 9 * 6
+    assert len(con.resolved_sfs["H"]) == 5 * 3 + 12 * 6
     weighted = DescriptorEngine(ELEMENTS, sfs)
     resolved = DescriptorEngine(ELEMENTS, con.resolved_sfs)
     for s in structures(3):

@@ -138,8 +138,8 @@ def _edit(path, old, new):
 def test_unsupported_sf_type_is_named(water_n2p2_dir, tmp_path):
     d = _copy(water_n2p2_dir, tmp_path)
     _edit(d / "input.nn", "symfunction_short H 2 H 0.001 0.0 12.00",
-          "symfunction_short H 24 H 0.001 0.0 12.00")
-    with pytest.raises(UnsupportedError, match="type 24"):
+          "symfunction_short H 99 H 0.001 0.0 12.00")
+    with pytest.raises(UnsupportedError, match="type 99; supported types: .*21, 22, 23, 24"):
         read_n2p2(d)
 
 

@@ -94,7 +94,7 @@ def test_forces_fd_cutoff_based(kind, cutoff, where):
 @pytest.mark.parametrize("where", ["open", "triclinic", "small_cell"])
 @pytest.mark.parametrize("asymmetric", [False, True])
 @pytest.mark.parametrize("core", CORE_KINDS)
-@pytest.mark.parametrize("kind", ["compact_radial", "compact_angular_wide"])
+@pytest.mark.parametrize("kind", ["compact_radial", "compact_angular_wide", "compact_angular_narrow"])
 def test_forces_fd_compact(kind, core, asymmetric, where):
     model = mf.model_from_sfs(["H", "O"], mf.single_kind_sfs(["H", "O"], kind, rc=RC, core=core,
                                                              asymmetric=asymmetric), seed=3)
@@ -272,7 +272,7 @@ def test_smooth_when_neighbour_crosses_inner_radius(kind, cutoff):
 
 
 @pytest.mark.parametrize("core", CORE_KINDS)
-@pytest.mark.parametrize("kind", ["compact_radial", "compact_angular_wide"])
+@pytest.mark.parametrize("kind", ["compact_radial", "compact_angular_wide", "compact_angular_narrow"])
 def test_smooth_when_neighbour_leaves_compact_support(kind, core):
     dE, dF, F = crossing_jump(scan_model(kind, core=core), RC)
     assert F > 1e-2, "no force on the moving atom: the scan would prove nothing"
@@ -302,6 +302,12 @@ def test_energy_continuous_through_collinear_geometry():
 
 
 # ------------------------------------------------------------------ training operators
+#: the default kinds of model_factory plus compact_angular_narrow (n2p2 type 21)
+WITH_NARROW = ("radial", "angular_narrow", "angular_wide", "compact_radial",
+               "compact_angular_wide", "compact_angular_narrow")
+KIND_SETS = pytest.mark.parametrize("kinds", [None, WITH_NARROW], ids=["default", "with_narrow"])
+
+
 def operator_case(name):
     if name == "open":
         positions, symbols = open_structure(14, n=8)
@@ -310,10 +316,11 @@ def operator_case(name):
     return positions, symbols, SMALL_CELL, True
 
 
+@KIND_SETS
 @pytest.mark.parametrize("case", ["open", "small_cell"])
-def test_vjp_with_dE_dG_gives_forces_and_virial(case):
+def test_vjp_with_dE_dG_gives_forces_and_virial(case, kinds):
     positions, symbols, cell, pbc = operator_case(case)
-    model = mf.random_model(seed=14)
+    model = mf.random_model(seed=14, kinds=kinds)
     pot = kizuna.Potential(model, threads=1)
     beta = ref.predict(model, positions, symbols, cell, pbc).beta_flat()
     species = pot.species(symbols)
@@ -326,11 +333,12 @@ def test_vjp_with_dE_dG_gives_forces_and_virial(case):
                        rtol=0, atol=1e-11)
 
 
+@KIND_SETS
 @pytest.mark.parametrize("case", ["open", "small_cell"])
-def test_vjp_random_beta_matches_reference(case):
+def test_vjp_random_beta_matches_reference(case, kinds):
     """vjp is the adjoint of dG/dx for any beta, not only for dE/dG."""
     positions, symbols, cell, pbc = operator_case(case)
-    model = mf.random_model(seed=15)
+    model = mf.random_model(seed=15, kinds=kinds)
     pot = kizuna.Potential(model, threads=1)
     expected = ref.predict(model, positions, symbols, cell, pbc)
     rng = np.random.default_rng(15)
@@ -346,13 +354,14 @@ def test_vjp_random_beta_matches_reference(case):
     assert np.allclose(W, ref_W, rtol=0, atol=1e-10 * np.abs(ref_W).max())
 
 
+@KIND_SETS
 @pytest.mark.parametrize("case", ["open", "small_cell"])
 @pytest.mark.parametrize("direction", ["displacement", "strain"])
-def test_jvp_matches_finite_differences(case, direction):
+def test_jvp_matches_finite_differences(case, direction, kinds):
     positions, symbols, cell, pbc = operator_case(case)
     if direction == "strain" and not pbc:
         cell = np.diag([20.0, 20.0, 20.0])  # strain of an open system: positions only
-    model = mf.random_model(seed=16)
+    model = mf.random_model(seed=16, kinds=kinds)
     pot = kizuna.Potential(model, threads=1)
     species = pot.species(symbols)
     rng = np.random.default_rng(16)

@@ -21,7 +21,7 @@ from kizuna.model import ACTIVATIONS, CORE_KINDS, CUTOFF_KINDS, SCALING_MODES, S
 TOL = 1e-10
 RC = 4.0
 CUTOFF_BASED = ("radial", "angular_narrow", "angular_wide")
-COMPACT = ("compact_radial", "compact_angular_wide")
+COMPACT = ("compact_radial", "compact_angular_wide", "compact_angular_narrow")
 TRICLINIC = np.array([[5.2, 0.0, 0.0], [1.1, 4.9, 0.0], [-0.6, 0.8, 5.4]])
 
 

@@ -28,7 +28,8 @@ WEIGHTS = {"H": (1.0, 0.3), "C": (1.0, -0.7), "O": (1.0, 1.9)}
 TRICLINIC = np.array([[5.2, 0.0, 0.0], [1.1, 4.9, 0.0], [-0.6, 0.8, 5.4]])
 SMALL_CELL = TRICLINIC * 0.62
 KINDS = ("weighted_radial", "weighted_angular_narrow", "weighted_angular_wide",
-         "weighted_compact_radial", "weighted_compact_angular_wide")
+         "weighted_compact_radial", "weighted_compact_angular_wide",
+         "weighted_compact_angular_narrow")
 CUTOFF_KINDS = KINDS[:3]
 
 

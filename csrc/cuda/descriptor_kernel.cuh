@@ -41,6 +41,12 @@ __device__ void centre_values(const ModelView& m, const PackedElement& el, const
                     const Real W = g.cutoff >= 0 ? fc[j] * fc[k] : Real(1);
                     compact_angular_values<kValueChunk>(fn, nc, s.r[j], s.r[k], c, W, acc);
                 });
+            } else if (kind == GroupKind::compact_angular_narrow) {
+                warp_triplets(g, w, m.num_elements, lane, [&](int j, int k) {
+                    const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
+                    const Real W = g.cutoff >= 0 ? fc[j] * fc[k] : Real(1);
+                    compact_narrow_values<kValueChunk>(fn, nc, s, j, k, c, W, acc);
+                });
             } else {
                 warp_triplets(g, w, m.num_elements, lane, [&](int j, int k) {
                     const Triplet<Real> t = triplet_geometry(s, j, k, narrow, *cut);

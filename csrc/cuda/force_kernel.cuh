@@ -52,6 +52,10 @@ __device__ void centre_gradient(const ModelView& m, const PackedElement& el, con
                 const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
                 const Real W = g.cutoff >= 0 ? s.fc[g.cutoff * s.stride + j] * s.fc[g.cutoff * s.stride + k] : Real(1);
                 compact_angular_gradient(fn, g.count, w.beta, s, j, k, c, W, gj, gk);
+            } else if (kind == GroupKind::compact_angular_narrow) {
+                const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
+                const Real W = g.cutoff >= 0 ? s.fc[g.cutoff * s.stride + j] * s.fc[g.cutoff * s.stride + k] : Real(1);
+                compact_narrow_gradient(fn, g.count, w.beta, s, j, k, c, W, gj, gk);
             } else {
                 const Triplet<Real> t = triplet_geometry(s, j, k, narrow, *cut);
                 angular_gradient(fn, g.count, w.beta, narrow, s, g.cutoff, j, k, t, gj, gk);

@@ -174,7 +174,7 @@ __device__ __forceinline__ void report_most(Scalars* sc, int most, int lane) {
 template <class Real, class F>
 __device__ __forceinline__ void warp_triplets(const PackedGroup& g, const WarpRegion<Real>& w, int ne, int lane,
                                               F&& f) {
-    const bool narrow = g.kind == static_cast<int>(GroupKind::angular_narrow);
+    const bool narrow = group_needs_rjk(g.kind);  // r_jk < rc too
     const bool same = g.e1 == g.e2;
     int b1, e1, b2, e2;
     slot_range(w.begin, g.e1, ne, b1, e1);

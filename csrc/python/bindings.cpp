@@ -320,7 +320,8 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("model", &PyPotential::model);
 
     // the table of symmetry-function kinds (sf_kinds.hpp), read by python/kizuna/model.py
-    const char* const families[] = {"radial", "angular_narrow", "angular_wide", "compact_radial", "compact_angular"};
+    const char* const families[] = {"radial",          "angular_narrow", "angular_wide",
+                                    "compact_radial", "compact_angular", "compact_angular_narrow"};  // SFFamily
     py::list kinds;
     for (const SFKindInfo& k : kSFKinds)
         kinds.append(py::make_tuple(k.name, families[static_cast<int>(k.family)], k.weighted, k.n2p2_type,

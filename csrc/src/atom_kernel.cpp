@@ -246,7 +246,12 @@ void AtomKernel::values() {
         else
             angular_values(plan.angular[gi], static_cast<int>(gi));
     }
-    for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_values(g);
+    for (const CompactAngularGroup& g : plan.compact_angular) {
+        if (g.narrow)
+            compact_narrow_values(g);
+        else
+            compact_angular_values(g);
+    }
 }
 
 // G_s = sum_j exp(-eta (r_j - rs)^2) fc(r_j)   (fc = 0 beyond rc: no branch needed)
@@ -544,6 +549,34 @@ void AtomKernel::compact_angular_values(const CompactAngularGroup& g) {
     }
 }
 
+// G_s = sum_{j<k} [w_c(Z_j) w_c(Z_k)] C_r(r_j) C_r(r_k) C_r(r_jk) C_a(theta) (n2p2 types 21, 24);
+// triplets with r_jk >= rc (the group's largest) do not contribute (n2p2 skips them likewise)
+void AtomKernel::compact_narrow_values(const CompactAngularGroup& g) {
+    const bool same = g.e1 == g.e2;
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
+        if (r_[j] >= g.rc) continue;
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
+            if (r_[k] >= g.rc) continue;
+            const double djk[3] = {x_[k] - x_[j], y_[k] - y_[j], z_[k] - z_[j]};
+            const double r2jk = djk[0] * djk[0] + djk[1] * djk[1] + djk[2] * djk[2];
+            if (!(r2jk < g.rc * g.rc)) continue;
+            const double rjk = std::sqrt(r2jk);
+            double c, theta, dtheta_dc;
+            bump_angle(cosine(j, k), c, theta, dtheta_dc);
+            const double w = weight(g.channel, j) * weight(g.channel, k);
+            for (size_t m = 0; m < g.out.size(); ++m) {
+                double fj, dfj, fk, dfk, fjk, dfjk, fa, dfa;
+                compact_fdf(g.radial[m], r_[j], fj, dfj);
+                if (fj == 0.0) continue;
+                compact_fdf(g.radial[m], r_[k], fk, dfk);
+                compact_fdf(g.radial[m], rjk, fjk, dfjk);
+                compact_fdf(g.angular[m], theta, fa, dfa);
+                G_[g.out[m]] += w * fj * fk * fjk * fa;
+            }
+        }
+    }
+}
+
 // ----------------------------------------------------------------------------------- adjoint
 void AtomKernel::adjoint(const double* beta, int channel) {
     const size_t need = static_cast<size_t>(channel + 1) * n_;
@@ -565,7 +598,12 @@ void AtomKernel::adjoint(const double* beta, int channel) {
         else
             angular_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
     }
-    for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_adjoint(g, beta);
+    for (const CompactAngularGroup& g : plan.compact_angular) {
+        if (g.narrow)
+            compact_narrow_adjoint(g, beta);
+        else
+            compact_angular_adjoint(g, beta);
+    }
 }
 
 void AtomKernel::average_channels(int channels, int target) {
@@ -803,6 +841,43 @@ void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const dou
     }
 }
 
+void AtomKernel::compact_narrow_adjoint(const CompactAngularGroup& g, const double* beta) {
+    const bool same = g.e1 == g.e2;
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
+        if (r_[j] >= g.rc) continue;
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
+            if (r_[k] >= g.rc) continue;
+            const double djk[3] = {x_[k] - x_[j], y_[k] - y_[j], z_[k] - z_[j]};
+            const double r2jk = djk[0] * djk[0] + djk[1] * djk[1] + djk[2] * djk[2];
+            if (!(r2jk < g.rc * g.rc)) continue;
+            const double rjk = std::sqrt(r2jk);
+            double c, theta, dtheta_dc;  // collinear triplets: dtheta_dc = 0 (bump_angle)
+            bump_angle(cosine(j, k), c, theta, dtheta_dc);
+            double gj = 0.0, gk = 0.0, gc = 0.0, gjk = 0.0;
+            for (size_t m = 0; m < g.out.size(); ++m) {
+                double fj, dfj, fk, dfk, fjk, dfjk, fa, dfa;
+                compact_fdf(g.radial[m], r_[j], fj, dfj);
+                compact_fdf(g.radial[m], r_[k], fk, dfk);
+                compact_fdf(g.radial[m], rjk, fjk, dfjk);
+                compact_fdf(g.angular[m], theta, fa, dfa);
+                compact_narrow_triplet_gradient(fj, dfj, fk, dfk, fjk, dfjk, fa, dfa, dtheta_dc, beta[g.out[m]], gj, gk,
+                                                gc, gjk);
+            }
+            const double w = weight(g.channel, j) * weight(g.channel, k);
+            double Fjx, Fjy, Fjz, Fkx, Fky, Fkz;
+            triplet_chain(gj * w, gk * w, gc * w, compact_jk_chain_factor(gjk * w, rjk), c, ux_[j], uy_[j], uz_[j],
+                          ir_[j], ux_[k], uy_[k], uz_[k], ir_[k], djk[0], djk[1], djk[2], Fjx, Fjy, Fjz, Fkx, Fky,
+                          Fkz);
+            out_x_[j] += Fjx;
+            out_y_[j] += Fjy;
+            out_z_[j] += Fjz;
+            out_x_[k] += Fkx;
+            out_y_[k] += Fky;
+            out_z_[k] += Fkz;
+        }
+    }
+}
+
 // ----------------------------------------------------------------------------------- tangent
 // dG_s = sum_j (dG_s/dr_ij) . dr_ij, dr_ij = 3 numbers per slot (change of the vector r_ij)
 void AtomKernel::tangent(const double* dr, double* dG) {
@@ -821,7 +896,12 @@ void AtomKernel::tangent(const double* dr, double* dG) {
         else
             angular_tangent(plan.angular[gi], static_cast<int>(gi), dr, dG);
     }
-    for (const CompactAngularGroup& g : plan.compact_angular) compact_angular_tangent(g, dr, dG);
+    for (const CompactAngularGroup& g : plan.compact_angular) {
+        if (g.narrow)
+            compact_narrow_tangent(g, dr, dG);
+        else
+            compact_angular_tangent(g, dr, dG);
+    }
 }
 
 void AtomKernel::radial_tangent(const RadialGroup& g, const double* drs, double* dG) {
@@ -907,6 +987,38 @@ void AtomKernel::compact_angular_tangent(const CompactAngularGroup& g, const dou
                 compact_fdf(g.angular[m], theta, fa, dfa);
                 compact_triplet_gradient(fj, dfj, fk, dfk, fa, dfa, dtheta_dc, 1.0, gj, gk, gc);
                 dG[g.out[m]] += weight(g.channel, j) * weight(g.channel, k) * (gj * drj + gk * drk + gc * dc);
+            }
+        }
+    }
+}
+
+void AtomKernel::compact_narrow_tangent(const CompactAngularGroup& g, const double* dr, double* dG) {
+    const bool same = g.e1 == g.e2;
+    for (int j = lo(g.e1); j < hi(g.e1); ++j) {
+        if (r_[j] >= g.rc) continue;
+        for (int k = same ? j + 1 : lo(g.e2); k < hi(g.e2); ++k) {
+            if (r_[k] >= g.rc) continue;
+            const double djk[3] = {x_[k] - x_[j], y_[k] - y_[j], z_[k] - z_[j]};
+            const double r2jk = djk[0] * djk[0] + djk[1] * djk[1] + djk[2] * djk[2];
+            if (!(r2jk < g.rc * g.rc)) continue;
+            const double rjk = std::sqrt(r2jk);
+            double c, theta, dtheta_dc;  // collinear triplets: dtheta_dc = 0 (bump_angle)
+            bump_angle(cosine(j, k), c, theta, dtheta_dc);
+            const double* dj = dr + 3 * j;
+            const double* dk = dr + 3 * k;
+            const double uj[3] = {ux_[j], uy_[j], uz_[j]}, uk[3] = {ux_[k], uy_[k], uz_[k]};
+            double drj, drk, dc;
+            triplet_projections(c, uj, uk, ir_[j], ir_[k], dj, dk, drj, drk, dc);
+            const double drjk = rjk > 0.0 ? triplet_rjk_projection(djk, rjk, dj, dk) : 0.0;
+            const double w = weight(g.channel, j) * weight(g.channel, k);
+            for (size_t m = 0; m < g.out.size(); ++m) {
+                double fj, dfj, fk, dfk, fjk, dfjk, fa, dfa, gj = 0.0, gk = 0.0, gc = 0.0, gjk = 0.0;
+                compact_fdf(g.radial[m], r_[j], fj, dfj);
+                compact_fdf(g.radial[m], r_[k], fk, dfk);
+                compact_fdf(g.radial[m], rjk, fjk, dfjk);
+                compact_fdf(g.angular[m], theta, fa, dfa);
+                compact_narrow_triplet_gradient(fj, dfj, fk, dfk, fjk, dfjk, fa, dfa, dtheta_dc, 1.0, gj, gk, gc, gjk);
+                dG[g.out[m]] += w * (gj * drj + gk * drk + gc * dc + gjk * drjk);
             }
         }
     }

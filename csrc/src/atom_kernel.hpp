@@ -73,10 +73,12 @@ class AtomKernel {
     void compact_radial_values(const CompactRadialGroup& g);
     void angular_values(const AngularGroup& g, int gi);
     void compact_angular_values(const CompactAngularGroup& g);
+    void compact_narrow_values(const CompactAngularGroup& g);  // CompactAngularGroup::narrow
     void radial_adjoint(const RadialGroup& g, const double* beta);
     void compact_radial_adjoint(const CompactRadialGroup& g, const double* beta);
     void angular_adjoint(const AngularGroup& g, int gi, const double* beta);
     void compact_angular_adjoint(const CompactAngularGroup& g, const double* beta);
+    void compact_narrow_adjoint(const CompactAngularGroup& g, const double* beta);
     double* out_x_ = nullptr;  // output block of the adjoint in progress
     double* out_y_ = nullptr;
     double* out_z_ = nullptr;
@@ -84,6 +86,7 @@ class AtomKernel {
     void compact_radial_tangent(const CompactRadialGroup& g, const double* drs, double* dG);
     void angular_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
     void compact_angular_tangent(const CompactAngularGroup& g, const double* dr, double* dG);
+    void compact_narrow_tangent(const CompactAngularGroup& g, const double* dr, double* dG);
     // plain wide groups of integer zeta <= kMaxMomentDegree (AngularGroup::moments), by moment
     // tensors over the neighbours instead of triplets (angular_moments.cpp)
     void moment_monomials(int degree);

@@ -184,11 +184,14 @@ void build_plan(ElementModel& em) {
                 it->fn.push_back(compact(sf.core, sf.asymmetric, sf.rl, sf.rc));
                 break;
             }
-            case SFFamily::compact_angular: {
+            case SFFamily::compact_angular:
+            case SFFamily::compact_angular_narrow: {
                 const int channel = sf.weighted() ? sf.channel : -1;
+                const bool narrow = sf.family() == SFFamily::compact_angular_narrow;
                 auto it = std::find_if(plan.compact_angular.begin(), plan.compact_angular.end(),
                                        [&](const CompactAngularGroup& g) {
-                                           return g.e1 == sf.e1 && g.e2 == sf.e2 && g.channel == channel;
+                                           return g.e1 == sf.e1 && g.e2 == sf.e2 && g.channel == channel &&
+                                                  g.narrow == narrow;
                                        });
                 if (it == plan.compact_angular.end()) {
                     plan.compact_angular.push_back(CompactAngularGroup{});
@@ -196,6 +199,7 @@ void build_plan(ElementModel& em) {
                     it->e1 = sf.e1;
                     it->e2 = sf.e2;
                     it->channel = channel;
+                    it->narrow = narrow;
                 }
                 it->rc = std::max(it->rc, sf.rc);
                 it->out.push_back(out);

@@ -256,7 +256,7 @@ SymmetryFunction read_sf(Lines& lines, const std::vector<std::string>& elements,
     }
     if (sf.compact() && !(sf.rl < sf.rc))
         lines.fail("rl must be < rc, got rl=" + fmt(sf.rl) + " rc=" + fmt(sf.rc), line.number);
-    if (sf.family() == SFFamily::compact_angular && !(sf.angle_left < sf.angle_right))
+    if (family_compact_angular(sf.family()) && !(sf.angle_left < sf.angle_right))
         lines.fail("angle_left must be < angle_right, got " + fmt(sf.angle_left) + " >= " +
                        fmt(sf.angle_right), line.number);
     return sf;

@@ -111,7 +111,8 @@ void pack_plan(PackedModel& pm, const Model& model, const ElementPlan& plan, Pac
             fns[m].angular = g.angular[m];
         }
         const int cut = g.channel >= 0 ? add_cutoff(pm, model, el, unit_cutoff(plan.rc_max), g.channel) : -1;
-        add_group(pm, GroupKind::compact_angular, g.e1, g.e2, cut, g.rc, fns);
+        add_group(pm, g.narrow ? GroupKind::compact_angular_narrow : GroupKind::compact_angular, g.e1, g.e2, cut, g.rc,
+                  fns);
     }
     el.num_groups = static_cast<int>(pm.groups.size()) - el.first_group;
 }

@@ -93,7 +93,7 @@ int gather(const PackedModel& pm, const AtomsView& atoms, const std::vector<int>
 // Calls f(j, k) for every contributing triplet of group g (GPU: compacted over a warp's lanes).
 template <class Real, class F>
 void for_each_triplet(const PackedGroup& g, const SlotStore<Real>& st, int ne, F&& f) {
-    const bool narrow = g.kind == static_cast<int>(GroupKind::angular_narrow);
+    const bool narrow = group_needs_rjk(g.kind);  // r_jk < rc too
     const bool same = g.e1 == g.e2;
     int b1, e1, b2, e2;
     slot_range(st.begin.data(), g.e1, ne, b1, e1);
@@ -136,6 +136,11 @@ void values(const PackedModel& pm, const PackedElement& el, const SlotStore<Real
                 for_each_triplet(g, st, pm.num_elements, [&](int j, int k) {
                     const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
                     compact_angular_values<kValueChunk>(fn, nc, s.r[j], s.r[k], c, weight(j) * weight(k), acc);
+                });
+            } else if (kind == GroupKind::compact_angular_narrow) {
+                for_each_triplet(g, st, pm.num_elements, [&](int j, int k) {
+                    const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
+                    compact_narrow_values<kValueChunk>(fn, nc, s, j, k, c, weight(j) * weight(k), acc);
                 });
             } else {
                 for_each_triplet(g, st, pm.num_elements, [&](int j, int k) {
@@ -215,6 +220,9 @@ void gradient(const PackedModel& pm, const PackedElement& el, const SlotStore<Re
             if (kind == GroupKind::compact_angular) {
                 const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
                 compact_angular_gradient(fn, g.count, beta, s, j, k, c, weight(j) * weight(k), gj, gk);
+            } else if (kind == GroupKind::compact_angular_narrow) {
+                const Real c = s.ux[j] * s.ux[k] + s.uy[j] * s.uy[k] + s.uz[j] * s.uz[k];
+                compact_narrow_gradient(fn, g.count, beta, s, j, k, c, weight(j) * weight(k), gj, gk);
             } else {
                 const Triplet<Real> t = triplet_geometry(s, j, k, narrow, cut);
                 angular_gradient(fn, g.count, beta, narrow, s, g.cutoff, j, k, t, gj, gk);

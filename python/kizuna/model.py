@@ -37,6 +37,9 @@ SF_KINDS = tuple(k[0] for k in SF_KIND_TABLE)
 WEIGHTED_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[2])
 RADIAL_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1] in ("radial", "compact_radial"))
 COMPACT_KINDS = tuple(k[0] for k in SF_KIND_TABLE if k[1].startswith("compact"))
+#: the compact angular families (a bump in the angle between angle_left and angle_right)
+COMPACT_ANGULAR_KINDS = tuple(k[0] for k in SF_KIND_TABLE
+                              if k[1] in ("compact_angular", "compact_angular_narrow"))
 #: the families whose functions carry zeta and lambda (Gaussian angular)
 GAUSSIAN_ANGULAR_KINDS = tuple(k[0] for k in SF_KIND_TABLE
                                if k[1] in ("angular_narrow", "angular_wide"))
@@ -64,11 +67,13 @@ class SymmetryFunction:
     compact_radial:  G = sum_j C_r(r_ij), C_r a polynomial bump on [rl, rc]
     compact_angular_wide: G = sum_{j<k} C_r(r_ij) C_r(r_ik) C_a(t), C_a a bump on
                          [angle_left, angle_right] (degrees)
+    compact_angular_narrow: the same times C_r(r_jk) (n2p2 type 21)
 
     weighted_radial: G = sum_j w_c(Z_j) exp(-eta (r_ij - rs)^2) fc(r_ij), over every neighbour
     weighted_angular_narrow / _wide: the angular sums over every pair j<k, each triplet weighted
                          by w_c(Z_j) w_c(Z_k)
-    weighted_compact_radial / _angular_wide: the compact kinds likewise (n2p2 types 23, 25)
+    weighted_compact_radial / _angular_wide / _angular_narrow: the compact kinds likewise
+                         (n2p2 types 23, 25, 24)
     (w_c: the weight of channel ``channel`` of the neighbour's element, Model.channel_weights;
     n2p2's types 12 and 13 are one channel with w = Z)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFormatError, ModelIntegrityWarning
-from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_KINDS, FORMAT_VERSION,
+from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_ANGULAR_KINDS, COMPACT_KINDS, FORMAT_VERSION,
                     GAUSSIAN_ANGULAR_KINDS, INT_PARAMETERS, OPTIONAL_PARAMETERS, RADIAL_KINDS,
                     SCALING_MODES, SF_KINDS, SF_PARAMETERS, STRING_PARAMETERS, WEIGHTED_KINDS,
                     DenseLayer, ElementModel, Member, Model, Scaling, SymmetryFunction)
@@ -279,7 +279,7 @@ def _sf_problem(sf: SymmetryFunction):
             return f"lambda must be in [-1, 1], got {sf.lam}"
     if sf.kind in COMPACT_KINDS and not sf.rl < sf.rc:
         return f"rl must be < rc, got rl={sf.rl} rc={sf.rc}"
-    if sf.kind.endswith("compact_angular_wide") and not sf.angle_left < sf.angle_right:
+    if sf.kind in COMPACT_ANGULAR_KINDS and not sf.angle_left < sf.angle_right:
         return f"angle_left must be < angle_right, got {sf.angle_left} >= {sf.angle_right}"
     return None
 

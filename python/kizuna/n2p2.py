@@ -38,12 +38,9 @@ CUTOFF_TYPES = {0: "hard", 1: "cos", 2: "tanhu", 3: "tanh", 4: "exp", 5: "poly1"
                 7: "poly3", 8: "poly4"}
 #: n2p2 symmetry-function type -> kizuna kind (the core's table of kinds, sf_kinds.hpp)
 SF_TYPE_NAMES = dict(N2P2_SF_TYPES)
-#: n2p2 weighs the neighbours of its weighted types (12, 13, 23, 25) by their atomic number Z
+#: n2p2 weighs the neighbours of its weighted types (12, 13, 23, 24, 25) by their atomic number Z
 #: (ElementMap::atomicNumber): imported as weight channel 1 with w(element) = Z
 WEIGHTED_SF_TYPES = tuple(t for t, kind in SF_TYPE_NAMES.items() if kind in WEIGHTED_KINDS)
-UNSUPPORTED_SF_TYPES = {
-    21: "polynomial compact angular narrow (type 21)",
-    24: "weighted compact angular narrow (type 24)"}
 UNSUPPORTED_KEYWORDS = {
     "nnp_generation": "HDNNP generations other than 2 (short range only)",
     "nnp_type": "HDNNP generations other than 2 (short range only)",
@@ -119,10 +116,6 @@ def _read_symmetry_functions(settings, lines, order, path):
             raise ModelFormatError(f"{where}: malformed symfunction_short line") from None
         if centre not in index:
             raise ModelFormatError(f"{where}: central element {centre} not in 'elements'")
-        if sf_type in UNSUPPORTED_SF_TYPES:
-            raise UnsupportedError(f"{where}: n2p2 symmetry function {UNSUPPORTED_SF_TYPES[sf_type]}"
-                                   f" is not supported by kizuna; supported types: "
-                                   f"{sorted(SF_TYPE_NAMES)}")
         if sf_type not in SF_TYPE_NAMES:
             raise UnsupportedError(f"{where}: unknown n2p2 symmetry function type {sf_type}; "
                                    f"supported types: {sorted(SF_TYPE_NAMES)}")
@@ -173,25 +166,29 @@ def _make_sf(sf_type, tokens, index, cutoff, alpha):
         sf = SymmetryFunction("weighted_compact_radial", (), channel=1, rl=rl, rc=rc, core=core,
                               asymmetric=asym)
         return sf, (23, tokens[4], rc, rl)
-    if sf_type == 25:  # <ec> 25 <rl> <rc> <angle left> <angle right> <subtype>: Z_j Z_k per pair
+    if sf_type in (24, 25):  # <ec> 25 <rl> <rc> <angle left> <angle right> <subtype>: Z_j Z_k
+        # per pair (24: narrow, each term times C_r(r_jk) as well)
         rl, rc, left, right = map(float, tokens[2:6])
-        sf = SymmetryFunction("weighted_compact_angular_wide", (), channel=1, rl=rl, rc=rc,
-                              angle_left=left, angle_right=right, core=core, asymmetric=asym,
+        kind = "weighted_compact_angular_wide" if sf_type == 25 else "weighted_compact_angular_narrow"
+        sf = SymmetryFunction(kind, (), channel=1, rl=rl, rc=rc, angle_left=left,
+                              angle_right=right, core=core, asymmetric=asym,
                               angle_asymmetric=False)
-        return sf, (25, tokens[6], rc, rl, left, right)
+        return sf, (sf_type, tokens[6], rc, rl, left, right)
     if sf_type == 20:  # <ec> 20 <e1> <rl> <rc> <subtype>
         e1 = tokens[2]
         rl, rc = map(float, tokens[3:5])
         sf = SymmetryFunction("compact_radial", (e1,), rl=rl, rc=rc, core=core, asymmetric=asym)
         return sf, (20, tokens[5], index[e1], rc, rl)
-    # 22: <ec> 22 <e1> <e2> <rl> <rc> <angle left> <angle right> <subtype>
+    # 22 (wide), 21 (narrow: each term times C_r(r_jk) as well):
+    # <ec> 22 <e1> <e2> <rl> <rc> <angle left> <angle right> <subtype>
     # n2p2 (SymFncBaseCompAng::setParameters): the subtype's 'a' makes only the radial bump
     # asymmetric (cr.setAsymmetric); the angular bump ca takes the core type only.
     e1, e2 = sorted(tokens[2:4], key=lambda e: index[e])
     rl, rc, left, right = map(float, tokens[4:8])
-    sf = SymmetryFunction("compact_angular_wide", (e1, e2), rl=rl, rc=rc, angle_left=left,
+    kind = "compact_angular_wide" if sf_type == 22 else "compact_angular_narrow"
+    sf = SymmetryFunction(kind, (e1, e2), rl=rl, rc=rc, angle_left=left,
                           angle_right=right, core=core, asymmetric=asym, angle_asymmetric=False)
-    return sf, (22, tokens[8], index[e1], index[e2], rc, rl, left, right)
+    return sf, (sf_type, tokens[8], index[e1], index[e2], rc, rl, left, right)
 
 
 def _compact_subtype(subtype: str):

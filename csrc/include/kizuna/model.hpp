@@ -26,7 +26,7 @@ struct SymmetryFunction {
     double rl = 0.0, angle_left = 0.0, angle_right = 180.0;  // compact kinds (angles in degrees)
     CoreKind core = CoreKind::poly2;
     bool asymmetric = false;        // compact kinds: the radial bump is core(a (2 - a))
-    bool angle_asymmetric = false;  // compact_angular_wide: the angular bump likewise
+    bool angle_asymmetric = false;  // compact angular kinds: the angular bump likewise
 
     SFFamily family() const { return sf_kind_info(kind).family; }
     bool angular() const { return family_angular(family()); }
@@ -110,7 +110,8 @@ constexpr int kMaxMomentDegree = 4;
 struct CompactAngularGroup {
     int e1 = 0, e2 = 0;  // -1, -1: weighted (every pair, times w_c(Z_j) w_c(Z_k), c = channel)
     int channel = -1;
-    double rc = 0.0;
+    bool narrow = false;  // compact_angular_narrow: each term times C_r(r_jk) (n2p2 types 21/24)
+    double rc = 0.0;      // narrow: triplets with r_jk >= rc do not contribute either
     std::vector<int> out;
     std::vector<CompactFunction> radial, angular;  // angular in radians
 };

@@ -215,6 +215,28 @@ KZ_UNROLL
     }
 }
 
+// Compact angular narrow (n2p2 type 21): G = sum_{j<k} [W] C_r(r_j) C_r(r_k) C_r(r_jk) C_a(θ);
+// W = w_c(Z_j) w_c(Z_k) for the weighted kind (type 24); r_jk = |r_ik - r_ij| (Å).
+template <int kChunk, class Real>
+KZ_HD void compact_narrow_values(const PackedFunction* fn, int count, const Slots<Real>& s, int j, int k, Real c,
+                                 Real W, double* acc) {
+    Real cc, theta, dtheta_dc;
+    bump_angle(c, cc, theta, dtheta_dc);
+    const Real dx = s.x[k] - s.x[j], dy = s.y[k] - s.y[j], dz = s.z[k] - s.z[j];
+    const Real rj = s.r[j], rk = s.r[k], rjk = std::sqrt(dx * dx + dy * dy + dz * dz);
+KZ_UNROLL
+    for (int m = 0; m < kChunk; ++m) {
+        if (m < count) {
+            Real fj, dfj, fk, dfk, fjk, dfjk, fa, dfa;
+            compact_fdf(fn[m].radial, rj, fj, dfj);
+            compact_fdf(fn[m].radial, rk, fk, dfk);
+            compact_fdf(fn[m].radial, rjk, fjk, dfjk);
+            compact_fdf(fn[m].angular, theta, fa, dfa);
+            acc[m] += double(W * fj * fk * fjk * fa);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------- adjoint pass
 // beta = dE/dG of the centre (indexed by feature). Radial kinds return dE/dr_j (the gradient
 // is dE/dr_j u_j); angular kinds give the gradients gj = dE/dr_ij and gk = dE/dr_ik.
@@ -302,6 +324,29 @@ KZ_HD void compact_angular_gradient(const PackedFunction* fn, int count, const R
     const Real zero = Real(0);
     triplet_chain(grj * W, grk * W, gc * W, zero, cc, s.ux[j], s.uy[j], s.uz[j], s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k], zero,
                   zero, zero, gj[0], gj[1], gj[2], gk[0], gk[1], gk[2]);
+}
+
+// Compact angular narrow: as compact_angular_gradient, plus dG/dr_jk = C_r C_r C_r'(r_jk) C_a(θ),
+// whose chain rule moves r_ij by -dG/dr_jk r_jk/|r_jk| and r_ik by +dG/dr_jk r_jk/|r_jk|.
+template <class Real>
+KZ_HD void compact_narrow_gradient(const PackedFunction* fn, int count, const Real* beta, const Slots<Real>& s,
+                                   int j, int k, Real c, Real W, Real* gj, Real* gk) {
+    Real cc, theta, dtheta_dc;
+    bump_angle(c, cc, theta, dtheta_dc);
+    const Real dx = s.x[k] - s.x[j], dy = s.y[k] - s.y[j], dz = s.z[k] - s.z[j];
+    const Real rj = s.r[j], rk = s.r[k], rjk = std::sqrt(dx * dx + dy * dy + dz * dz);
+    Real grj = 0, grk = 0, gc = 0, gjk = 0;
+    for (int m = 0; m < count; ++m) {
+        Real fj, dfj, fk, dfk, fjk, dfjk, fa, dfa;
+        compact_fdf(fn[m].radial, rj, fj, dfj);
+        compact_fdf(fn[m].radial, rk, fk, dfk);
+        compact_fdf(fn[m].radial, rjk, fjk, dfjk);
+        compact_fdf(fn[m].angular, theta, fa, dfa);
+        compact_narrow_triplet_gradient(fj, dfj, fk, dfk, fjk, dfjk, fa, dfa, dtheta_dc, beta[fn[m].out], grj, grk, gc,
+                                        gjk);
+    }
+    triplet_chain(grj * W, grk * W, gc * W, compact_jk_chain_factor(gjk * W, rjk), cc, s.ux[j], s.uy[j], s.uz[j],
+                  s.ir[j], s.ux[k], s.uy[k], s.uz[k], s.ir[k], dx, dy, dz, gj[0], gj[1], gj[2], gk[0], gk[1], gk[2]);
 }
 
 // ------------------------------------------------------------------------------- networks

@@ -29,7 +29,20 @@
 
 namespace kizuna {
 
-enum class GroupKind : int { radial = 0, compact_radial = 1, angular_narrow = 2, angular_wide = 3, compact_angular = 4 };
+enum class GroupKind : int {
+    radial = 0,
+    compact_radial = 1,
+    angular_narrow = 2,
+    angular_wide = 3,
+    compact_angular = 4,
+    compact_angular_narrow = 5  // compact angular times C_r(r_jk) (n2p2 types 21, 24)
+};
+
+// Groups whose triplets contribute only with r_jk < rc as well (accept_triplet's narrow test).
+KZ_HD bool group_needs_rjk(int kind) {
+    return kind == static_cast<int>(GroupKind::angular_narrow) ||
+           kind == static_cast<int>(GroupKind::compact_angular_narrow);
+}
 
 // Parameters of one symmetry function in the arithmetic of one precision.
 template <class Real>

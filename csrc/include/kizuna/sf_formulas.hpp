@@ -92,9 +92,29 @@ KZ_HD void compact_triplet_gradient(T fj, T dfj, T fk, T dfk, T fa, T dfa, T dth
     gc += scale * fj * fk * dfa * dtheta_dc;
 }
 
+// compact_angular_narrow (n2p2 types 21, 24): one member's term C_r(r_j) C_r(r_k) C_r(r_jk) C_a(theta),
+// the same radial bump on all three legs, and its derivatives:
+// d/dr_j = C_r' C_r C_r(r_jk) C_a, d/dr_k likewise, d/dc = C_r C_r C_r(r_jk) C_a' dtheta/dc,
+// d/dr_jk = C_r C_r C_r'(r_jk) C_a (gjk; triplet_chain takes gjk / r_jk: compact_jk_chain_factor).
+template <class T>
+KZ_HD void compact_narrow_triplet_gradient(T fj, T dfj, T fk, T dfk, T fjk, T dfjk, T fa, T dfa, T dtheta_dc,
+                                           T scale, T& gj, T& gk, T& gc, T& gjk) {
+    const T s3 = scale * fjk * fa;
+    gj += s3 * dfj * fk;
+    gk += s3 * fj * dfk;
+    gc += scale * fj * fk * fjk * dfa * dtheta_dc;
+    gjk += scale * fj * fk * dfjk * fa;
+}
+
+// (dE/dr_jk) / r_jk for triplet_chain; 0 for coincident neighbours (r_jk = 0, no direction).
+template <class T>
+KZ_HD T compact_jk_chain_factor(T gjk, T rjk) {
+    return rjk > T(0.0) ? gjk / rjk : T(0.0);
+}
+
 // ------------------------------------------------------------------- triplet chain rule (all)
 // dE/dr_ij and dE/dr_ik of a triplet from gj = dE/dr_j, gk = dE/dr_k, gc = dE/dc and
-// gjk = (dE/dr_jk) / r_jk (0 for wide and compact families):
+// gjk = (dE/dr_jk) / r_jk (0 for the wide families and compact_angular):
 //   Fj = gj u_j + gc (u_k - c u_j) / r_j - gjk r_jk,  Fk = gk u_k + gc (u_j - c u_k) / r_k + gjk r_jk.
 // (Six scalar outputs, not arrays: arrays inside the CPU's `omp simd` loops end on the stack.)
 template <class T>

@@ -11,6 +11,7 @@
 //   angular_wide     the same without the r_jk factors
 //   compact_radial   G = sum_j [w_c(Z_j)] C_r(r_j)
 //   compact_angular  G = sum_{j<k} [w_c(Z_j) w_c(Z_k)] C_r(r_j) C_r(r_k) C_a(theta)
+//   compact_angular_narrow  the same times C_r(r_jk) (n2p2's SymFncCompAngn, types 21/24)
 // `weighted` kinds sum over every neighbour with the element weights of a channel (no neighbour
 // elements in the file, a `channel` parameter instead). A new kind that is a new combination
 // of a family and weighting needs only a line here (and its documentation); a new family needs
@@ -19,7 +20,7 @@
 
 namespace kizuna {
 
-enum class SFFamily : int { radial, angular_narrow, angular_wide, compact_radial, compact_angular };
+enum class SFFamily : int { radial, angular_narrow, angular_wide, compact_radial, compact_angular, compact_angular_narrow };
 
 // X(kind, family, weighted, n2p2 type (0: none), "parameters in file order")
 #define KIZUNA_SF_KINDS(X)                                                                                   \
@@ -34,6 +35,10 @@ enum class SFFamily : int { radial, angular_narrow, angular_wide, compact_radial
     X(weighted_angular_wide, angular_wide, true, 0, "channel eta rs zeta lambda rc cutoff alpha")             \
     X(weighted_compact_radial, compact_radial, true, 23, "channel rl rc core asymmetric")                    \
     X(weighted_compact_angular_wide, compact_angular, true, 25,                                              \
+      "channel rl rc angle_left angle_right core asymmetric angle_asymmetric")                               \
+    X(compact_angular_narrow, compact_angular_narrow, false, 21,                                             \
+      "rl rc angle_left angle_right core asymmetric angle_asymmetric")                                       \
+    X(weighted_compact_angular_narrow, compact_angular_narrow, true, 24,                                     \
       "channel rl rc angle_left angle_right core asymmetric angle_asymmetric")
 
 enum class SFKind : int {
@@ -59,6 +64,9 @@ constexpr int kNumSFKinds = static_cast<int>(sizeof(kSFKinds) / sizeof(kSFKinds[
 
 constexpr const SFKindInfo& sf_kind_info(SFKind kind) { return kSFKinds[static_cast<int>(kind)]; }
 constexpr bool family_angular(SFFamily f) { return f != SFFamily::radial && f != SFFamily::compact_radial; }
-constexpr bool family_compact(SFFamily f) { return f == SFFamily::compact_radial || f == SFFamily::compact_angular; }
+constexpr bool family_compact_angular(SFFamily f) {
+    return f == SFFamily::compact_angular || f == SFFamily::compact_angular_narrow;
+}
+constexpr bool family_compact(SFFamily f) { return f == SFFamily::compact_radial || family_compact_angular(f); }
 
 }  // namespace kizuna

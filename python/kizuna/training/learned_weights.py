@@ -47,7 +47,8 @@ from ..model import WEIGHTED_KINDS
 RESOLVED_KIND = {"weighted_radial": "radial", "weighted_angular_narrow": "angular_narrow",
                  "weighted_angular_wide": "angular_wide",
                  "weighted_compact_radial": "compact_radial",
-                 "weighted_compact_angular_wide": "compact_angular_wide"}
+                 "weighted_compact_angular_wide": "compact_angular_wide",
+                 "weighted_compact_angular_narrow": "compact_angular_narrow"}
 assert set(RESOLVED_KIND) == set(WEIGHTED_KINDS)
 
 
