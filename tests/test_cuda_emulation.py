@@ -98,6 +98,20 @@ def test_kernels_equal_cpu_weighted_kinds(emulator, tmp_path, precision):
     check(emulate(emulator, tmp_path, model, positions, species, cell, precision), precision)
 
 
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_kernels_equal_cpu_compact_narrow_n2p2(emulator, tmp_path, precision):
+    """n2p2 types 21 and 24 (compact angular narrow, plain and weighted: the r_jk leg in
+    both kernels) with types 2, 22 and 25, 24 atoms in a triclinic cell."""
+    from conftest import DATA
+    from kizuna.n2p2 import read_n2p2
+    from kizuna.training.readers import read_n2p2 as read_input_data
+
+    model = read_n2p2(DATA / "n2p2" / "CompactNarrow_HCO")
+    s = read_input_data(DATA / "n2p2" / "reference" / "compact_narrow" / "input.data")[0]
+    species = [model.elements.index(e) for e in s.symbols]
+    check(emulate(emulator, tmp_path, model, s.positions, species, s.cell, precision), precision)
+
+
 def test_kernels_equal_cpu_water_n2p2(emulator, tmp_path):
     """The imported n2p2 water potential (tanh^3 cutoff, 6.35 Å) on eight molecules of ice."""
     from conftest import DATA

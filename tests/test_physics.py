@@ -32,6 +32,7 @@ from conftest import DATA
 from kizuna.model import CORE_KINDS, CUTOFF_KINDS, SymmetryFunction
 
 RC = 4.0
+COMPACT = ("compact_radial", "compact_angular_wide", "compact_angular_narrow")
 CUTOFF_BASED = ("radial", "angular_narrow", "angular_wide")
 TRICLINIC = np.array([[5.2, 0.0, 0.0], [1.1, 4.9, 0.0], [-0.6, 0.8, 5.4]])
 SMALL_CELL = TRICLINIC * 0.62  # plane spacings below the cutoff
@@ -94,7 +95,7 @@ def test_forces_fd_cutoff_based(kind, cutoff, where):
 @pytest.mark.parametrize("where", ["open", "triclinic", "small_cell"])
 @pytest.mark.parametrize("asymmetric", [False, True])
 @pytest.mark.parametrize("core", CORE_KINDS)
-@pytest.mark.parametrize("kind", ["compact_radial", "compact_angular_wide", "compact_angular_narrow"])
+@pytest.mark.parametrize("kind", COMPACT)
 def test_forces_fd_compact(kind, core, asymmetric, where):
     model = mf.model_from_sfs(["H", "O"], mf.single_kind_sfs(["H", "O"], kind, rc=RC, core=core,
                                                              asymmetric=asymmetric), seed=3)
@@ -272,7 +273,7 @@ def test_smooth_when_neighbour_crosses_inner_radius(kind, cutoff):
 
 
 @pytest.mark.parametrize("core", CORE_KINDS)
-@pytest.mark.parametrize("kind", ["compact_radial", "compact_angular_wide", "compact_angular_narrow"])
+@pytest.mark.parametrize("kind", COMPACT)
 def test_smooth_when_neighbour_leaves_compact_support(kind, core):
     dE, dF, F = crossing_jump(scan_model(kind, core=core), RC)
     assert F > 1e-2, "no force on the moving atom: the scan would prove nothing"

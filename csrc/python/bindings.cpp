@@ -320,8 +320,11 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("model", &PyPotential::model);
 
     // the table of symmetry-function kinds (sf_kinds.hpp), read by python/kizuna/model.py
-    const char* const families[] = {"radial",          "angular_narrow", "angular_wide",
+    const char* const families[] = {"radial",         "angular_narrow",  "angular_wide",
                                     "compact_radial", "compact_angular", "compact_angular_narrow"};  // SFFamily
+    static_assert(sizeof(families) / sizeof(families[0]) ==
+                      static_cast<size_t>(SFFamily::compact_angular_narrow) + 1,
+                  "a name for every SFFamily");
     py::list kinds;
     for (const SFKindInfo& k : kSFKinds)
         kinds.append(py::make_tuple(k.name, families[static_cast<int>(k.family)], k.weighted, k.n2p2_type,

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFormatError, ModelIntegrityWarning
-from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_ANGULAR_KINDS, COMPACT_KINDS, FORMAT_VERSION,
-                    GAUSSIAN_ANGULAR_KINDS, INT_PARAMETERS, OPTIONAL_PARAMETERS, RADIAL_KINDS,
-                    SCALING_MODES, SF_KINDS, SF_PARAMETERS, STRING_PARAMETERS, WEIGHTED_KINDS,
+from .model import (ACTIVATIONS, BOOL_PARAMETERS, COMPACT_ANGULAR_KINDS, COMPACT_KINDS,
+                    FORMAT_VERSION, GAUSSIAN_ANGULAR_KINDS, INT_PARAMETERS, OPTIONAL_PARAMETERS,
+                    RADIAL_KINDS, SCALING_MODES, SF_KINDS, SF_PARAMETERS, STRING_PARAMETERS, WEIGHTED_KINDS,
                     DenseLayer, ElementModel, Member, Model, Scaling, SymmetryFunction)
 from .model_text import (CHECKSUM_ALGORITHM, canonical_checksum, decode, is_checksum_value,
                          statements)

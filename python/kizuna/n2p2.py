@@ -169,7 +169,8 @@ def _make_sf(sf_type, tokens, index, cutoff, alpha):
     if sf_type in (24, 25):  # <ec> 25 <rl> <rc> <angle left> <angle right> <subtype>: Z_j Z_k
         # per pair (24: narrow, each term times C_r(r_jk) as well)
         rl, rc, left, right = map(float, tokens[2:6])
-        kind = "weighted_compact_angular_wide" if sf_type == 25 else "weighted_compact_angular_narrow"
+        kind = ("weighted_compact_angular_wide" if sf_type == 25
+                else "weighted_compact_angular_narrow")
         sf = SymmetryFunction(kind, (), channel=1, rl=rl, rc=rc, angle_left=left,
                               angle_right=right, core=core, asymmetric=asym,
                               angle_asymmetric=False)

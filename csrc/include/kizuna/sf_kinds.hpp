@@ -20,7 +20,14 @@
 
 namespace kizuna {
 
-enum class SFFamily : int { radial, angular_narrow, angular_wide, compact_radial, compact_angular, compact_angular_narrow };
+enum class SFFamily : int {
+    radial,
+    angular_narrow,
+    angular_wide,
+    compact_radial,
+    compact_angular,
+    compact_angular_narrow  // names in bindings.cpp (kizuna._core.sf_kinds)
+};
 
 // X(kind, family, weighted, n2p2 type (0: none), "parameters in file order")
 #define KIZUNA_SF_KINDS(X)                                                                                   \

@@ -23,7 +23,7 @@ SFS = ["21 H O 0.5 5.0 30.0 150.0 p2", "21 C H -5.0 5.0 60.0 180.0 p2a",
        "21 O O 0.2 4.5 0.0 120.0 p3", "21 H H 0.0 5.0 20.0 160.0 p2",
        "24 0.5 5.0 0.0 120.0 p2", "24 -5.0 5.0 60.0 180.0 p2a", "24 0.2 4.0 30.0 170.0 p4",
        "22 H C 0.5 5.0 40.0 160.0 p2", "25 -5.0 5.0 60.0 180.0 p2a", "2 O 0.3 0.0 5.0"]
-HEADER = """# Small test potential with n2p2's compact angular narrow symmetry functions (types 21, 24)
+HEADER = """# Small test potential with n2p2's compact angular narrow functions (types 21, 24)
 # written by tests/data/n2p2/reference/compact_narrow/make_potential.py (random weights)
 # Length unit     : Angstrom
 # Energy unit     : eV
