@@ -13,6 +13,11 @@ For each finished distillation run (`kizuna learn examples/distill/<x>_chgnet.ya
             supercell of ~8,000 atoms, as the committee mean (uncertainty_every 0) and as
             one member. Ratio = CHGNet's best (lowest) time per atom-step / the student's.
 
+            Times are CPU time of the process (robust to other jobs on a shared machine):
+            CHGNet's time.process_time() over its force calls (all its threads summed, so
+            CPU-seconds per atom-step), the student's LAMMPS loop time x LAMMPS's "% CPU
+            use" (the loop's CPU time). Wall times are reported beside them.
+
     python benchmarks/distill_chgnet.py runs/distill-si runs/distill-li2o
     python benchmarks/distill_chgnet.py runs/distill-si --lammps-atoms 4000 --steps 50
     python benchmarks/distill_chgnet.py runs/distill-si --json out.json
@@ -50,8 +55,9 @@ def supercell(atoms, target: int):
     return atoms.repeat((n, n, n))
 
 
-def chgnet_seconds_per_atom_step(atoms, threads: int | None, calls: int = 3) -> float:
-    """CHGNet (ASE calculator, CPU) time of one energy+forces call, per atom."""
+def chgnet_seconds_per_atom_step(atoms, threads: int | None, calls: int = 3) -> dict:
+    """CHGNet (ASE calculator, CPU) time of one energy+forces call, per atom: CPU time of
+    this process (all threads, time.process_time) and wall time."""
     import torch
 
     from kizuna.learn.reference import make_reference
@@ -66,11 +72,13 @@ def chgnet_seconds_per_atom_step(atoms, threads: int | None, calls: int = 3) -> 
         rng = np.random.default_rng(0)
         work.positions += rng.normal(0, 0.03, work.positions.shape)
         work.get_forces()  # warm-up (graph construction code paths, allocator)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(calls):
             work.positions += rng.normal(0, 0.005, work.positions.shape)
             work.get_forces()
-        return (time.perf_counter() - t0) / calls / len(work)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return {"s_per_atom_step": cpu / calls / len(work),
+                "wall_s_per_atom_step": wall / calls / len(work)}
     finally:
         torch.set_num_threads(default)
 
@@ -84,7 +92,8 @@ def write_lammps_data(atoms, path: Path, elements: list) -> None:
 
 def student_seconds_per_atom_step(model: Path, atoms, elements: list, steps: int,
                                   uncertainty_every: int, workdir: Path) -> dict:
-    """pair_style kizuna in LAMMPS, 1 rank, 1 thread: loop time per atom-step of NVE MD."""
+    """pair_style kizuna in LAMMPS, 1 rank, 1 thread: loop time per atom-step of NVE MD,
+    CPU (loop time x LAMMPS's "% CPU use" of the loop) and wall."""
     from kizuna.lammps import run
 
     write_lammps_data(atoms, workdir / "system.data", elements)
@@ -107,9 +116,15 @@ run {steps}
     result = run(script, workdir, threads=1, timeout=1800).check()
     loops = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with "
                        r"(\d+) atoms", result.log)
+    cpu_use = re.findall(r"([0-9.]+)% CPU use", result.log)
+    if len(cpu_use) != len(loops):
+        raise RuntimeError(f"{workdir}: LAMMPS log has {len(loops)} 'Loop time' lines but "
+                           f"{len(cpu_use)} '% CPU use' lines; expected one per run")
     seconds, _, n_steps, n_atoms = loops[-1]
-    per = float(seconds) / (int(n_steps) * int(n_atoms))
+    wall = float(seconds) / (int(n_steps) * int(n_atoms))
+    per = wall * float(cpu_use[-1]) / 100.0
     return {"atoms": int(n_atoms), "steps": int(n_steps), "s_per_atom_step": per,
+            "wall_s_per_atom_step": wall, "cpu_percent": float(cpu_use[-1]),
             "atom_steps_per_s": 1.0 / per}
 
 
@@ -141,11 +156,12 @@ def benchmark_run(run: Path, args) -> dict:
            "student": {}}
     for atoms in (start, supercell(start, args.chgnet_atoms)):
         for threads in (1, None):
-            s = chgnet_seconds_per_atom_step(atoms, threads)
+            t = chgnet_seconds_per_atom_step(atoms, threads)
             out["chgnet"].append({"atoms": len(atoms), "threads": threads or os.cpu_count(),
-                                  "s_per_atom_step": s})
+                                  **t})
             print(f"  CHGNet {len(atoms):5d} atoms, {threads or 'default'} thread(s): "
-                  f"{s * 1e6:8.0f} µs/atom-step", flush=True)
+                  f"{t['s_per_atom_step'] * 1e6:8.0f} µs/atom-step CPU "
+                  f"({t['wall_s_per_atom_step'] * 1e6:.0f} wall)", flush=True)
     big = supercell(start, args.lammps_atoms)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -158,7 +174,9 @@ def benchmark_run(run: Path, args) -> dict:
                                               every, work)
             out["student"][name] = r
             print(f"  student ({name}) LAMMPS {r['atoms']} atoms, 1 core: "
-                  f"{r['s_per_atom_step'] * 1e6:8.2f} µs/atom-step", flush=True)
+                  f"{r['s_per_atom_step'] * 1e6:8.2f} µs/atom-step CPU "
+                  f"({r['wall_s_per_atom_step'] * 1e6:.2f} wall, {r['cpu_percent']:.1f}% CPU "
+                  f"use)", flush=True)
     best_chgnet = min(c["s_per_atom_step"] for c in out["chgnet"])
     one_thread = min(c["s_per_atom_step"] for c in out["chgnet"] if c["threads"] == 1)
     for name, r in out["student"].items():
@@ -169,8 +187,8 @@ def benchmark_run(run: Path, args) -> dict:
 
 def report(results: list) -> str:
     lines = ["| system | labelled (calls / MD steps) | test frames | E MAE (meV/atom) | "
-             "F MAE (eV/Å) | Spearman | CHGNet best (µs/atom-step) | student mean / one "
-             "member (µs/atom-step) | speed ratio mean / one member |",
+             "F MAE (eV/Å) | Spearman | CHGNet best (CPU µs/atom-step) | student mean / one "
+             "member (CPU µs/atom-step) | speed ratio mean / one member |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         best = min(c["s_per_atom_step"] for c in r["chgnet"])
