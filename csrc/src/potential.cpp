@@ -274,96 +274,98 @@ void Potential::compute(const AtomsView& atoms, const NeighborView& nb, const Re
             const int first = blk * kNetworkBatch;
             const int end = std::min(first + kNetworkBatch, nb.num_centres);
             try {
-              // sub-blocks of centres ii0 .. ii0 + n_block: closed early when the kept kernel
-              // states would outgrow the cache (neighbours^2 of the centres, kBlockFootprint)
-              for (int ii0 = first, n_block = 0; ii0 < end; ii0 += n_block) {
-                int species[kNetworkBatch];
-                double footprint = 0.0;
-                n_block = 0;
-                while (ii0 + n_block < end && (n_block == 0 || footprint < kBlockFootprint)) {
-                    const int b = n_block++;
-                    const int i = nb.centre(ii0 + b);
-                    const int s = atoms.species_of(i);
-                    species[b] = s;
-                    if (s < 0) continue;
-                    AtomKernel& k = block_kernel(t, b);
-                    k.gather(atoms, nb, ii0 + b, s);
-                    k.values();
-                    const ElementModel& em = model.element_models[s];
-                    const int nf = k.num_features();
-                    const double* G = k.G();
-                    bool extrapolating = false;
-                    for (int f = 0; f < nf; ++f)
-                        extrapolating = extrapolating || G[f] < em.extrapolation_min[f] || G[f] > em.extrapolation_max[f];
-                    local_extra += extrapolating;
-                    if (result.extrapolating) result.extrapolating[i] = extrapolating;
-                    double* beta = k.scratch_beta();
-                    std::fill(beta, beta + nf, 0.0);
-                    footprint += static_cast<double>(k.num_neighbors()) * k.num_neighbors();
-                }
-                // networks: member m of element s on the block's atoms of s (rows[0..n_rows))
-                for (int s = 0; s < model.num_elements(); ++s) {
-                    int rows[kNetworkBatch], n_rows = 0;
-                    for (int b = 0; b < n_block; ++b)
-                        if (species[b] == s) rows[n_rows++] = b;
-                    if (n_rows == 0) continue;
-                    const ElementModel& em = model.element_models[s];
-                    const int nf = static_cast<int>(em.sfs.size());
-                    for (int m = 0; m < M; ++m) {
-                        const Member& mem = em.members[m];
-                        for (int r = 0; r < n_rows; ++r) {
-                            const double* G = block_kernel(t, rows[r]).G();
-                            double* x = bw.x.data() + r * nf_max;
-                            for (int f = 0; f < nf; ++f)
-                                x[f] = mem.scale_offset + mem.scale_factor[f] * (G[f] - mem.scale_shift[f]);
-                        }
-                        batch_->evaluate(s, m, n_rows, bw.x.data(), nf_max, bw.y.data(), bw.dydx.data(), nf_max,
-                                         bw.work);
-                        const double w = mem.energy_scale / M;
-                        for (int r = 0; r < n_rows; ++r) {
-                            AtomKernel& k = block_kernel(t, rows[r]);
-                            const double* dydx = bw.dydx.data() + r * nf_max;
-                            bw.member_energy[rows[r] * M + m] = mem.energy_offset + mem.energy_scale * bw.y[r];
-                            double* beta = k.scratch_beta();
-                            for (int f = 0; f < nf; ++f) beta[f] += w * dydx[f] * mem.scale_factor[f];
-                            if (want_mf) {
-                                double* bm = k.member_scratch(0).data() + static_cast<size_t>(m) * nf;
-                                for (int f = 0; f < nf; ++f) bm[f] = mem.energy_scale * dydx[f] * mem.scale_factor[f];
+                // sub-blocks of centres ii0 .. ii0 + n_block: closed early when the kept kernel
+                // states would outgrow the cache (neighbours^2 of the centres, kBlockFootprint)
+                for (int ii0 = first, n_block = 0; ii0 < end; ii0 += n_block) {
+                    int species[kNetworkBatch];
+                    double footprint = 0.0;
+                    n_block = 0;
+                    while (ii0 + n_block < end && (n_block == 0 || footprint < kBlockFootprint)) {
+                        const int b = n_block++;
+                        const int i = nb.centre(ii0 + b);
+                        const int s = atoms.species_of(i);
+                        species[b] = s;
+                        if (s < 0) continue;
+                        AtomKernel& k = block_kernel(t, b);
+                        k.gather(atoms, nb, ii0 + b, s);
+                        k.values();
+                        const ElementModel& em = model.element_models[s];
+                        const int nf = k.num_features();
+                        const double* G = k.G();
+                        bool extrapolating = false;
+                        for (int f = 0; f < nf; ++f)
+                            extrapolating = extrapolating || G[f] < em.extrapolation_min[f] ||
+                                            G[f] > em.extrapolation_max[f];
+                        local_extra += extrapolating;
+                        if (result.extrapolating) result.extrapolating[i] = extrapolating;
+                        double* beta = k.scratch_beta();
+                        std::fill(beta, beta + nf, 0.0);
+                        footprint += static_cast<double>(k.num_neighbors()) * k.num_neighbors();
+                    }
+                    // networks: member m of element s on the block's atoms of s (rows[0..n_rows))
+                    for (int s = 0; s < model.num_elements(); ++s) {
+                        int rows[kNetworkBatch], n_rows = 0;
+                        for (int b = 0; b < n_block; ++b)
+                            if (species[b] == s) rows[n_rows++] = b;
+                        if (n_rows == 0) continue;
+                        const ElementModel& em = model.element_models[s];
+                        const int nf = static_cast<int>(em.sfs.size());
+                        for (int m = 0; m < M; ++m) {
+                            const Member& mem = em.members[m];
+                            for (int r = 0; r < n_rows; ++r) {
+                                const double* G = block_kernel(t, rows[r]).G();
+                                double* x = bw.x.data() + r * nf_max;
+                                for (int f = 0; f < nf; ++f)
+                                    x[f] = mem.scale_offset + mem.scale_factor[f] * (G[f] - mem.scale_shift[f]);
+                            }
+                            batch_->evaluate(s, m, n_rows, bw.x.data(), nf_max, bw.y.data(), bw.dydx.data(), nf_max,
+                                             bw.work);
+                            const double w = mem.energy_scale / M;
+                            for (int r = 0; r < n_rows; ++r) {
+                                AtomKernel& k = block_kernel(t, rows[r]);
+                                const double* dydx = bw.dydx.data() + r * nf_max;
+                                bw.member_energy[rows[r] * M + m] = mem.energy_offset + mem.energy_scale * bw.y[r];
+                                double* beta = k.scratch_beta();
+                                for (int f = 0; f < nf; ++f) beta[f] += w * dydx[f] * mem.scale_factor[f];
+                                if (want_mf) {
+                                    double* bm = k.member_scratch(0).data() + static_cast<size_t>(m) * nf;
+                                    for (int f = 0; f < nf; ++f)
+                                        bm[f] = mem.energy_scale * dydx[f] * mem.scale_factor[f];
+                                }
                             }
                         }
                     }
-                }
-                for (int b = 0; b < n_block; ++b) {
-                    const int s = species[b];
-                    if (s < 0) continue;
-                    const int i = nb.centre(ii0 + b);
-                    AtomKernel& k = block_kernel(t, b);
-                    const int nf = k.num_features();
-                    double Ei = 0.0;
-                    for (int m = 0; m < M; ++m) {
-                        const double Em = bw.member_energy[b * M + m];
-                        local_member[m] += Em;
-                        Ei += Em;
-                    }
-                    Ei /= M;
-                    if (!std::isfinite(Ei)) throw NumericalError(non_finite_atom(model, k, i, s, Ei));
-                    local_energy += Ei;
-                    if (request.atom_energies && result.atom_energies) result.atom_energies[i] = Ei;
-                    if (want_mf) {
-                        // one force pass per member; the mean force is their average
-                        const double* member_beta = k.member_scratch(0).data();
+                    for (int b = 0; b < n_block; ++b) {
+                        const int s = species[b];
+                        if (s < 0) continue;
+                        const int i = nb.centre(ii0 + b);
+                        AtomKernel& k = block_kernel(t, b);
+                        const int nf = k.num_features();
+                        double Ei = 0.0;
                         for (int m = 0; m < M; ++m) {
-                            k.adjoint(member_beta + static_cast<size_t>(m) * nf, m);
-                            scatter(k, m, i, MF + m * n3, nullptr, nullptr, nullptr);
+                            const double Em = bw.member_energy[b * M + m];
+                            local_member[m] += Em;
+                            Ei += Em;
                         }
-                        k.average_channels(M, M);
-                        scatter(k, M, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
-                    } else if (need_adjoint) {
-                        k.adjoint(k.scratch_beta());
-                        scatter(k, 0, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
+                        Ei /= M;
+                        if (!std::isfinite(Ei)) throw NumericalError(non_finite_atom(model, k, i, s, Ei));
+                        local_energy += Ei;
+                        if (request.atom_energies && result.atom_energies) result.atom_energies[i] = Ei;
+                        if (want_mf) {
+                            // one force pass per member; the mean force is their average
+                            const double* member_beta = k.member_scratch(0).data();
+                            for (int m = 0; m < M; ++m) {
+                                k.adjoint(member_beta + static_cast<size_t>(m) * nf, m);
+                                scatter(k, m, i, MF + m * n3, nullptr, nullptr, nullptr);
+                            }
+                            k.average_channels(M, M);
+                            scatter(k, M, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
+                        } else if (need_adjoint) {
+                            k.adjoint(k.scratch_beta());
+                            scatter(k, 0, i, F, request.virial ? local_virial : nullptr, AV, nullptr);
+                        }
                     }
                 }
-              }
             } catch (...) {
 #pragma omp critical(kizuna_error)
                 if (!error) error = std::current_exception();  // first error, type kept
