@@ -4,7 +4,12 @@ Writes, into a folder, a model file and a system file for each case:
   water   the n2p2 water potential H2O_RPBE-D3 (imported), n2p2's 1,080-atom liquid (cfg1);
   mo, si  the mlearn grid (examples/training/mlearn.yaml: 16 radial + 64 angular_wide shifted
           shells, rc 5.5 Å, 96-96 tanh networks) with random weights (timing only), on a
-          thermally perturbed bcc Mo box (1,024 atoms) and diamond Si box (1,000 atoms).
+          thermally perturbed bcc Mo box (1,024 atoms) and diamond Si box (1,000 atoms);
+  si-s4, si-s1, li2o-s4, li2o-s1
+          the CHGNet students' shape (examples/distill/si_chgnet.yaml, li2o_chgnet.yaml: the
+          same symmetry functions, 24-24 tanh networks) with random weights, as a 4-member
+          committee (s4: the committee mean) and one member (s1), on a perturbed diamond Si
+          box (1,000 atoms) and antifluorite Li2O box (1,500 atoms).
 
     python benchmarks/profile_core.py /tmp/kz_inputs
     g++ -std=c++17 -O3 -march=native -fno-math-errno -g -fopenmp -Icsrc/include csrc/src/*.cpp \
@@ -46,6 +51,16 @@ def mlearn_model(element):
                           activations=("tanh", "tanh", "linear"))
 
 
+def student_model(elements, angular_cutoff, committee):
+    """The CHGNet students' symmetry functions and networks (random weights: timing only)."""
+    spec = SymmetryFunctionSpec(cutoff=5.0, angular_cutoff=angular_cutoff, cutoff_function="poly2",
+                                n_radial=10, n_angular=12, zetas=[1, 4], lambdas=[-1, 1],
+                                angular_kind="angular_wide")
+    sfs = generate_symmetry_functions(elements, spec)
+    return model_from_sfs(elements, lambda e: sfs[e], seed=2, hidden=(24, 24),
+                          activations=("tanh", "tanh", "linear"), committee=committee)
+
+
 def main(folder):
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -61,6 +76,15 @@ def main(folder):
         pos = atoms.positions + rng.normal(0, 0.08, atoms.positions.shape)
         write_system(out / f"{name}.txt", atoms.get_chemical_symbols(), pos, atoms.cell.array)
         print(name, len(atoms), "atoms")
+    for name, atoms, elements, rca in [
+            ("si", bulk("Si", "diamond", a=5.43, cubic=True) * (5, 5, 5), ["Si"], 3.8),
+            ("li2o", bulk("OLi2", "fluorite", a=4.63, cubic=True) * (5, 5, 5), ["Li", "O"], 3.5)]:
+        pos = atoms.positions + rng.normal(0, 0.08, atoms.positions.shape)
+        for committee in (4, 1):
+            case = f"{name}-s{committee}"
+            student_model(elements, rca, committee).save(out / f"{case}.kzn")
+            write_system(out / f"{case}.txt", atoms.get_chemical_symbols(), pos, atoms.cell.array)
+            print(case, len(atoms), "atoms")
 
 
 if __name__ == "__main__":

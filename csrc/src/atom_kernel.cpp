@@ -68,19 +68,10 @@ AtomKernel::AtomKernel(const Model& model) : model_(model) {
     const int ne = model.num_elements();
     begin_.assign(ne + 1, 0);
     count_.assign(ne, 0);
-    size_t width = 1, features = 1, layers = 1;
-    for (const ElementModel& em : model.element_models) {
-        width = std::max(width, static_cast<size_t>(em.max_width));
-        features = std::max(features, em.sfs.size());
-        for (const Member& m : em.members) layers = std::max(layers, m.layers.size());
-    }
+    size_t features = 1;
+    for (const ElementModel& em : model.element_models) features = std::max(features, em.sfs.size());
     G_.resize(features);
-    x_in_.resize(features);
     beta_.resize(features);
-    dydx_.resize(features);
-    act_.resize(layers * width);
-    dact_.resize(layers * width);
-    back_.resize(3 * width);
 }
 
 // ------------------------------------------------------------------------------------ gather
@@ -1022,107 +1013,6 @@ void AtomKernel::compact_narrow_tangent(const CompactAngularGroup& g, const doub
             }
         }
     }
-}
-
-// ----------------------------------------------------------------------------------- network
-// Forward: h_l = act(W_l h_{l-1} + b_l); backward: dy/dh_{l-1} = W_l^T (dy/dh_l * act'(z_l)).
-double AtomKernel::network(const Member& member, const double* x, double* dydx) {
-    const size_t stride = back_.size() / 3;  // widest layer (back_: g, g', gz)
-    const double* in = x;
-    const size_t L = member.layers.size();
-    for (size_t l = 0; l < L; ++l) {
-        const DenseLayer& layer = member.layers[l];
-        double* out = act_.data() + l * stride;
-        double* dout = dact_.data() + l * stride;
-        // z = b + W h: accumulated input by input over all outputs (W^T rows: contiguous,
-        // vectorised over the outputs, no horizontal sums); blocks of 32 outputs stay in
-        // registers over all inputs (the same sums in the same order as output by output)
-        const int n_out = layer.n_out, n_in = layer.n_in;
-        const double* __restrict wt = layer.weights_t.data();
-        int o0 = 0;
-        for (; o0 + 32 <= n_out; o0 += 32) {
-            V8 z0 = ld(layer.bias.data() + o0), z1 = ld(layer.bias.data() + o0 + 8);
-            V8 z2 = ld(layer.bias.data() + o0 + 16), z3 = ld(layer.bias.data() + o0 + 24);
-            for (int i = 0; i < n_in; ++i) {
-                const double* __restrict w = wt + static_cast<size_t>(i) * n_out + o0;
-                const double h = in[i];
-                z0 += ld(w) * h;
-                z1 += ld(w + 8) * h;
-                z2 += ld(w + 16) * h;
-                z3 += ld(w + 24) * h;
-            }
-            st(out + o0, z0);
-            st(out + o0 + 8, z1);
-            st(out + o0 + 16, z2);
-            st(out + o0 + 24, z3);
-        }
-        std::copy(layer.bias.begin() + o0, layer.bias.end(), out + o0);
-        for (int i = 0; o0 < n_out && i < n_in; ++i) {
-            const double* __restrict w = wt + static_cast<size_t>(i) * n_out;
-            const double h = in[i];
-#pragma omp simd
-            for (int o = o0; o < n_out; ++o) out[o] += w[o] * h;
-        }
-        if (layer.activation == Activation::tanh) {
-            // tanh z = sign(z) (1 - e) / (1 + e), e = exp(-2|z|) (vectorised exp; absolute
-            // error ~1e-16); tanh' = 1 - tanh^2
-#pragma omp simd
-            for (int o = 0; o < n_out; ++o) {
-                const double z = out[o];
-                const double e = kz_exp(-2.0 * std::fabs(z));
-                const double t = std::copysign((1.0 - e) / (1.0 + e), z);
-                out[o] = t;
-                dout[o] = 1.0 - t * t;
-            }
-        } else {
-            for (int o = 0; o < n_out; ++o) {
-                const double z = out[o];
-                activation_fdf(layer.activation, z, out[o], dout[o]);
-            }
-        }
-        in = out;
-    }
-    const double y = in[0];
-    double* g = back_.data();
-    double* gp = back_.data() + stride;
-    g[0] = 1.0;
-    for (size_t l = L; l-- > 0;) {
-        const DenseLayer& layer = member.layers[l];
-        const double* dout = dact_.data() + l * stride;
-        double* __restrict target = l == 0 ? dydx : gp;
-        const double* W = layer.weights.data();
-        const int n_in = layer.n_in, n_out = layer.n_out;
-        // dy/dh_i = sum_o gz_o W_oi, o by o; blocks of 32 inputs stay in registers over all
-        // outputs (the same sums in the same order as input by input)
-        double* __restrict gzs = back_.data() + 2 * stride;
-        for (int o = 0; o < n_out; ++o) gzs[o] = g[o] * dout[o];
-        int i0 = 0;
-        for (; i0 + 32 <= n_in; i0 += 32) {
-            const V8 zero = simd8::splat(0.0);
-            V8 t0 = zero, t1 = zero, t2 = zero, t3 = zero;
-            for (int o = 0; o < n_out; ++o) {
-                const double* __restrict w = W + static_cast<size_t>(o) * n_in + i0;
-                const double gz = gzs[o];
-                t0 += gz * ld(w);
-                t1 += gz * ld(w + 8);
-                t2 += gz * ld(w + 16);
-                t3 += gz * ld(w + 24);
-            }
-            st(target + i0, t0);
-            st(target + i0 + 8, t1);
-            st(target + i0 + 16, t2);
-            st(target + i0 + 24, t3);
-        }
-        std::fill(target + i0, target + n_in, 0.0);
-        for (int o = 0; i0 < n_in && o < n_out; ++o) {
-            const double gz = gzs[o];
-            const double* __restrict w = W + static_cast<size_t>(o) * n_in;
-#pragma omp simd
-            for (int i = i0; i < n_in; ++i) target[i] += gz * w[i];
-        }
-        std::swap(g, gp);
-    }
-    return y;
 }
 
 }  // namespace kizuna

@@ -32,25 +32,16 @@ class AtomKernel {
     // block `target` = mean of blocks 0 .. channels-1 (committee mean of the member gradients)
     void average_channels(int channels, int target);
 
-    // Network of one member: returns NN(x) and dNN/dx.
-    double network(const Member& member, const double* x, double* dydx);
-
-    // per-thread scratch owned by the kernel (grown, never shrunk): member betas, energies
+    // scratch owned by the kernel (grown, never shrunk): member betas, tangent displacements
     std::vector<double>& member_scratch(size_t n) {
         if (member_scratch_.size() < n) member_scratch_.resize(n);
         return member_scratch_;
-    }
-    std::vector<double>& energy_scratch(size_t n) {
-        energy_scratch_.assign(n, 0.0);
-        return energy_scratch_;
     }
 
     int num_features() const { return n_features_; }
     int num_neighbors() const { return n_; }
     const double* G() const { return G_.data(); }
-    double* scratch_x() { return x_in_.data(); }
-    double* scratch_beta() { return beta_.data(); }
-    double* scratch_dydx() { return dydx_.data(); }
+    double* scratch_beta() { return beta_.data(); }  // dE/dG of this centre (max_features)
     // gradient dE_i/dr_ij of every slot (block `channel`) and the vectors r_ij
     const double* gx(int channel = 0) const { return gx_.data() + static_cast<size_t>(channel) * n_; }
     const double* gy(int channel = 0) const { return gy_.data() + static_cast<size_t>(channel) * n_; }
@@ -131,9 +122,9 @@ class AtomKernel {
     std::vector<double> work_;           // adjoint temporaries (per triplet)
     std::vector<double> mcoef_;          // adjoint: beta of every member of the group
     std::vector<size_t> moff_;           // adjoint: offset of every member's factor arrays
-    std::vector<double> G_, x_in_, beta_, dydx_, act_, dact_, back_;
+    std::vector<double> G_, beta_;
     std::vector<double> gx_, gy_, gz_, dEdr_;
-    std::vector<double> member_scratch_, energy_scratch_;
+    std::vector<double> member_scratch_;
     // moment groups. Monomials u^(a,b,c) of degree n = a+b+c <= mono_degree_, flat index q
     // (degree by degree), per slot: mono_[q * n_ + slot]; tables per q: exponents, multinomial
     // n!/(a! b! c!), parent index of (a-1,b,c), (a,b-1,c), (a,b,c-1) (-1 if none)

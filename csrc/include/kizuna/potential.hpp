@@ -74,6 +74,8 @@ struct Result {
 
 class AtomKernel;
 class CudaEngine;
+class NetworkBatch;
+struct BlockWork;
 
 // Committee force spread from member forces (M blocks of `stride` atoms x 3, stride >= n):
 // std[i] = sqrt(mean_m |F_m,i - <F_i>|^2) for i < n; returns max_i std[i]. `std` may be null.
@@ -125,10 +127,16 @@ class Potential {
   private:
     void check_inputs(const AtomsView& atoms, const NeighborView& neighbors) const;
     AtomKernel& kernel(int thread);
+    // compute(): per thread a block of kernels (one per centre of a block) and its workspace
+    void ensure_block_work(int n_threads);
+    AtomKernel& block_kernel(int thread, int b);
 
     std::shared_ptr<const Model> model_;
     int num_threads_ = 0;
     std::vector<std::unique_ptr<AtomKernel>> kernels_;
+    std::vector<std::unique_ptr<AtomKernel>> block_kernels_;  // [thread * kNetworkBatch + b]
+    std::vector<std::unique_ptr<BlockWork>> block_work_;
+    std::unique_ptr<NetworkBatch> batch_;
     std::vector<std::vector<double>> thread_forces_, thread_atom_virials_, thread_member_forces_;
     std::vector<double> member_energy_;
     DeviceOptions options_;
