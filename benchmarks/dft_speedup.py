@@ -216,11 +216,34 @@ def phase_aimd(cfg, out: Path, n1=3, n2=13) -> dict:
     return result
 
 
+def score(model, frames) -> dict:
+    """Errors of the committee ``model`` on DFT-labelled ``frames`` (info: temperature,
+    strain): energy and force MAE, Spearman of max deviation vs max error, and per condition
+    (also used by dft_refinalise.py on the kept accuracy_frames.xyz)."""
+    from kizuna.learn.evaluate import committee_errors
+
+    errors = committee_errors(model, frames)
+    errors["by_condition"] = []
+    conditions = []
+    for f in frames:
+        key = (float(f.info["temperature"]), float(f.info["strain"]))
+        if key not in conditions:
+            conditions.append(key)
+    for temperature, strain in conditions:
+        sub = [f for f in frames if (float(f.info["temperature"]),
+                                     float(f.info["strain"])) == (temperature, strain)]
+        e = committee_errors(model, sub)
+        errors["by_condition"].append({
+            "temperature": temperature, "strain": strain, "frames": len(sub),
+            "forces_mae_eV_A": e["forces_mae_eV_A"],
+            "energy_mae_meV_atom": e["energy_mae_meV_atom"]})
+    return errors
+
+
 def phase_accuracy(cfg, out: Path, model: Path, frames_wanted: int) -> dict:
     from ase.calculators.singlepoint import SinglePointCalculator
 
     from kizuna.calculator import Calculator
-    from kizuna.learn.evaluate import committee_errors
     from kizuna.learn.md import dynamics, stage_structure, start_structure, thermalise
     from kizuna.learn.reference import ReferenceFailed, make_reference
 
@@ -257,17 +280,7 @@ def phase_accuracy(cfg, out: Path, model: Path, frames_wanted: int) -> dict:
 
     # the relabelled frames (DFT energy, forces): other models can be scored on them
     write(out / "accuracy_frames.xyz", frames, format="extxyz")
-    errors = committee_errors(model, frames)
-    errors["by_condition"] = []
-    for temperature, strain in conditions:
-        sub = [f for f in frames if (f.info["temperature"], f.info["strain"]) == (temperature,
-                                                                                   strain)]
-        if sub:
-            e = committee_errors(model, sub)
-            errors["by_condition"].append({
-                "temperature": temperature, "strain": strain, "frames": len(sub),
-                "forces_mae_eV_A": e["forces_mae_eV_A"],
-                "energy_mae_meV_atom": e["energy_mae_meV_atom"]})
+    errors = score(model, frames)
     errors.update(dft_failures=failed, model_md_steps_between_frames=steps_between,
                   conditions=[{"temperature": t, "strain": s} for t, s in conditions])
     path.write_text(json.dumps(errors, indent=1))
