@@ -21,7 +21,9 @@ the accuracy, on the same system and DFT settings (examples/learn/si_qe.yaml).
 
 The relabelled frames are kept: <out>/accuracy_frames.xyz (extxyz, DFT energy and forces).
 Every phase writes its JSON into --out and is skipped when that file exists (a killed run
-resumes; `kizuna learn` resumes by itself). Results: <out>/result.json.
+resumes; `kizuna learn` resumes by itself, and the wall and CPU seconds of every session of
+the on-the-fly run are added: learn_session.json / learn_sessions.json). Results:
+<out>/result.json.
 """
 from __future__ import annotations
 
@@ -66,25 +68,97 @@ def calls_per_stage(stages, calls_at) -> list:
     return out
 
 
+class SessionClock:
+    """Wall and CPU seconds of one `kizuna learn` session in this process, written to
+    <out>/learn_session.json every ``every`` seconds and when the process is terminated
+    (SIGTERM), so that a killed run's cost is not lost: a resumed run adds it
+    (``earlier_sessions``). CPU = this process (MD, training) + its waited-for children
+    (pw.x); a pw.x call killed with the process is repeated after the resume (its label was
+    pending) and only the repeat is counted."""
+
+    def __init__(self, path: Path, every: float = 10.0):
+        import threading
+
+        self.path, self.every = path, every
+        self.t0, self.c0, self.k0 = time.time(), cpu_seconds(), cpu_seconds("children")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def now(self) -> dict:
+        return {"wall_s": time.time() - self.t0, "cpu_s": cpu_seconds() - self.c0,
+                "dft_cpu_s": cpu_seconds("children") - self.k0}
+
+    def write(self) -> dict:
+        import threading
+
+        data = self.now()  # the clock thread and a SIGTERM may write at once: own tmp names
+        tmp = self.path.with_name(f"{self.path.name}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.path)
+        return data
+
+    def _loop(self):
+        while not self._stop.wait(self.every):
+            self.write()
+
+    def __enter__(self):
+        import signal
+
+        def terminated(signum, frame):
+            self.write()
+            raise SystemExit(f"terminated (signal {signum}); this session's time is in "
+                             f"{self.path}, run the same command again to resume")
+
+        self._previous_handler = signal.signal(signal.SIGTERM, terminated)
+        self.write()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        self._stop.set()
+        self._thread.join()
+        signal.signal(signal.SIGTERM, self._previous_handler)
+        return False
+
+
+def earlier_sessions(out: Path, run_dir: Path) -> list:
+    """The sessions of an interrupted on-the-fly run (<out>/learn_sessions.json), the last
+    one's clock (learn_session.json, written by SessionClock) moved into that list. An
+    interrupted run without any clock cannot be timed: refused."""
+    sessions_path, clock = out / "learn_sessions.json", out / "learn_session.json"
+    sessions = json.loads(sessions_path.read_text()) if sessions_path.is_file() else []
+    if clock.is_file():
+        sessions.append(json.loads(clock.read_text()))
+        sessions_path.write_text(json.dumps(sessions, indent=1))
+        clock.unlink()
+    if (run_dir / "state.json").is_file() and not sessions:
+        raise SystemExit(f"{run_dir} holds a run interrupted earlier whose time was not "
+                         f"recorded ({clock} missing): remove it, or write its sessions' "
+                         f"wall_s / cpu_s / dft_cpu_s into {sessions_path}")
+    return sessions
+
+
 def phase_learn(cfg_path, out: Path) -> dict:
+    """`kizuna learn` from no data to the final model; a run killed before (SIGTERM, or any
+    kill: the clock is written every 10 s) resumes and its sessions' times are added."""
     from kizuna.learn import learn
 
     path = out / "learn.json"
     if path.is_file():
         return json.loads(path.read_text())
     run_dir = out / "learn"
-    if (run_dir / "state.json").is_file():
-        raise SystemExit(f"{run_dir} holds a run interrupted earlier: its wall time would not "
-                         "be one session's; remove it (or finish it with kizuna learn and "
-                         "time it yourself)")
-    t0, c0, k0 = time.time(), cpu_seconds(), cpu_seconds("children")
-    summary = learn(str(cfg_path), overrides=[f"output.directory={run_dir}",
-                                              "output.progress=line"])
+    sessions = earlier_sessions(out, run_dir)
+    with SessionClock(out / "learn_session.json") as clock:
+        summary = learn(str(cfg_path), overrides=[f"output.directory={run_dir}",
+                                                  "output.progress=line"])
+        sessions.append(clock.now())
     state = json.loads((run_dir / "state.json").read_text())
-    result = {"wall_s": time.time() - t0, "cpu_s": cpu_seconds() - c0,
-              "dft_cpu_s": cpu_seconds("children") - k0, "summary": summary,
-              "calls_at": state["calls_at"]}
+    result = {key: sum(s[key] for s in sessions) for key in ("wall_s", "cpu_s", "dft_cpu_s")}
+    result.update(sessions=sessions, summary=summary, calls_at=state["calls_at"])
     path.write_text(json.dumps(result, indent=1))
+    (out / "learn_session.json").unlink(missing_ok=True)
     return result
 
 
@@ -142,11 +216,34 @@ def phase_aimd(cfg, out: Path, n1=3, n2=13) -> dict:
     return result
 
 
+def score(model, frames) -> dict:
+    """Errors of the committee ``model`` on DFT-labelled ``frames`` (info: temperature,
+    strain): energy and force MAE, Spearman of max deviation vs max error, and per condition
+    (also used by dft_refinalise.py on the kept accuracy_frames.xyz)."""
+    from kizuna.learn.evaluate import committee_errors
+
+    errors = committee_errors(model, frames)
+    errors["by_condition"] = []
+    conditions = []
+    for f in frames:
+        key = (float(f.info["temperature"]), float(f.info["strain"]))
+        if key not in conditions:
+            conditions.append(key)
+    for temperature, strain in conditions:
+        sub = [f for f in frames if (float(f.info["temperature"]),
+                                     float(f.info["strain"])) == (temperature, strain)]
+        e = committee_errors(model, sub)
+        errors["by_condition"].append({
+            "temperature": temperature, "strain": strain, "frames": len(sub),
+            "forces_mae_eV_A": e["forces_mae_eV_A"],
+            "energy_mae_meV_atom": e["energy_mae_meV_atom"]})
+    return errors
+
+
 def phase_accuracy(cfg, out: Path, model: Path, frames_wanted: int) -> dict:
     from ase.calculators.singlepoint import SinglePointCalculator
 
     from kizuna.calculator import Calculator
-    from kizuna.learn.evaluate import committee_errors
     from kizuna.learn.md import dynamics, stage_structure, start_structure, thermalise
     from kizuna.learn.reference import ReferenceFailed, make_reference
 
@@ -183,17 +280,7 @@ def phase_accuracy(cfg, out: Path, model: Path, frames_wanted: int) -> dict:
 
     # the relabelled frames (DFT energy, forces): other models can be scored on them
     write(out / "accuracy_frames.xyz", frames, format="extxyz")
-    errors = committee_errors(model, frames)
-    errors["by_condition"] = []
-    for temperature, strain in conditions:
-        sub = [f for f in frames if (f.info["temperature"], f.info["strain"]) == (temperature,
-                                                                                   strain)]
-        if sub:
-            e = committee_errors(model, sub)
-            errors["by_condition"].append({
-                "temperature": temperature, "strain": strain, "frames": len(sub),
-                "forces_mae_eV_A": e["forces_mae_eV_A"],
-                "energy_mae_meV_atom": e["energy_mae_meV_atom"]})
+    errors = score(model, frames)
     errors.update(dft_failures=failed, model_md_steps_between_frames=steps_between,
                   conditions=[{"temperature": t, "strain": s} for t, s in conditions])
     path.write_text(json.dumps(errors, indent=1))

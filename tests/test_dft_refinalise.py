@@ -1,0 +1,56 @@
+"""benchmarks/dft_refinalise.py (re-do a finished run's final training with other loss
+weights) and dft_speedup.score (errors on the kept DFT frames, per condition)."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_final_round_is_the_last_final_training_event(tmp_path):
+    events = [{"event": "trained", "round": 1, "final": False},
+              {"event": "md", "step": 10},
+              {"event": "trained", "round": 7, "final": True}]
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events))
+    # the event counts rounds from 1, the rounds/ folders from 0
+    assert _load("dft_refinalise").final_round(tmp_path) == 6
+
+
+def test_final_round_refuses_a_run_without_final_training(tmp_path):
+    (tmp_path / "events.jsonl").write_text(json.dumps({"event": "trained", "round": 3,
+                                                       "final": False}))
+    with pytest.raises(SystemExit, match="no final training"):
+        _load("dft_refinalise").final_round(tmp_path)
+
+
+def test_score_groups_the_frames_by_condition(monkeypatch):
+    import kizuna.learn.evaluate as evaluate
+
+    def fake(model, frames, threads=1):  # the frames' count and their mean "energy" tag
+        return {"frames": len(frames), "forces_mae_eV_A": float(np.mean(
+            [f.info["tag"] for f in frames])), "energy_mae_meV_atom": 0.0}
+
+    monkeypatch.setattr(evaluate, "committee_errors", fake)
+    frames = []
+    for t, s, tag in [(600, 0.0, 1.0), (600, 0.0, 3.0), (900, 0.02, 5.0), (600, 0.0, 5.0)]:
+        a = Atoms("Si")
+        a.info.update(temperature=t, strain=s, tag=tag)
+        frames.append(a)
+    out = _load("dft_speedup").score("model.kzn", frames)
+    assert out["frames"] == 4
+    by = {(c["temperature"], c["strain"]): c for c in out["by_condition"]}
+    assert by[(600.0, 0.0)]["frames"] == 3 and by[(600.0, 0.0)]["forces_mae_eV_A"] == 3.0
+    assert by[(900.0, 0.02)]["frames"] == 1 and by[(900.0, 0.02)]["forces_mae_eV_A"] == 5.0
