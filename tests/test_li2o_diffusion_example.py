@@ -1,0 +1,92 @@
+"""The Li2O diffusion example (examples/learn/li2o_diffusion.yaml, its seed script
+li2o_seed_labels.py and examples/validate/li2o_diffusion.yaml): the configurations load, the
+learning samples the student's diffusion runs (same cell, vacancies, thermostat, timestep and
+temperatures), and the seed script keeps only sound labels. Seconds, no reference calls."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import read, write
+
+from kizuna.learn.config import load_learn_config
+from kizuna.learn.md import stage_structure, start_structure
+from kizuna.properties.config import load_validate_config
+
+ROOT = Path(__file__).resolve().parent.parent
+LEARN = ROOT / "examples" / "learn" / "li2o_diffusion.yaml"
+VALIDATE = ROOT / "examples" / "validate" / "li2o_diffusion.yaml"
+
+
+def _seed_module():
+    spec = importlib.util.spec_from_file_location(
+        "li2o_seed_labels", ROOT / "examples" / "learn" / "li2o_seed_labels.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_learning_samples_the_students_diffusion_runs():
+    learn = load_learn_config(LEARN)
+    val = load_validate_config(VALIDATE, ["model=null"])   # the model: a learning run's
+    diff = val["properties"]["diffusion"]
+    assert learn["md"]["engine"] == diff["engine"] == "lammps"
+    assert learn["md"]["timestep"] == diff["timestep"]
+    assert learn["md"]["friction"] == diff["friction"]
+    assert learn["uncertainty"]["adaptive"] is False      # no threshold drift (the first run)
+    # the same cell: the primitive cell repeated as the student's supercell, same vacancies
+    base = start_structure(learn)
+    unit = start_structure(val)
+    assert len(base) == len(unit) * int(np.prod(diff["supercell"]))
+    assert base.get_chemical_formula() == unit.repeat(diff["supercell"]).get_chemical_formula()
+    fresh = [s for s in learn["md"]["stages"] if not s["continue"]]
+    for k, stage in enumerate(fresh):
+        cell = stage_structure(base, stage, k)
+        assert stage["vacancy_species"] == diff["vacancy_species"]
+        assert len(cell) == len(base) - diff["vacancies"]
+    # every diffusion temperature is sampled, each stage with its own fixed threshold
+    temps = {s["temperature"] for s in learn["md"]["stages"]}
+    assert set(diff["temperatures"]) <= temps
+    assert all(s["max_force_deviation"] for s in learn["md"]["stages"])
+    # the teacher: its own small cell at the same vacancy concentration (D of a vacancy
+    # mechanism is proportional to it)
+    li_student = 2 * int(np.prod(diff["supercell"]))
+    li_teacher = 2 * int(np.prod(diff["reference_supercell"]))
+    assert diff["vacancies"] / li_student == diff["reference_vacancies"] / li_teacher
+
+
+def _labelled(atoms, forces_scale=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    a = atoms.copy()
+    f = rng.normal(scale=forces_scale, size=(len(a), 3))
+    a.calc = SinglePointCalculator(a, energy=-4.8 * len(a), forces=f, stress=np.zeros(6))
+    return a
+
+
+def test_seed_script_keeps_sound_labels_only(tmp_path):
+    crystal = bulk("OLi2", "fluorite", a=4.63, cubic=True)          # Li-O 2.00 Å
+    fine = _labelled(crystal)
+    fine.info["source"] = "bootstrap"
+    close = crystal.copy()
+    close.positions[1] = close.positions[0] + [0.6, 0.0, 0.0]      # Li 0.6 Å from O: collapsed
+    close = _labelled(close, seed=1)
+    hot = _labelled(crystal, forces_scale=30.0, seed=2)            # forces of tens of eV/Å
+    old = tmp_path / "old"
+    old.mkdir()
+    write(old / "labelled.xyz", [fine, close, hot], format="extxyz")
+    new = tmp_path / "new"
+    assert _seed_module().main([str(old), str(new)]) == 0
+    kept = read(new / "labelled.xyz", ":")
+    assert len(kept) == 1
+    assert kept[0].info["source"] == "bootstrap"
+    np.testing.assert_allclose(kept[0].get_forces(), fine.get_forces(), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(kept[0].get_potential_energy(), fine.get_potential_energy())
+    # a folder that has labels already is not overwritten
+    with pytest.raises(SystemExit, match="exists"):
+        _seed_module().main([str(old), str(new)])
+    with pytest.raises(SystemExit, match="no such file"):
+        _seed_module().main([str(tmp_path / "missing"), str(tmp_path / "other")])
