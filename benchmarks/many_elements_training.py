@@ -100,7 +100,7 @@ def train_one(cfg_path: Path, result_path: Path) -> None:
     cfg = json.loads(cfg_path.read_text())
     t0 = time.perf_counter()
     result = train(cfg)
-    test = result["metrics"]["test"]
+    test, val = result["metrics"]["test"], result["metrics"]["validation"]
     with open(Path(result["directory"]) / "log.csv") as handle:
         seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
     model = read_model(result["model"])
@@ -108,6 +108,7 @@ def train_one(cfg_path: Path, result_path: Path) -> None:
         "model": str(result["model"]), "functions": model.element_models[0].num_features,
         "test_energy_mae_meV_atom": test["energy"][0],  # metrics: meV/atom
         "test_forces_mae_eV_A": test["forces"][0],
+        "val_energy_mae_meV_atom": val["energy"][0], "val_forces_mae_eV_A": val["forces"][0],
         "seconds_per_epoch": float(np.median(seconds)), "epochs": len(seconds),
         "wall_s": time.perf_counter() - t0,
         "weights": {e: list(w) for e, w in model.channel_weights.items()}}))
