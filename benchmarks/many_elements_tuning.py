@@ -49,6 +49,9 @@ VARIANTS = {
     # 30 Adam epochs as "base", then 10 Adam epochs with 10x the energy weight
     "s2short": {"training": {"stage_two_epochs": 10, "stage_two_learning_rate": 1e-3},
                 "loss": {"stage_two_energy_weight": 10.0}},
+    # 30 Adam epochs as "base", then 20 Adam epochs with 30x the energy weight
+    "s2long": {"training": {"stage_two_epochs": 20, "stage_two_learning_rate": 1e-3},
+               "loss": {"stage_two_energy_weight": 30.0}},
     "small16short": {"model": {"hidden_layers": [16, 16]}},  # 30 epochs, 16-16 networks
     "k4": {"symmetry_functions": {"channels": 4}, "training": {"epochs": 60, "lbfgs_epochs": 10}},
     "k2": {"symmetry_functions": {"channels": 2}, "training": {"epochs": 60, "lbfgs_epochs": 10}},
