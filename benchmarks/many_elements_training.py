@@ -100,7 +100,7 @@ def train_one(cfg_path: Path, result_path: Path) -> None:
     cfg = json.loads(cfg_path.read_text())
     t0 = time.perf_counter()
     result = train(cfg)
-    test = result["metrics"]["test"]
+    test, val = result["metrics"]["test"], result["metrics"]["validation"]
     with open(Path(result["directory"]) / "log.csv") as handle:
         seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
     model = read_model(result["model"])
@@ -108,6 +108,7 @@ def train_one(cfg_path: Path, result_path: Path) -> None:
         "model": str(result["model"]), "functions": model.element_models[0].num_features,
         "test_energy_mae_meV_atom": test["energy"][0],  # metrics: meV/atom
         "test_forces_mae_eV_A": test["forces"][0],
+        "val_energy_mae_meV_atom": val["energy"][0], "val_forces_mae_eV_A": val["forces"][0],
         "seconds_per_epoch": float(np.median(seconds)), "epochs": len(seconds),
         "wall_s": time.perf_counter() - t0,
         "weights": {e: list(w) for e, w in model.channel_weights.items()}}))
@@ -129,11 +130,13 @@ def run_training(cfg: dict, work: Path) -> dict:
 
 
 def lammps_us_per_atom_step(models: dict, frame, work: Path, atoms_target: int, steps: int,
-                            repeats: int) -> dict:
+                            repeats: int, triplets: bool = False) -> dict:
     """CPU µs per atom-step of each model in LAMMPS NVE MD (1 rank, 1 thread): the process CPU
     time (wait4) of a run of 2 * ``steps`` minus that of ``steps`` steps, over steps * atoms
     (setup cancels; CPU time, unlike wall time, barely depends on other jobs sharing the
-    machine); the least of ``repeats`` interleaved repeats."""
+    machine); the least of ``repeats`` interleaved repeats. ``triplets``: every model also
+    with its wide angular functions on the triplet list (KIZUNA_ANGULAR_MOMENTS=0, label
+    "<label> (triplets)") instead of moment tensors."""
     from ase.data import atomic_masses, atomic_numbers
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -147,14 +150,23 @@ def lammps_us_per_atom_step(models: dict, frame, work: Path, atoms_target: int, 
     write(data, big, format="lammps-data", specorder=ELEMENTS, masses=False)
     masses = "\n".join(f"mass {k + 1} {atomic_masses[atomic_numbers[e]]:.4f}"
                        for k, e in enumerate(ELEMENTS))
+    runs = [(label, model, False) for label, model in models.items()]
+    if triplets:
+        runs += [(f"{label} (triplets)", model, True) for label, model in models.items()]
     best = {}
     for r in range(repeats):
-        for label, model in models.items():
+        for label, model, on_triplets in runs:
             cpu = []
             for nsteps in (steps, 2 * steps):
                 script = MD.format(plugin=plugin_path(), data=data, masses=masses, model=model,
                                    elements=" ".join(ELEMENTS), steps=nsteps)
-                res = run_lammps(script, work / "md" / f"{label.replace(' ', '_')}_{r}_{nsteps}")
+                name = label.replace(" ", "_").replace("(", "").replace(")", "")
+                if on_triplets:
+                    os.environ["KIZUNA_ANGULAR_MOMENTS"] = "0"  # read when LAMMPS loads the model
+                try:
+                    res = run_lammps(script, work / "md" / f"{name}_{r}_{nsteps}")
+                finally:
+                    os.environ.pop("KIZUNA_ANGULAR_MOMENTS", None)
                 cpu.append(res["process_cpu_s"])
             us = 1e6 * (cpu[1] - cpu[0]) / (steps * len(big))
             if label not in best or us < best[label]["us"]:
@@ -184,6 +196,9 @@ def main():
     parser.add_argument("--md-atoms", type=int, default=3000)
     parser.add_argument("--md-steps", type=int, default=20)
     parser.add_argument("--md-repeats", type=int, default=2)
+    parser.add_argument("--md-triplets", action="store_true",
+                        help="also time every model with its wide angular functions on the "
+                        "triplet list (KIZUNA_ANGULAR_MOMENTS=0) instead of moment tensors")
     parser.add_argument("--seed", type=int, default=1, help="training seed (the data are "
                         "always drawn with seed 13)")
     parser.add_argument("--threads", type=int, default=1)
@@ -201,9 +216,12 @@ def main():
         rows = saved["results"]
         md = lammps_us_per_atom_step({k: r["model"] for k, r in rows.items()},
                                      read(work / "test.extxyz", 0), work, args.md_atoms,
-                                     args.md_steps, args.md_repeats)
+                                     args.md_steps, args.md_repeats, args.md_triplets)
         for label, m in md.items():
-            rows[label]["lammps_us_per_atom_step"] = m["us"]
+            key = "lammps_us_per_atom_step"
+            if label.endswith(" (triplets)"):
+                label, key = label[: -len(" (triplets)")], "lammps_triplets_us_per_atom_step"
+            rows[label][key] = m["us"]
             rows[label]["lammps_atoms"] = m["atoms"]
             rows[label].pop("lammps_wall_us_per_atom_step", None)
         Path(args.json).write_text(json.dumps(saved, indent=1))
@@ -263,12 +281,14 @@ def main():
 
 def report(rows: dict) -> None:
     print(f"{'descriptor':<14} {'functions/atom':>15} {'test E MAE meV/atom':>20} "
-          f"{'test F MAE eV/A':>16} {'s/epoch':>8} {'peak MB':>8} {'MD us/atom-step':>16}")
+          f"{'test F MAE eV/A':>16} {'s/epoch':>8} {'peak MB':>8} {'MD us/atom-step':>16} "
+          f"{'(triplets)':>11}")
     for label, r in rows.items():
         md_us = r.get("lammps_us_per_atom_step", float("nan"))
+        md_t = r.get("lammps_triplets_us_per_atom_step", float("nan"))
         print(f"{label:<14} {r['functions']:15d} {r['test_energy_mae_meV_atom']:20.2f} "
               f"{r['test_forces_mae_eV_A']:16.3f} {r['seconds_per_epoch']:8.2f} "
-              f"{r['peak_rss_mb']:8.0f} {md_us:16.1f}")
+              f"{r['peak_rss_mb']:8.0f} {md_us:16.1f} {md_t:11.1f}")
 
 
 if __name__ == "__main__":

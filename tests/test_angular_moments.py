@@ -132,3 +132,96 @@ def test_moment_forces_match_finite_differences(monkeypatch):
     fd = mf.fd_forces(pot, pos, sym, cell, True, h=1e-3)
     assert np.abs(forces - fd).max() < 1e-7 * max(1.0, np.abs(fd).max())
     assert np.abs(forces).max() > 1e-3
+
+
+# ------------------------------------------------------------------ weighted wide functions
+WEIGHTS = {"Cu": [1.0, -0.7, 0.3], "Ag": [1.0, 0.2, -1.1], "Au": [1.0, 0.9, 0.6]}
+
+
+def weighted_model():
+    """Element-weighted wide functions of three channels (zeta 1..4 by moments; zeta 6 and
+    2.5 on triplets; channel 2 only in triplet functions), weighted radial and narrow ones."""
+    sfs = [SymmetryFunction("weighted_radial", (), channel=c, eta=0.5, rs=1.0, rc=4.5,
+                            cutoff="poly2") for c in (1, 2, 3)]
+    for c, params in [(1, [(0.2, 0.0, 1.0, -1.0), (0.2, 0.0, 1.0, 1.0), (0.5, 2.0, 2.0, 1.0),
+                           (0.1, 0.0, 4.0, 1.0), (0.1, 0.0, 6.0, -1.0)]),
+                      (2, [(0.3, 1.0, 2.5, -1.0), (0.1, 0.0, 6.0, 1.0)]),
+                      (3, [(0.5, 2.0, 3.0, -1.0), (0.2, 0.0, 1.0, 1.0), (0.1, 0.0, 4.0, -1.0),
+                           (0.5, 2.0, 2.0, 1.0)])]:
+        for eta, rs, zeta, lam in params:
+            sfs.append(SymmetryFunction("weighted_angular_wide", (), channel=c, eta=eta, rs=rs,
+                                        zeta=zeta, lam=lam, rc=4.5, cutoff="poly2"))
+    sfs.append(SymmetryFunction("weighted_angular_narrow", (), channel=2, eta=0.1, rs=0.0,
+                                zeta=2.0, lam=1.0, rc=4.5, cutoff="poly2"))
+    return mf.model_from_sfs(["Cu", "Ag", "Au"], sfs, seed=3, hidden=(8, 6),
+                             activations=("tanh", "softplus", "linear"), channel_weights=WEIGHTS)
+
+
+def alloy(symbols, seed):
+    atoms = perturbed(bulk("Cu", "fcc", a=3.9, cubic=True) * (2, 2, 1), seed=seed, sigma=0.1)
+    atoms.symbols = [symbols[i % len(symbols)] for i in range(len(atoms))]
+    return atoms
+
+
+# three elements, and two of the three (an element block of every neighbourhood is empty)
+@pytest.mark.parametrize("symbols", [("Cu", "Ag", "Au", "Cu", "Au"), ("Au", "Cu")],
+                         ids=["three", "two-of-three"])
+def test_weighted_moments_equal_triplets(symbols, monkeypatch):
+    model = weighted_model()
+    atoms = alloy(symbols, seed=7)
+    G_t, out_t, vjp_t, jvp_t = evaluate(model, atoms, False, monkeypatch)
+    G_m, out_m, vjp_m, jvp_m = evaluate(model, atoms, True, monkeypatch)
+    scale = np.maximum(np.abs(G_t), 1e-12 * np.abs(G_t).max())
+    assert np.max(np.abs(G_m - G_t) / scale) < 1e-12
+    assert abs(out_m["energy"] - out_t["energy"]) <= 1e-12 * abs(out_t["energy"])
+    assert rel(out_m["forces"], out_t["forces"]) < 1e-12
+    assert rel(out_m["virial"], out_t["virial"]) < 1e-12
+    assert rel(flat(vjp_m), flat(vjp_t)) < 1e-12
+    assert rel(flat(jvp_m), flat(jvp_t)) < 1e-12
+    assert np.abs(out_t["forces"]).max() > 1e-3
+    assert not np.array_equal(G_m, G_t)  # the moment path really ran
+
+
+def test_weighted_moment_values_match_explicit_triplet_sum(monkeypatch):
+    """One weighted wide function by the definition (numpy triplet sum, ASE neighbour list)."""
+    from ase.neighborlist import neighbor_list
+
+    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    model = weighted_model()
+    atoms = alloy(("Cu", "Ag", "Au"), seed=8)
+    pot = kizuna.Potential(model, threads=1)
+    G, offsets = pot.descriptors(atoms.positions, pot.species(atoms.get_chemical_symbols()),
+                                 atoms.cell.array, np.array(atoms.pbc))
+    sfs = model.element_models[0].symmetry_functions
+    s = next(k for k, sf in enumerate(sfs) if sf.kind == "weighted_angular_wide"
+             and sf.channel == 3 and sf.zeta == 3.0)
+    sf = sfs[s]
+    i_idx, D = neighbor_list("iD", atoms, 4.5)
+    symbols = atoms.get_chemical_symbols()
+    for i in (0, 1):  # a Cu and an Ag centre
+        d = D[i_idx == i]
+        j_sym = [symbols[j] for j in neighbor_list("j", atoms, 4.5)[i_idx == i]]
+        r = np.linalg.norm(d, axis=1)
+        x = r / 4.5
+        fc = ((15 - 6 * x) * x - 10) * x**3 + 1  # poly2: 1 - 10x^3 + 15x^4 - 6x^5
+        a = np.exp(-sf.eta * (r - sf.rs) ** 2) * fc * np.array([WEIGHTS[e][2] for e in j_sym])
+        u = d / r[:, None]
+        total = 0.0
+        for j in range(len(r)):
+            for k in range(j + 1, len(r)):
+                total += a[j] * a[k] * (1 + sf.lam * u[j] @ u[k]) ** sf.zeta
+        expected = 2 ** (1 - sf.zeta) * total
+        value = G[offsets[i] + s]  # G: every atom's functions concatenated
+        assert abs(value - expected) <= 1e-12 * abs(expected)
+
+
+def test_weighted_moment_forces_match_finite_differences(monkeypatch):
+    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    model = weighted_model()
+    atoms = alloy(("Cu", "Ag", "Au", "Au"), seed=9)
+    pot = kizuna.Potential(model, threads=1)
+    pos, sym, cell = atoms.positions, atoms.get_chemical_symbols(), atoms.cell.array
+    forces = pot.compute(pos, sym, cell, True, forces=True)["forces"]
+    fd = mf.fd_forces(pot, pos, sym, cell, True, h=1e-3)
+    assert np.abs(forces - fd).max() < 1e-7 * max(1.0, np.abs(fd).max())
+    assert np.abs(forces).max() > 1e-3

@@ -208,7 +208,6 @@ void AtomKernel::values() {
         const AngularGroup& g = plan.angular[gi];
         if (!g.moments && !g.pairs) continue;
         if (g.moments) degree = std::max(degree, g.degree);
-        const size_t K = static_cast<size_t>(g.degree + 1) * (g.degree + 2) * (g.degree + 3) / 6;
         // a_t and a_t' of both sides, 4 nt (pad8(n) + 8); shared with an earlier group of the
         // same elements, cutoff and terms (the moment and pair halves of one wide group)
         mom_share_[gi] = -1;
@@ -224,8 +223,8 @@ void AtomKernel::values() {
             mom_a_[gi] = mom_total;
             mom_total += 4 * g.term_eta.size() * (pad8(n_) + 8);
         }
-        mom_m_[gi] = mom_total;  // moments of both sides: 2 nt K
-        mom_total += 2 * g.term_eta.size() * K;
+        mom_m_[gi] = mom_total;  // moments of both sides: 2 nt K (weighted: moment_storage)
+        mom_total += moment_storage(g);
     }
     grow(mom_, mom_total);
     if (degree >= 0) moment_monomials(degree);

@@ -84,6 +84,12 @@ class AtomKernel {
     void moment_values(const AngularGroup& g, int gi);
     void moment_adjoint(const AngularGroup& g, int gi, const double* beta);
     void moment_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
+    // weighted wide groups (channels) of integer zeta <= kMaxMomentDegree: per-element moments
+    // combined per channel (angular_moments.cpp); moment_storage: doubles at mom_m_ of a group
+    void weighted_moment_values(const AngularGroup& g, int gi);
+    void weighted_moment_adjoint(const AngularGroup& g, int gi, const double* beta);
+    void weighted_moment_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
+    size_t moment_storage(const AngularGroup& g) const;
     void place_region(int gi, size_t T);
     // a_t and a_t' of both sides of a moment or pair group (side-local, zero padded)
     void side_terms(const AngularGroup& g, int gi);

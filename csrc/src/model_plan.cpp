@@ -49,7 +49,8 @@ int add_unique(std::vector<double>& a, std::vector<double>& b, double x, double 
     return static_cast<int>(a.size()) - 1;
 }
 
-// the members m of g with take[m] as a group of their own (plain groups: no channels)
+// the members m of g with take[m] as a group of their own (weighted groups: with the channels
+// those members use)
 AngularGroup member_subset(const AngularGroup& g, const std::vector<bool>& take) {
     AngularGroup s;
     s.e1 = g.e1;
@@ -69,20 +70,27 @@ AngularGroup member_subset(const AngularGroup& g, const std::vector<bool>& take)
         s.out.push_back(g.out[m]);
         s.term.push_back(term);
         s.fac.push_back(fac);
+        if (!g.chan.empty()) {
+            const int c = g.channels[g.chan[m]];
+            auto ch = std::find(s.channels.begin(), s.channels.end(), c);
+            if (ch == s.channels.end()) ch = s.channels.insert(s.channels.end(), c);
+            s.chan.push_back(static_cast<int>(ch - s.channels.begin()));
+        }
     }
     return s;
 }
 
-// Plain wide groups: the members with an integer zeta <= kMaxMomentDegree go to a group of
-// their own evaluated by moment tensors (no r_jk factor, so the triplet sum separates), the
-// others go to the fused pair loop. KIZUNA_ANGULAR_MOMENTS=0 keeps every group on the triplet
-// list (A/B comparisons and the tests that compare the paths).
+// Wide groups: the members with an integer zeta <= kMaxMomentDegree go to a group of their own
+// evaluated by moment tensors (no r_jk factor, so the triplet sum separates; weighted groups:
+// per-element moments combined per channel), the others of a plain group go to the fused pair
+// loop, those of a weighted group stay on the triplet list. KIZUNA_ANGULAR_MOMENTS=0 keeps
+// every group on the triplet list (A/B comparisons and the tests that compare the paths).
 void split_moment_groups(ElementPlan& plan) {
     const char* env = std::getenv("KIZUNA_ANGULAR_MOMENTS");
     if (env && std::string(env) == "0") return;
     std::vector<AngularGroup> groups;
     for (const AngularGroup& g : plan.angular) {
-        if (g.narrow || !g.channels.empty()) {
+        if (g.narrow) {
             groups.push_back(g);
             continue;
         }
@@ -103,7 +111,7 @@ void split_moment_groups(ElementPlan& plan) {
         }
         if (any_high) {
             groups.push_back(degree > 0 ? member_subset(g, high) : g);
-            groups.back().pairs = true;
+            groups.back().pairs = g.channels.empty();
         }
     }
     plan.angular = groups;

@@ -89,16 +89,17 @@ struct AngularGroup {
     // channels of one cutoff, so geometry, exponentials and angular factors are shared); member
     // m's triplet weight is w_c(Z_j) w_c(Z_k), c = channels[chan[m]]. Empty for plain groups.
     std::vector<int> channels, chan;
-    // moments = true: a plain wide group whose factors all have an integer zeta of 1 ..
-    // kMaxMomentDegree, evaluated in O(neighbours) by moment tensors (angular_moments.cpp)
-    // instead of the triplet list; degree = its largest zeta. build_plan splits every plain wide
-    // group into such a group and the rest (KIZUNA_ANGULAR_MOMENTS=0 in the environment at model
-    // load keeps the triplet path for all).
+    // moments = true: a wide group (plain or weighted) whose factors all have an integer zeta
+    // of 1 .. kMaxMomentDegree, evaluated in O(neighbours) by moment tensors
+    // (angular_moments.cpp) instead of the triplet list; degree = its largest zeta. build_plan
+    // splits every wide group into such a group and the rest (KIZUNA_ANGULAR_MOMENTS=0 in the
+    // environment at model load keeps the triplet path for all).
     bool moments = false;
     int degree = 0;
     // pairs = true: a plain wide group of the other factors, evaluated by one fused loop over
     // neighbour pairs that recomputes the pair quantities in the adjoint instead of storing a
-    // triplet list (angular_pairs.cpp). Both false: the triplet list (narrow, weighted groups).
+    // triplet list (angular_pairs.cpp). Both false: the triplet list (narrow groups, weighted
+    // wide groups of other zetas).
     bool pairs = false;
 };
 
