@@ -147,6 +147,8 @@ def _check_side(res, cfg, engine):
     # the quenched (still crystalline at this speed) copper: ~12 neighbours within 3 Å
     assert 9 < v["coordination"] <= 12.5 and 2.3 < v["rdf_first_peak"] < 2.8
     assert 9 < v["relaxed_coordination"] <= 12.01
+    # the closest pair: below the crystal's 2.55 Å (thermal motion), far above a fused pair
+    assert 1.9 < v["min_distance"] < 2.55 and 2.3 < v["relaxed_min_distance"] < 2.6
     assert d["relaxation"]["max_force"] < 0.3
     # a DOS of copper: modes up to ~7-8 THz, normalised
     assert 2.0 < v["dos_mean_frequency"] < 8.0
