@@ -95,6 +95,16 @@ def test_schedule_config_and_errors():
         validate_validate_config(_cfg(reference_mode="judge"))
     with pytest.raises(ConfigError, match="dos_range"):
         validate_validate_config(_cfg(dos_range=[5, 1]))
+    # a barostat per segment: LAMMPS only, and the reference must not run the schedule
+    pressed = [{"temperature": 1000, "steps": 10, "pressure": 2.0},
+               {"temperature": 1000, "temperature_end": 300, "steps": 10}]
+    mq = validate_validate_config(_cfg(schedule=pressed, engine="lammps",
+                                       reference_mode="model_glass"))
+    assert meltquench.pressures(mq["properties"]["melt_quench"]) == [2.0, None]
+    with pytest.raises(ConfigError, match=r"schedule\.0\.pressure.*engine: lammps"):
+        validate_validate_config(_cfg(schedule=pressed, reference_mode="model_glass"))
+    with pytest.raises(ConfigError, match=r"schedule\.0\.pressure.*model_glass"):
+        validate_validate_config(_cfg(schedule=pressed, engine="lammps"))
 
 
 # ----------------------------------------------------------------------------- the property
@@ -137,6 +147,8 @@ def _check_side(res, cfg, engine):
     # the quenched (still crystalline at this speed) copper: ~12 neighbours within 3 Å
     assert 9 < v["coordination"] <= 12.5 and 2.3 < v["rdf_first_peak"] < 2.8
     assert 9 < v["relaxed_coordination"] <= 12.01
+    # the closest pair: below the crystal's 2.55 Å (thermal motion), far above a fused pair
+    assert 1.9 < v["min_distance"] < 2.55 and 2.3 < v["relaxed_min_distance"] < 2.6
     assert d["relaxation"]["max_force"] < 0.3
     # a DOS of copper: modes up to ~7-8 THz, normalised
     assert 2.0 < v["dos_mean_frequency"] < 8.0
@@ -179,9 +191,66 @@ def test_melt_quench_model_in_lammps():
                                side="model", model_path=str(MODEL))
     _check_side(model, cfg, "lammps")
     trace = np.asarray(model["data"]["trace"], float)
-    assert trace.shape[1] == 5 and np.all(trace[:, 3] >= 0) and np.all(trace[:, 4] > 0)
+    assert trace.shape[1] == 6 and np.all(trace[:, 3] >= 0) and np.all(trace[:, 4] > 0)
+    # no barostat: every frame keeps the start cell, the traced volume is that cell's
+    start = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
+    assert all(np.allclose(f.cell, start.cell, atol=1e-9) for f in model["frames"])
+    assert np.allclose(trace[:, 5], start.get_volume() / 32)
+    assert model["values"]["density"] == pytest.approx(meltquench.density(start))
     # what the model saw in LAMMPS: one watch update per trace point, 32 atoms
     assert calc.watch.atoms_at_max == 32 and calc.watch.max_force_deviation > 0
+
+
+def test_melt_quench_lammps_barostat_follows_the_models_equation_of_state():
+    """Segments with a pressure (Berendsen, LAMMPS): the volumes the MD settles at, 0 and
+    10 GPa, against the model's own 0 K equation of state (ase.eos on the model's energies):
+    V(10 GPa) / V(0) of the MD within 1.2 % of the EOS's (thermal expansion at 300 K nearly
+    cancels in the ratio; 108 atoms, 10 frames). The frames carry LAMMPS's current cell."""
+    lammps_md = pytest.importorskip("kizuna.learn.lammps_md")
+    reason = lammps_md.lammps_available()
+    if reason:
+        pytest.skip(reason)
+    from ase.eos import EquationOfState
+    from ase.units import GPa
+
+    import kizuna
+
+    calc = kizuna.Calculator(str(MODEL), extrapolation="ignore")  # 3.45 Å: compressed
+    cell = bulk("Cu", "fcc", a=3.6, cubic=True)
+    volumes, energies = [], []
+    for a in np.linspace(3.45, 3.70, 11):
+        c = bulk("Cu", "fcc", a=a, cubic=True)
+        c.calc = calc
+        volumes.append(c.get_volume() / 4)
+        energies.append(c.get_potential_energy() / 4)
+    eos = EquationOfState(volumes, energies, eos="birchmurnaghan")
+    v0, _, b0 = eos.fit()
+    from ase.eos import birchmurnaghan
+
+    pars = eos.eos_parameters
+    grid = np.linspace(0.85 * v0, 1.02 * v0, 2001)
+    e = birchmurnaghan(grid, *pars)
+    p = -np.gradient(e, grid) / GPa                   # GPa, P = -dE/dV
+    v10 = float(np.interp(-10.0, -p, grid))           # P decreases with V
+    mean_volume = {}
+    for pressure in (0.0, 10.0):
+        schedule = [{"temperature": 300, "steps": 400, "pressure": pressure}]
+        cfg = _mq(engine="lammps", reference_mode="model_glass", schedule=schedule,
+                  supercell=[3, 3, 3], sample_steps=200, sample_every=20, ramp_every=20,
+                  friction=0.05, pressure_damp=200.0, bulk_modulus=b0 / GPa, dos=False)
+        frames, trace = meltquench.run_protocol_lammps(cell, str(MODEL), 1, _watched().watch,
+                                                       cfg, seed=3)
+        trace = np.asarray(trace, float)
+        assert len(frames) == 10 and all(len(f) == 108 for f in frames)
+        sampled = trace[trace[:, 0] > 400]
+        assert [f.get_volume() / 108 for f in frames] == pytest.approx(sampled[:, 5], rel=1e-9)
+        mean_volume[pressure] = np.mean(sampled[:, 5])
+        # the cell is scaled, not sheared: still cubic
+        lengths = frames[-1].cell.lengths()
+        assert lengths == pytest.approx([lengths[0]] * 3, rel=1e-9)
+    # measured: EOS 0.947, MD 0.941 (the thermal expansion is smaller under pressure)
+    assert mean_volume[10.0] / mean_volume[0.0] == pytest.approx(v10 / v0, abs=0.012)
+    assert mean_volume[0.0] == pytest.approx(v0, rel=0.025)  # 300 K: this model's +1.6 %
 
 
 def test_validate_cli_melt_quench_lammps_model_glass(tmp_path):

@@ -103,6 +103,12 @@ PROPERTIES = {
         "rdf_bins": Opt(120, "int", "RDF bins", minimum=5),
         "bond_cutoff": Opt(3.0, "float", "Å, neighbours counted as bonds (coordination, "
                                          "angles)", minimum=0.0, exclusive_min=True),
+        "pressure_damp": Opt(1000.0, "float", "fs, time constant of the barostat of segments "
+                                              "with a pressure", minimum=0.0,
+                             exclusive_min=True),
+        "bulk_modulus": Opt(100.0, "float", "GPa, the barostat's estimate of the bulk modulus "
+                                            "(sets how fast the volume follows the pressure)",
+                            minimum=0.0, exclusive_min=True),
         "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
                                   "fraction of the atoms is outside the training range for "
                                   "stop_patience consecutive steps (null: never)",
@@ -270,6 +276,9 @@ SEGMENT = {
     # accepted so that the stages of a kizuna learn config can be pasted as they are
     "continue": Opt(True, "bool", "must be true after the first segment (the schedule is one "
                                   "run)"),
+    "pressure": Opt(None, "float", "GPa: an isotropic Berendsen barostat (LAMMPS fix "
+                                   "press/berendsen) holds this pressure during the segment "
+                                   "(null: fixed cell); engine lammps only", nullable=True),
 }
 
 
@@ -291,6 +300,14 @@ def _check_melt_quench(mq: dict, given: dict, where) -> None:
                 raise where.error(at + ["schedule", str(k), "continue"], "every segment "
                                   "continues the previous one here (one run)")
         mq["schedule"] = segs
+        pressed = [k for k, seg in enumerate(segs) if seg["pressure"] is not None]
+        if pressed and mq["engine"] != "lammps":
+            raise where.error(at + ["schedule", str(pressed[0]), "pressure"], "a barostat "
+                              "needs engine: lammps (the ASE engine runs at fixed cell)")
+        if pressed and mq["reference_mode"] == "same_protocol":
+            raise where.error(at + ["schedule", str(pressed[0]), "pressure"], "a barostat "
+                              "needs reference_mode: model_glass (the reference's own run of "
+                              "the schedule is ASE at fixed cell)")
     if len(mq["dos_range"]) != 2 or not mq["dos_range"][0] < mq["dos_range"][1]:
         raise where.error(at + ["dos_range"], "expected [min, max] in THz with min < max")
     if mq["reference_mode"] == "same_protocol" and mq["reference_md_steps"]:

@@ -12,6 +12,10 @@ Engines (``engine``): ``ase`` (ASE's Langevin, target updated every ``ramp_every
 or ``lammps`` for the model (in this process, ``learn/lammps_md.LammpsSystem``: ``pair_style
 kizuna``, ``fix langevin T0 T1`` ramped continuously over each segment + ``fix nve`` + zero
 momentum; the extrapolating atoms and the committee force deviation every ``ramp_every`` steps).
+With ``engine: lammps`` a segment may set a ``pressure`` (GPa): an isotropic Berendsen barostat
+(``fix press/berendsen iso P P pressure_damp modulus bulk_modulus dilate all``) then scales the
+cell during that segment, dV/dt = -(V / B) (P_target - P) / tau_P (the sampling at the final
+temperature keeps the last segment's pressure); the frames carry the current cell.
 
 After the run: the last frame is relaxed at fixed cell (``final_relax_steps``, L-BFGS to
 ``final_relax_fmax``) - the glass's inherent structure - and, with ``dos``, its vibrational
@@ -26,9 +30,14 @@ bond angles, coordination and DOS are compared with the model's relaxed ones, an
 last frame give its thermal RDF. Either way the suite adds the reference's energy and force
 errors of the model on the model's own sampled frames (the same structures).
 
-Values: mean coordination within ``bond_cutoff``, first RDF peak (Å), of the sampled frames
-and of the relaxed structure; mean frequency of the DOS (THz). Comparison: RDF difference
-int |g_m - g_r| dr / int g_r dr (sampled, relaxed), DOS overlap int min(g_m, g_r) d nu, RMS
+Values: mean coordination within ``bond_cutoff``, first RDF peak (Å), mean and standard
+deviation of the bond angles (deg), the closest pair (Å; within bond_cutoff), of the sampled
+frames and of the relaxed structure; the sampled frames' mean density (g/cm³, model side); the
+relaxed structure's pressure (GPa, -tr(sigma)/3 of the potential energy alone, for
+calculators that give a stress: at fixed cell, how far each side is from its own equilibrium
+density); mean frequency of the DOS (THz). Comparison: RDF difference
+int |g_m - g_r| dr / int g_r dr (sampled, relaxed), the same of the relaxed bond-angle
+distributions, DOS overlap int min(g_m, g_r) d nu, RMS
 distance between the two relaxed structures (model_glass: how far the reference moves the
 model's glass).
 """
@@ -39,6 +48,7 @@ from ase import units
 from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.neighborlist import neighbor_list
 
 from . import analysis, vdos
 from .common import guard_md
@@ -55,6 +65,35 @@ def segments(cfg: dict):
         out.append((cfg["melt_temperature"], cfg["melt_temperature"], cfg["melt_steps"]))
     out.append((cfg["melt_temperature"], cfg["final_temperature"], cfg["quench_steps"]))
     return out
+
+
+def pressures(cfg: dict):
+    """GPa (or None: fixed cell) of every segment; the short form has none."""
+    return [s.get("pressure") for s in cfg["schedule"]] if cfg.get("schedule") else \
+        [None] * len(segments(cfg))
+
+
+# 1 eV/Å^3 in GPa; 1 GPa in bar (LAMMPS metal units); amu/Å^3 in g/cm^3
+EV_A3_GPA = units.eV / units.Angstrom ** 3 / units.GPa
+GPA_BAR = 1.0e4
+AMU_A3_G_CM3 = 1.66053906660
+
+
+def density(atoms) -> float:
+    """g/cm³ of a periodic structure."""
+    return float(atoms.get_masses().sum() / atoms.get_volume() * AMU_A3_G_CM3)
+
+
+def _lammps_atoms(system):
+    """The LAMMPS state as ASE Atoms with the current cell (a barostat changes it; the
+    system's atoms() keeps the start cell): the box's rows a, b, c rotated back into the
+    start structure's orientation, as the positions are."""
+    a = system.atoms()
+    boxlo, boxhi, xy, yz, xz, _, _ = system.lmp.extract_box()
+    h = np.diag(np.subtract(boxhi, boxlo))
+    h[1, 0], h[2, 0], h[2, 1] = xy, xz, yz
+    a.set_cell(system.prism.vector_to_ase(h), scale_atoms=False)
+    return a
 
 
 def final_temperature(cfg: dict) -> float:
@@ -109,7 +148,8 @@ def run_protocol(atoms, calc, cfg: dict, seed: int):
 
 def run_protocol_lammps(atoms, model_path, threads, watch, cfg: dict, seed: int):
     """LAMMPS engine for the model (see the module docstring): (sampled frames, trace); trace
-    rows [step, target K, kinetic K, atoms extrapolating, max force deviation eV/Å]."""
+    rows [step, target K, kinetic K, atoms extrapolating, max force deviation eV/Å, volume
+    Å³/atom]."""
     from ..learn.lammps_md import LammpsSystem, _f, model_md_commands
 
     rng = np.random.default_rng(seed)
@@ -127,14 +167,20 @@ def run_protocol_lammps(atoms, model_path, threads, watch, cfg: dict, seed: int)
             timestep_fs=cfg["timestep"], temperature=segs[0][0], seed=lseed))
         lmp = system.lmp
         t_end = final_temperature(cfg)
-        plan = [(t0, t1, n, None) for t0, t1, n in segs]
+        press = pressures(cfg)
+        plan = [(t0, t1, n, None, p) for (t0, t1, n), p in zip(segs, press)]
         plan.append((t_end, t_end, max(1, cfg["sample_steps"] // cfg["sample_every"])
-                     * cfg["sample_every"], cfg["sample_every"]))
+                     * cfg["sample_every"], cfg["sample_every"], press[-1]))
         step = 0
-        for k, (t0, t1, n, sample) in enumerate(plan):
+        for k, (t0, t1, n, sample, pressure) in enumerate(plan):
             # the ramp over this segment: fix langevin T0 T1 over "run N start S stop S + n"
             system.commands([f"fix kz_langevin all langevin {_f(t0)} {_f(t1)} {_f(damp)} "
                              f"{lseed + 1 + k} zero yes"])
+            if pressure is not None:  # bar, ps, bar (units metal)
+                system.commands([
+                    f"fix kz_baro all press/berendsen iso {_f(pressure * GPA_BAR)} "
+                    f"{_f(pressure * GPA_BAR)} {_f(cfg['pressure_damp'] / 1000.0)} "
+                    f"modulus {_f(cfg['bulk_modulus'] * GPA_BAR)} dilate all"])
             start, done = step, 0
             chunk_of = sample or every
             while done < n:
@@ -146,10 +192,11 @@ def run_protocol_lammps(atoms, model_path, threads, watch, cfg: dict, seed: int)
                 dev = float(lmp.extract_pair("max_force_deviation"))
                 watch.update({"num_extrapolating": n_extra, "max_force_deviation": dev}, len(a))
                 trace.append([step, t0 + (t1 - t0) * done / n, float(lmp.get_thermo("temp")),
-                              n_extra, dev])
+                              n_extra, dev, float(lmp.get_thermo("vol")) / len(a)])
                 if sample:
-                    frames.append(_frame(system.atoms()))
-            system.commands(["unfix kz_langevin"])
+                    frames.append(_frame(_lammps_atoms(system)))
+            system.commands(["unfix kz_langevin"] + (["unfix kz_baro"] if pressure is not None
+                                                      else []))
     finally:
         system.close()
     return frames, trace
@@ -172,16 +219,34 @@ def relax_final(frame, calc, cfg: dict):
         steps = opt.nsteps
     fmax = float(np.max(np.linalg.norm(a.get_forces(), axis=1)))
     energy = float(a.get_potential_energy()) / len(a)
+    pressure = None
+    if a.pbc.all():
+        try:  # -tr(sigma)/3, the potential energy's alone (no kinetic part: a 0 K structure)
+            pressure = float(-np.mean(a.get_stress(voigt=True)[:3]) * EV_A3_GPA)
+        except Exception:  # calculators without a stress (PropertyNotImplementedError ...)
+            pressure = None
     out = _frame(a)
     return out, {"steps": int(steps), "converged": converged, "max_force": fmax,
-                 "energy_per_atom": energy}
+                 "energy_per_atom": energy, "pressure_GPa": pressure}
 
 
 def _structure(frames, cfg, prefix=""):
     r, g = analysis.rdf(frames, cfg["rdf_rmax"], cfg["rdf_bins"])
     theta, adf = analysis.bond_angles(frames, cfg["bond_cutoff"])
     mean_cn, cn_hist = analysis.coordination(frames, cfg["bond_cutoff"])
+    # the closest pair over the frames: atoms fused into a hole of the model (a pair far
+    # inside the first RDF peak) show here even when the extrapolation count misses them
+    closest = [d.min() for d in (neighbor_list("d", f, cfg["bond_cutoff"]) for f in frames)
+               if len(d)]
     values = {f"{prefix}coordination": mean_cn, f"{prefix}rdf_first_peak": float(r[np.argmax(g)])}
+    if closest:
+        values[f"{prefix}min_distance"] = float(min(closest))
+    if np.trapezoid(adf, theta) > 0:  # mean and spread of the bond angles (deg)
+        p = adf / np.trapezoid(adf, theta)
+        mean = float(np.trapezoid(theta * p, theta))
+        values[f"{prefix}bond_angle_mean"] = mean
+        values[f"{prefix}bond_angle_std"] = float(np.sqrt(np.trapezoid((theta - mean) ** 2 * p,
+                                                                       theta)))
     data = {f"{prefix}r": r.tolist(), f"{prefix}g": g.tolist(), f"{prefix}theta": theta.tolist(),
             f"{prefix}adf": adf.tolist(), f"{prefix}coordination_histogram": cn_hist}
     return values, data
@@ -193,6 +258,8 @@ def _after(frame, calc, cfg, seed, values, data):
     v, d = _structure([relaxed], cfg, "relaxed_")
     values.update(v)
     values["relaxed_energy_per_atom"] = info["energy_per_atom"]
+    if info["pressure_GPa"] is not None:
+        values["relaxed_pressure"] = info["pressure_GPa"]
     data.update(d)
     data["relaxation"] = info
     data["relaxed_positions"] = relaxed.positions.tolist()
@@ -216,7 +283,8 @@ def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "mod
     judge = side != "model" and cfg["reference_mode"] == "model_glass"
     values, data = {}, {"cooling_rates_K_per_fs": cooling_rates(cfg),
                         "timestep_fs": cfg["timestep"],
-                        "segments": [list(s) for s in segments(cfg)]}
+                        "segments": [list(s) for s in segments(cfg)],
+                        "pressures_GPa": pressures(cfg)}
     data["cooling_rate_K_per_fs"] = max(data["cooling_rates_K_per_fs"])  # the fastest
     if judge:
         if model_result is None or "frames" not in model_result:
@@ -240,6 +308,8 @@ def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "mod
     data["engine"] = cfg["engine"] if side == "model" else "ase"
     v, d = _structure(frames, cfg)
     values.update(v)
+    if frames[0].pbc.all():
+        values["density"] = float(np.mean([density(f) for f in frames]))
     data.update(d)
     _after(frames[-1], calc, cfg, seed, values, data)
     return {"values": values, "frames": frames, "data": data}
@@ -264,6 +334,10 @@ def _reference_md(start, calc, cfg, seed):
 
 UNITS = {"coordination": "", "rdf_first_peak": "Å", "relaxed_coordination": "",
          "relaxed_rdf_first_peak": "Å", "relaxed_energy_per_atom": "eV/atom",
+         "density": "g/cm³", "relaxed_pressure": "GPa", "min_distance": "Å",
+         "relaxed_min_distance": "Å", "bond_angle_mean": "deg",
+         "bond_angle_std": "deg", "relaxed_bond_angle_mean": "deg",
+         "relaxed_bond_angle_std": "deg",
          "dos_mean_frequency": "THz", "dos_imaginary_fraction": ""}
 
 
@@ -280,6 +354,9 @@ def compare(model: dict, reference: dict) -> dict:
     if "relaxed_g" in m and "relaxed_g" in r:
         out["relaxed_rdf_difference"] = _rdf_difference(m["relaxed_r"], m["relaxed_g"],
                                                         r["relaxed_g"])
+        # the same measure for the bond-angle distributions: int |p_m - p_r| dθ / int p_r dθ
+        out["relaxed_adf_difference"] = _rdf_difference(m["relaxed_theta"], m["relaxed_adf"],
+                                                        r["relaxed_adf"])
         pm, pr = np.asarray(m["relaxed_positions"]), np.asarray(r["relaxed_positions"])
         if pm.shape == pr.shape and r.get("start") == "the model's last frame":
             # the same start structure, two relaxations: how far apart they end (no
