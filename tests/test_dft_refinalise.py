@@ -54,3 +54,30 @@ def test_score_groups_the_frames_by_condition(monkeypatch):
     by = {(c["temperature"], c["strain"]): c for c in out["by_condition"]}
     assert by[(600.0, 0.0)]["frames"] == 3 and by[(600.0, 0.0)]["forces_mae_eV_A"] == 3.0
     assert by[(900.0, 0.02)]["frames"] == 1 and by[(900.0, 0.02)]["forces_mae_eV_A"] == 5.0
+
+
+def test_scratch_sections_keeps_only_the_training_sections(tmp_path):
+    f = tmp_path / "big.yaml"
+    f.write_text("symmetry_functions: {cutoff: 5.0, n_radial: 16}\n"
+                 "model: {hidden_layers: [48, 48]}\n")
+    got = _load("dft_refinalise").scratch_sections(f)
+    assert got == {"symmetry_functions": {"cutoff": 5.0, "n_radial": 16},
+                   "model": {"hidden_layers": [48, 48]}}
+
+
+@pytest.mark.parametrize("text,match", [("md: {timestep: 1.0}\nmodel: {}\n", r"\['md'\]"),
+                                        ("", "none"), ("- 1\n- 2\n", "expected a mapping")])
+def test_scratch_sections_refuses_other_sections(tmp_path, text, match):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(SystemExit, match=match):
+        _load("dft_refinalise").scratch_sections(f)
+
+
+def test_the_example_candidates_are_valid_scratch_files():
+    folder = ROOT / "examples" / "learn" / "final"
+    files = sorted(folder.glob("si_qe_final_*.yaml"))
+    assert len(files) >= 3
+    for f in files:
+        got = _load("dft_refinalise").scratch_sections(f)
+        assert {"symmetry_functions", "model"} <= set(got)
