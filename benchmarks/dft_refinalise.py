@@ -114,6 +114,10 @@ def main(argv=None):
         loss["energy_weight"] = args.energy_weight
     cfg["training"]["loss"] = loss
     scratch = scratch_sections(args.scratch) if args.scratch else {}
+    if not scratch and c.get("final_training"):
+        raise SystemExit(f"{learn_dir}/config.yaml: the run's final training started from "
+                         "scratch (committee.final_training): no warm start to re-do; "
+                         "give --scratch FILE")
     cfg["training"].update(scratch)
     epochs = tuple(args.epochs) if args.epochs else (c["final_epochs"], c["final_lbfgs_epochs"])
 
