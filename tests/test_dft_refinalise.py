@@ -81,3 +81,40 @@ def test_the_example_candidates_are_valid_scratch_files():
     for f in files:
         got = _load("dft_refinalise").scratch_sections(f)
         assert {"symmetry_functions", "model"} <= set(got)
+
+
+def test_scratch_reproduces_kizuna_learns_final_training_from_scratch(tmp_path):
+    """--scratch re-does the final training exactly as committee.final_training does it in
+    kizuna learn (same seeds, splits, sections): the same committee, weight for weight."""
+    import copy
+
+    import yaml
+
+    from kizuna.learn import learn
+    from kizuna.model_io import read_model
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_learn_final_training import CONFIG
+
+    big = {"symmetry_functions": {"cutoff": 4.5, "n_radial": 5, "n_angular": 2, "zetas": [1],
+                                  "lambdas": [-1, 1]},
+           "model": {"hidden_layers": [6, 6]}}
+    cfg = copy.deepcopy(CONFIG)
+    cfg["output"]["directory"] = str(tmp_path / "run" / "learn")  # dft_speedup's layout
+    cfg["training"]["data"]["validation_fraction"] = 0.2
+    cfg["committee"].update(final_epochs=2, final_lbfgs_epochs=1, final_training=big)
+    learn(cfg)
+    (tmp_path / "big.yaml").write_text(yaml.safe_dump(big))
+    module = _load("dft_refinalise")
+    module.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "re"),
+                 "--scratch", str(tmp_path / "big.yaml"), "--epochs", "2", "1"])
+    a = read_model(tmp_path / "run" / "learn" / "committee.kzn").element_models[0]
+    b = read_model(tmp_path / "re" / "committee.kzn").element_models[0]
+    assert len(a.members) == len(b.members) == 2
+    for ma, mb in zip(a.members, b.members):
+        for la, lb in zip(ma.layers, mb.layers):
+            np.testing.assert_array_equal(la.weights, lb.weights)
+    # a warm-started re-do of such a run has nothing to start from: a clear error
+    with pytest.raises(SystemExit, match="from scratch"):
+        module.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "warm"),
+                     "--forces-weight", "1.0"])
