@@ -14,6 +14,12 @@ and batch orders) and the same epochs; only training.loss is changed (--forces-w
 process for the training, the members' validation metrics: each member's own
 data.validation_fraction split of the labels).
 
+--scratch FILE trains the final committee FROM SCRATCH instead (no warm start) with the
+sections of the YAML FILE (symmetry_functions, model, loss, training: each given one replaces
+the run's) on the same labels, same seeds and validation splits: a larger production model
+trained on the labels the small exploring committee collected. --epochs ADAM LBFGS overrides
+the final epochs (either mode). The loss weights default to the run's here.
+
 --evaluate also scores the committee on <run>/accuracy_frames.xyz (the frames relabelled by
 pw.x in dft_speedup.py's accuracy phase, never used for training) with dft_speedup.score:
 <out>/accuracy.json. Decide the weights on the validation metrics, not on these frames.
@@ -43,6 +49,23 @@ def final_round(run_learn: Path) -> int:
     return last
 
 
+SCRATCH_SECTIONS = ("symmetry_functions", "model", "loss", "training")
+
+
+def scratch_sections(path) -> dict:
+    """The training sections of the --scratch YAML (only these keys; at least one)."""
+    import yaml
+
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(doc, dict):
+        raise SystemExit(f"{path}: expected a mapping of {', '.join(SCRATCH_SECTIONS)}")
+    unknown = sorted(set(doc) - set(SCRATCH_SECTIONS))
+    if unknown or not doc:
+        raise SystemExit(f"{path}: sections {unknown or 'none'} given; expected some of "
+                         f"{', '.join(SCRATCH_SECTIONS)}")
+    return {k: doc[k] for k in SCRATCH_SECTIONS if k in doc}
+
+
 def member_metrics(folder: Path) -> list:
     out = []
     for member in sorted(folder.glob("member*")):
@@ -68,10 +91,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", default="runs/dft-speedup", help="dft_speedup.py's --out")
     p.add_argument("--out", required=True)
-    p.add_argument("--forces-weight", type=float, required=True)
+    p.add_argument("--forces-weight", type=float, default=None)
     p.add_argument("--energy-weight", type=float, default=None)
+    p.add_argument("--scratch", default=None,
+                   help="YAML with symmetry_functions/model/loss/training sections: train the "
+                        "final committee from scratch with them")
+    p.add_argument("--epochs", type=int, nargs=2, default=None, metavar=("ADAM", "LBFGS"))
     p.add_argument("--evaluate", action="store_true")
     args = p.parse_args(argv)
+    if args.forces_weight is None and args.scratch is None:
+        p.error("give --forces-weight (warm-started re-training) and/or --scratch FILE")
     run, out = Path(args.run).resolve(), Path(args.out).resolve()
     learn_dir = run / "learn"
     n = final_round(learn_dir)
@@ -79,15 +108,23 @@ def main(argv=None):
     c = cfg["committee"]
     loss = dict(cfg["training"].get("loss") or {})
     old_loss = dict(loss)
-    loss["forces_weight"] = args.forces_weight
+    if args.forces_weight is not None:
+        loss["forces_weight"] = args.forces_weight
     if args.energy_weight is not None:
         loss["energy_weight"] = args.energy_weight
     cfg["training"]["loss"] = loss
+    scratch = scratch_sections(args.scratch) if args.scratch else {}
+    if not scratch and c.get("final_training"):
+        raise SystemExit(f"{learn_dir}/config.yaml: the run's final training started from "
+                         "scratch (committee.final_training): no warm start to re-do; "
+                         "give --scratch FILE")
+    cfg["training"].update(scratch)
+    epochs = tuple(args.epochs) if args.epochs else (c["final_epochs"], c["final_lbfgs_epochs"])
 
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(learn_dir / "labelled.xyz", out / "labelled.xyz")
     inits = []
-    for k in range(c["members"]):
+    for k in range(0 if scratch else c["members"]):
         src = learn_dir / "rounds" / f"round{n:04d}" / f"init{k}.kzn"
         shutil.copy2(src, out / f"start{k}.kzn")
         inits.append(read_model(out / f"start{k}.kzn"))
@@ -99,12 +136,13 @@ def main(argv=None):
         # (the init files already carry them), then trains every member as the run did
         cpu0, t0 = cpu_seconds("self"), time.time()
         committee = train_committee(cfg, out / "labelled.xyz", structures, out / "rounds", n,
-                                    merge_members(inits),
-                                    (c["final_epochs"], c["final_lbfgs_epochs"]))
+                                    merge_members(inits) if inits else None, epochs)
         write_model(committee, out / "committee.kzn")
         result = {"run": str(run), "final_round": n, "structures": len(structures),
-                  "epochs": [c["final_epochs"], c["final_lbfgs_epochs"]],
-                  "loss_run": old_loss, "loss": loss,
+                  "epochs": list(epochs), "from_scratch": bool(scratch),
+                  "loss_run": old_loss, "loss": cfg["training"]["loss"],
+                  "symmetry_functions": cfg["training"].get("symmetry_functions"),
+                  "model": cfg["training"].get("model"),
                   "cpu_s": cpu_seconds("self") - cpu0, "wall_s": time.time() - t0,
                   "members": member_metrics(out / "rounds" / f"round{n:04d}")}
         ms = result["members"]

@@ -75,3 +75,49 @@ def test_the_final_round_runs_once_with_its_epochs(tmp_path):
     again = learn(cfg)
     assert len(_trained(folder)) == len(events)
     assert again["training_rounds"] == summary["training_rounds"]
+
+
+def test_final_training_from_scratch_with_its_own_model(tmp_path):
+    """committee.final_training: the final round trains a new model (its sections) from
+    scratch; the rounds before keep the training section's model and warm start."""
+    from kizuna.model_io import read_model
+
+    big = {"symmetry_functions": {"cutoff": 4.5, "n_radial": 5, "n_angular": 2, "zetas": [1],
+                                  "lambdas": [-1, 1]},
+           "model": {"hidden_layers": [6, 6]}}
+    cfg, summary = _run(tmp_path, final_epochs=2, final_lbfgs_epochs=0, final_training=big)
+    folder = tmp_path / "run"
+    events = _trained(folder)
+    assert events[-1]["final"] and not events[-2]["final"]
+    last, before = len(events) - 1, len(events) - 2
+    # no warm-start file for the final round, one for the round before it
+    assert not list((folder / "rounds" / f"round{last:04d}").glob("init*.kzn"))
+    assert list((folder / "rounds" / f"round{before:04d}").glob("init*.kzn"))
+    em = read_model(folder / "committee.kzn").element_models[0]
+    assert len(em.members) == 2
+    assert em.num_features == 5 + 2  # n_radial + n_angular
+    assert [layer.n_out for layer in em.members[0].layers] == [6, 6, 1]
+    member = read_model(folder / "rounds" / f"round{last:04d}" / "member0" / "model.kzn")
+    assert member.element_models[0].num_features == 7
+    # the round before: the training section's model (3 + 2 functions, one hidden layer of 4)
+    init = read_model(next((folder / "rounds" / f"round{before:04d}").glob("init*.kzn")))
+    assert init.element_models[0].num_features == 3 + 2
+    assert [layer.n_out for layer in init.element_models[0].members[0].layers] == [4, 1]
+
+
+def test_final_training_needs_final_epochs_and_known_sections():
+    import pytest
+
+    from kizuna.learn.config import validate_learn_config
+    from kizuna.training.config import ConfigError
+
+    cfg = copy.deepcopy(CONFIG)
+    cfg["committee"]["final_training"] = {"model": {"hidden_layers": [8]}}
+    with pytest.raises(ConfigError, match="final_epochs"):
+        validate_learn_config(cfg)
+    cfg["committee"].update(final_epochs=3, final_training={"md": {}})
+    with pytest.raises(ConfigError, match="unknown section"):
+        validate_learn_config(cfg)
+    cfg["committee"]["final_training"] = {"model": {"hidden_layers": [8]}}
+    assert validate_learn_config(cfg)["committee"]["final_training"]["model"] == {
+        "hidden_layers": [8]}

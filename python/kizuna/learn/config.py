@@ -91,6 +91,11 @@ SCHEMA = {
                                       "yet trained on get a normal retraining)", minimum=0),
         "final_lbfgs_epochs": Opt(0, "int", "L-BFGS iterations of that final training",
                                   minimum=0),
+        "final_training": Opt(None, "any", "symmetry_functions / model / loss / training "
+                              "sections that replace the training section's for the final "
+                              "training, which then starts FROM SCRATCH (a larger production "
+                              "model trained on the labels the committee collected; needs "
+                              "final_epochs > 0; null: warm start, same model)", nullable=True),
     },
     # passed to `kizuna train` for every member (training configuration schema)
     "training": Opt({}, "any", "symmetry_functions / model / loss / training sections of a "
@@ -148,6 +153,19 @@ def validate_learn_config(given, source="<learn config>", text=None, base=None) 
     if unknown:
         raise where.error(["training", sorted(unknown)[0]],
                           f"unknown section; allowed: {', '.join(sorted(allowed))}")
+    final = cfg["committee"]["final_training"]
+    if final is not None:
+        at = ["committee", "final_training"]
+        if not isinstance(final, dict) or not final:
+            raise where.error(at, "expected a non-empty mapping of training sections "
+                              "(symmetry_functions, model, loss, training)")
+        unknown = set(final) - {"symmetry_functions", "model", "loss", "training"}
+        if unknown:
+            raise where.error(at + [sorted(unknown)[0]], "unknown section; allowed: loss, "
+                              "model, symmetry_functions, training")
+        if cfg["committee"]["final_epochs"] == 0:
+            raise where.error(at, "a final training from scratch needs committee.final_epochs "
+                              "> 0 (its Adam epochs)")
     return cfg
 
 

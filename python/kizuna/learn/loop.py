@@ -21,6 +21,8 @@ written but not yet trained on are trained on first.
 """
 from __future__ import annotations
 
+import copy
+
 import json
 import os
 import time
@@ -176,14 +178,21 @@ class Learner:
 
     def train(self, epochs=None, final=False):
         """A training round on all labelled data (warm start from the current committee);
-        ``epochs``: (Adam, L-BFGS) instead of the configured ones (the final round)."""
+        ``epochs``: (Adam, L-BFGS) instead of the configured ones (the final round). The
+        final round with committee.final_training starts from scratch with those sections."""
         structures = self.store.read()
         previous = read_model(self.model_path) if self.model_path.is_file() else None
+        cfg = self.cfg
+        override = self.cfg["committee"]["final_training"] if final else None
+        if override:
+            cfg = copy.deepcopy(self.cfg)
+            cfg["training"].update(copy.deepcopy(override))
+            previous = None
         t0 = time.time()
         self._say(f"{'final ' if final else ''}training round {self.state['round'] + 1}: "
                   f"{self.cfg['committee']['members']} members on {len(structures)} structures"
                   f"{' (warm start)' if previous is not None else ''}")
-        committee = train_committee(self.cfg, self.store.path, structures, self.dir / "rounds",
+        committee = train_committee(cfg, self.store.path, structures, self.dir / "rounds",
                                     self.state["round"], previous, epochs)
         write_model(committee, self.model_path)
         self.state["round"] += 1
