@@ -51,6 +51,7 @@ def test_auto_threshold_and_a_fused_pair_stops_or_warns():
     w.check_distances(cu, "the run at 900 K", 30)
     d = w.as_dict()["min_distance"]
     assert d["threshold_A"] == 1.5 and d["action"] == "warn" and d["checks"] == 2
+    assert d["frames_close"] == 1
     assert d["close_pairs"] == [{"where": "the run at 900 K", "step": 20, "atoms": [0, 5],
                                  "distance_A": pytest.approx(1.2)}]
 
@@ -166,4 +167,5 @@ def test_diffusion_stops_or_warns(engine):
     assert calc.watch.close_checks == 2 * 19
     events = calc.watch.close_pairs
     assert len(events) == 20 and events[0]["step"] == 4 and events[1]["step"] == 6
+    assert calc.watch.close_found == 2 * 19     # all counted, the first 20 kept
     assert events[19]["where"] == "the run at 1200 K (end of the equilibration)"

@@ -31,6 +31,7 @@ class Watch:
     distance: "DistanceGuard | None" = None
     close_pairs: list = field(default_factory=list)
     close_checks: int = 0
+    close_found: int = 0
 
     def update(self, results: dict, natoms: int) -> None:
         self.calls += 1
@@ -64,6 +65,7 @@ class Watch:
             self.max_extrapolating, self.atoms_at_max = other.max_extrapolating, \
                 other.atoms_at_max
         self.close_checks += other.close_checks
+        self.close_found += other.close_found
         self.close_pairs = (self.close_pairs + other.close_pairs)[:MAX_EVENTS]
         for key in ("max_energy_std_per_atom", "max_force_deviation"):
             mine, theirs = getattr(self, key), getattr(other, key)
@@ -85,17 +87,20 @@ class Watch:
                           f"(min_distance {self.distance.min_distance:.3f} Å); going on "
                           "(min_distance_action: warn; this and later close pairs are in "
                           "results.json, watch.min_distance)", RuntimeWarning, stacklevel=2)
+        self.close_found += 1
         if len(self.close_pairs) < MAX_EVENTS:
             self.close_pairs.append(event)
 
     def as_dict(self) -> dict:
         out = {k: v for k, v in self.__dict__.items()
-               if k not in ("guard", "run", "distance", "close_pairs", "close_checks")}
+               if k not in ("guard", "run", "distance", "close_pairs", "close_checks",
+                            "close_found")}
         if self.distance is not None:
             out["min_distance"] = {"threshold_A": self.distance.min_distance,
                                    "source": self.distance.source,
                                    "action": self.distance.action,
                                    "checks": self.close_checks,
+                                   "frames_close": self.close_found,
                                    "close_pairs": list(self.close_pairs)}
         return out
 
