@@ -327,7 +327,8 @@ UNITS = _Units()
 # keys that only the model's side uses when the reference has its own (the reuse of a
 # reference result, suite.reusable_reference, compares the others)
 MODEL_ONLY = ("engine", "supercell", "vacancies", "steps", "stop_extrapolating",
-              "stop_patience", "min_distance", "min_distance_action", "workers")     # workers: how, not what
+              "stop_patience", "min_distance", "min_distance_action",
+              "workers")     # workers: how, not what
 
 
 def model_config(cfg: dict) -> dict:
