@@ -51,7 +51,9 @@ def test_validate_cli_end_to_end(tmp_path, capsys):
                             "stop_extrapolating": None},
             "diffusion": {"supercell": [2, 2, 2], "temperatures": [1000, 1400],
                           "vacancies": 1, "equilibration": 5, "steps": 40, "every": 2,
-                          "blocks": 1, "stop_extrapolating": None},
+                          "blocks": 1, "stop_extrapolating": None,
+                          # every frame "fuses" (3 Å > 2.55 Å): warn records, the MD goes on
+                          "min_distance": 3.0, "min_distance_action": "warn"},
         }}
     path = tmp_path / "validate.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -79,6 +81,14 @@ def test_validate_cli_end_to_end(tmp_path, capsys):
     assert props["elastic"]["model"]["watch"]["max_energy_std_per_atom"] is not None
     assert props["elastic"]["reference"]["watch"]["max_energy_std_per_atom"] is None
     assert "| eos | a0 | Å |" in report
+    # the close-pair guard: none at auto in the melt, all recorded by warn in the diffusion
+    assert props["melt_quench"]["model"]["watch"]["min_distance"]["close_pairs"] == []
+    close = props["diffusion"]["model"]["watch"]["min_distance"]
+    assert close["threshold_A"] == 3.0 and close["checks"] == 2 * 21
+    assert len(close["close_pairs"]) == 20 and "min_distance" not in \
+        props["diffusion"]["reference"]["watch"]
+    assert close["frames_close"] == 42
+    assert "**diffusion: atoms closer than 3.000 Å** in 42 of 42 checked frames" in report
 
 
 def test_validate_config_errors(tmp_path):

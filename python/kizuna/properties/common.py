@@ -6,7 +6,7 @@ Units: eV, Å, eV/Å, eV/Å^3 (ASE's stress), GPa only in reports.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
@@ -26,6 +26,12 @@ class Watch:
     # consecutive calls (MD properties set it for the model; None: never)
     guard: tuple | None = None
     run: int = 0
+    # the close-pair guard of an MD property (DistanceGuard; None: no check) and the close
+    # pairs it let pass with min_distance_action: warn (dicts, the first MAX_EVENTS)
+    distance: "DistanceGuard | None" = None
+    close_pairs: list = field(default_factory=list)
+    close_checks: int = 0
+    close_found: int = 0
 
     def update(self, results: dict, natoms: int) -> None:
         self.calls += 1
@@ -58,21 +64,128 @@ class Watch:
         if other.max_extrapolating > self.max_extrapolating or self.atoms_at_max == 0:
             self.max_extrapolating, self.atoms_at_max = other.max_extrapolating, \
                 other.atoms_at_max
+        self.close_checks += other.close_checks
+        self.close_found += other.close_found
+        self.close_pairs = (self.close_pairs + other.close_pairs)[:MAX_EVENTS]
         for key in ("max_energy_std_per_atom", "max_force_deviation"):
             mine, theirs = getattr(self, key), getattr(other, key)
             if theirs is not None:
                 setattr(self, key, theirs if mine is None else max(mine, theirs))
 
+    def check_distances(self, atoms, where: str, step: int) -> None:
+        """The close-pair guard on one MD frame (no-op when not armed); see DistanceGuard."""
+        if self.distance is None:
+            return
+        self.close_checks += 1
+        event = self.distance.check(atoms, where, step)
+        if event is None:
+            return
+        if not self.close_pairs:  # warn: once, the later ones only in the record
+            i, j = event["atoms"]
+            warnings.warn(f"{self.distance.name}: atoms {i} and {j} are "
+                          f"{event['distance_A']:.3f} Å apart in {where} at step {step} "
+                          f"(min_distance {self.distance.min_distance:.3f} Å); going on "
+                          "(min_distance_action: warn; this and later close pairs are in "
+                          "results.json, watch.min_distance)", RuntimeWarning, stacklevel=2)
+        self.close_found += 1
+        if len(self.close_pairs) < MAX_EVENTS:
+            self.close_pairs.append(event)
+
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("guard", "run")}
+        out = {k: v for k, v in self.__dict__.items()
+               if k not in ("guard", "run", "distance", "close_pairs", "close_checks",
+                            "close_found")}
+        if self.distance is not None:
+            out["min_distance"] = {"threshold_A": self.distance.min_distance,
+                                   "source": self.distance.source,
+                                   "action": self.distance.action,
+                                   "checks": self.close_checks,
+                                   "frames_close": self.close_found,
+                                   "close_pairs": list(self.close_pairs)}
+        return out
 
 
-def guard_md(calc, cfg: dict) -> None:
-    """Arm the extrapolation stop of an MD property (``stop_extrapolating``,
-    ``stop_patience``) on a watched calculator (a reference never reports extrapolation)."""
+MAX_EVENTS = 20
+# min_distance: auto = this fraction of the closest pair of the start structure (the relaxed
+# input cell every property starts from). Liquids stay well above it (liquid Si and Cu near
+# their melting points: g(r) starts at ~0.8 x the crystal's nearest-neighbour distance);
+# two atoms fused into a hole of the model fall below it (a-Si: 1.39 Å = 0.59 x 2.35 Å)
+AUTO_FRACTION = 0.65
+
+
+def closest_pair(atoms, cutoff: float):
+    """(i, j, distance Å) of the closest pair closer than ``cutoff`` (periodic images
+    included; ASE's neighbour list, wrapped positions), or None."""
+    from ase.neighborlist import neighbor_list
+
+    if len(atoms) < 2 and not atoms.pbc.any():
+        return None
+    i, j, d = neighbor_list("ijd", atoms, float(cutoff))
+    if not len(d):
+        return None
+    k = int(np.argmin(d))
+    return int(i[k]), int(j[k]), float(d[k])
+
+
+@dataclass
+class DistanceGuard:
+    """Stop (or warn about) MD frames with two atoms closer than ``min_distance`` Å: a pair
+    fused in a hole of the model, which the extrapolation count can miss (the fused pair's
+    features may stay inside the training range)."""
+    name: str            # the property
+    min_distance: float  # Å
+    action: str          # stop | warn
+    source: str          # how min_distance was chosen (for the message)
+
+    def check(self, atoms, where: str, step: int):
+        """None when every pair is at least min_distance apart; else the event (warn) or a
+        RuntimeError (stop)."""
+        pair = closest_pair(atoms, self.min_distance)
+        if pair is None:
+            return None
+        i, j, d = pair
+        event = {"where": where, "step": int(step), "atoms": [i, j], "distance_A": d}
+        if self.action == "warn":
+            return event
+        raise RuntimeError(
+            f"{self.name}: the model's MD fused atoms {i} and {j} ({atoms[i].symbol}-"
+            f"{atoms[j].symbol}), {d:.3f} Å apart, closer than min_distance = "
+            f"{self.min_distance:.3f} Å ({self.source}), in {where} at step {step}: the model "
+            "has no repulsion there and its training data no such structure. Label this "
+            "region with kizuna learn (an MD stage at this temperature), then validate the "
+            "new model; or set min_distance_action: warn to go on (min_distance: null: no "
+            "check)")
+
+
+def distance_guard(name: str, cfg: dict, start) -> DistanceGuard | None:
+    """The close-pair guard of an MD property from its ``min_distance`` (auto: AUTO_FRACTION
+    x the closest pair of ``start``, the structure the property starts from; a number: Å;
+    null: none) and ``min_distance_action`` (stop | warn)."""
+    value = cfg.get("min_distance", "auto")
+    if value is None:
+        return None
+    if value == "auto":
+        pair = closest_pair(start, 6.0)
+        if pair is None:  # no neighbour within 6 Å: nothing to compare with
+            return None
+        value = AUTO_FRACTION * pair[2]
+        source = f"auto: {AUTO_FRACTION} x {pair[2]:.3f} Å, the start structure's closest pair"
+    else:
+        value = float(value)
+        source = "min_distance"
+    return DistanceGuard(name, value, cfg.get("min_distance_action", "stop"), source)
+
+
+def guard_md(calc, cfg: dict, name: str = "md", start=None, side: str = "model") -> None:
+    """Arm the guards of an MD property on a watched calculator: the extrapolation stop
+    (``stop_extrapolating``, ``stop_patience``; a reference never reports extrapolation) and,
+    for the model's side with a ``start`` structure, the close-pair guard (``min_distance``,
+    ``min_distance_action``)."""
     watch = getattr(calc, "watch", None)
     if watch is not None and cfg.get("stop_extrapolating") is not None:
         watch.guard = (cfg["stop_extrapolating"], cfg["stop_patience"])
+    if watch is not None and side == "model" and start is not None:
+        watch.distance = distance_guard(name, cfg, start)
 
 
 class Watched(Calculator):

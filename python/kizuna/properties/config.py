@@ -114,6 +114,12 @@ PROPERTIES = {
                                   "stop_patience consecutive steps (null: never)",
                                   nullable=True, minimum=0.0, maximum=1.0),
         "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
+        "min_distance": Opt("auto", "any", "Å: stop the model's MD when two atoms come closer "
+                            "(checked at every trace point / recorded frame) | auto: 0.65 x "
+                            "the start structure's closest pair | null: never", nullable=True),
+        "min_distance_action": Opt("stop", "str", "stop: the property fails with the pair, "
+                                   "step and temperature | warn: recorded in the report, the "
+                                   "MD goes on", choices=("stop", "warn")),
     },
     "diffusion": {
         "supercell": Opt([2, 2, 2], "list_int", "repetitions of the input cell"),
@@ -153,6 +159,12 @@ PROPERTIES = {
                                   "stop_patience consecutive steps (null: never)",
                                   nullable=True, minimum=0.0, maximum=1.0),
         "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
+        "min_distance": Opt("auto", "any", "Å: stop the model's MD when two atoms come closer "
+                            "(checked at every trace point / recorded frame) | auto: 0.65 x "
+                            "the start structure's closest pair | null: never", nullable=True),
+        "min_distance_action": Opt("stop", "str", "stop: the property fails with the pair, "
+                                   "step and temperature | warn: recorded in the report, the "
+                                   "MD goes on", choices=("stop", "warn")),
     },
 }
 
@@ -261,6 +273,12 @@ def validate_validate_config(given, source="<validate config>", text=None, base=
                     f"{(d[key] // d['every'] + 1) // d['blocks']} frames per block for "
                     f"blocks: {d['blocks']}; need at least 9 (more steps, a smaller every or "
                     "fewer blocks)"))
+    for name in ("melt_quench", "diffusion"):
+        v = out.get(name, {}).get("min_distance")
+        if name in out and v is not None and v != "auto" and not (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
+            raise where.error(["properties", name, "min_distance"],
+                              f"expected a distance in Å > 0, auto or null, got {v!r}")
     if "phonons" in out and len(out["phonons"]["dos_range"]) != 2:
         raise where.error(["properties", "phonons", "dos_range"], "expected [min, max] in THz")
     cfg["properties"] = out

@@ -179,10 +179,16 @@ def run_temperature_lammps(atoms, model_path, threads, watch, cfg, temperature, 
         # ~0.78 x the target with a run every 2 steps
         lmp.command(f"run {int(cfg['equilibration'])} post no")
         select = _selected(a, cfg)
-        traj, temps = [system.atoms().positions[select]], []
+        now = system.atoms()
+        step = int(cfg["equilibration"])
+        watch.check_distances(now, _where(temperature, True), step)
+        traj, temps = [now.positions[select]], []
         for _ in range(cfg["steps"] // cfg["every"]):
             lmp.command(f"run {int(cfg['every'])} pre no post no")
-            traj.append(system.atoms().positions[select])
+            now = system.atoms()
+            step += int(cfg["every"])
+            watch.check_distances(now, _where(temperature), step)
+            traj.append(now.positions[select])
             temps.append(float(lmp.get_thermo("temp")))
             watch.update({"num_extrapolating": int(lmp.extract_pair("num_extrapolating")),
                           "max_force_deviation": float(lmp.extract_pair("max_force_deviation"))},
@@ -207,14 +213,27 @@ def run_temperature(atoms, calc, cfg: dict, temperature: float, seed: int, super
     dyn = Langevin(a, cfg["timestep"] * units.fs, temperature_K=temperature,
                    friction=cfg["friction"] / units.fs, fixcm=False, rng=rng)
     dyn.run(cfg["equilibration"])
+    watch = getattr(calc, "watch", None)
+    step = int(cfg["equilibration"])
+    if watch is not None:  # the close-pair guard at every recorded frame
+        watch.check_distances(a, _where(temperature, True), step)
     select = _selected(a, cfg)
     traj = [a.positions[select].copy()]
     temps = []
     for _ in range(cfg["steps"] // cfg["every"]):
         dyn.run(cfg["every"])
+        step += int(cfg["every"])
+        if watch is not None:
+            watch.check_distances(a, _where(temperature), step)
         traj.append(a.positions[select].copy())
         temps.append(a.get_temperature())
     return traj, float(np.mean(temps)), len(a)
+
+
+def _where(temperature: float, equilibration: bool = False) -> str:
+    """Where the MD is, for the close-pair guard's messages."""
+    return f"the run at {temperature:g} K" + (" (end of the equilibration)" if equilibration
+                                               else "")
 
 
 def _worker(atoms, calc, cfg, temperature, seed, supercell, vacancies):
@@ -224,7 +243,7 @@ def _worker(atoms, calc, cfg, temperature, seed, supercell, vacancies):
     if watch is not None:
         from .common import Watch
 
-        calc.watch = Watch(guard=watch.guard)
+        calc.watch = Watch(guard=watch.guard, distance=watch.distance)
     out = run_temperature(atoms, calc, cfg, temperature, seed, supercell, vacancies)
     return out, getattr(calc, "watch", None)
 
@@ -260,7 +279,7 @@ def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "mod
     reference side runs on ``reference_supercell`` with ``reference_vacancies`` when given."""
     from .common import guard_md
 
-    guard_md(calc, cfg)
+    guard_md(calc, cfg, "diffusion", atoms, side)
     values, sigmas, curves = {}, {}, []
     d_list, s_list = [], []
     lammps = cfg["engine"] == "lammps" and side == "model"
@@ -308,7 +327,8 @@ UNITS = _Units()
 # keys that only the model's side uses when the reference has its own (the reuse of a
 # reference result, suite.reusable_reference, compares the others)
 MODEL_ONLY = ("engine", "supercell", "vacancies", "steps", "stop_extrapolating",
-              "stop_patience", "workers")     # workers: how, not what
+              "stop_patience", "min_distance", "min_distance_action",
+              "workers")     # workers: how, not what
 
 
 def model_config(cfg: dict) -> dict:

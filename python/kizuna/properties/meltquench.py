@@ -123,9 +123,10 @@ def run_protocol(atoms, calc, cfg: dict, seed: int):
     Stationary(a)
     dyn = Langevin(a, cfg["timestep"] * units.fs, temperature_K=segs[0][0],
                    friction=cfg["friction"] / units.fs, fixcm=False, rng=rng)
+    watch = getattr(calc, "watch", None)
     trace = []
     step = 0
-    for t0, t1, n in segs:
+    for k, (t0, t1, n) in enumerate(segs):
         done = 0
         while done < n:
             chunk = min(cfg["ramp_every"], n - done)
@@ -135,6 +136,8 @@ def run_protocol(atoms, calc, cfg: dict, seed: int):
             done += chunk
             step += chunk
             trace.append([step, target, a.get_temperature()])
+            if watch is not None:  # the close-pair guard at every trace point
+                watch.check_distances(a, _where(k, segs, target), step)
     # the sampling at the final temperature: a frame every sample_every steps
     dyn.set_temperature(temperature_K=final_temperature(cfg))
     frames = []
@@ -142,8 +145,20 @@ def run_protocol(atoms, calc, cfg: dict, seed: int):
         dyn.run(cfg["sample_every"])
         step += cfg["sample_every"]
         trace.append([step, final_temperature(cfg), a.get_temperature()])
+        if watch is not None:
+            watch.check_distances(a, _where(len(segs), segs, final_temperature(cfg)), step)
         frames.append(_frame(a))
     return frames, trace
+
+
+def _where(k: int, segs, target: float) -> str:
+    """Where in the schedule the MD is, for messages: segment k (0-based; len(segs): the
+    sampling at the final temperature) and the current target temperature (K)."""
+    if k >= len(segs):
+        return f"the sampling at {target:g} K"
+    t0, t1, _ = segs[k]
+    ramp = f"{t0:g} K" if t0 == t1 else f"{t0:g} -> {t1:g} K"
+    return f"segment {k + 1} of {len(segs)} ({ramp}, target {target:.0f} K)"
 
 
 def run_protocol_lammps(atoms, model_path, threads, watch, cfg: dict, seed: int):
@@ -191,10 +206,14 @@ def run_protocol_lammps(atoms, model_path, threads, watch, cfg: dict, seed: int)
                 n_extra = int(lmp.extract_pair("num_extrapolating"))
                 dev = float(lmp.extract_pair("max_force_deviation"))
                 watch.update({"num_extrapolating": n_extra, "max_force_deviation": dev}, len(a))
-                trace.append([step, t0 + (t1 - t0) * done / n, float(lmp.get_thermo("temp")),
+                target = t0 + (t1 - t0) * done / n
+                trace.append([step, target, float(lmp.get_thermo("temp")),
                               n_extra, dev, float(lmp.get_thermo("vol")) / len(a)])
+                current = _lammps_atoms(system)
+                # the close-pair guard at every trace point
+                watch.check_distances(current, _where(k, segs, target), step)
                 if sample:
-                    frames.append(_frame(_lammps_atoms(system)))
+                    frames.append(_frame(current))
             system.commands(["unfix kz_langevin"] + (["unfix kz_baro"] if pressure is not None
                                                       else []))
     finally:
@@ -279,7 +298,7 @@ def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "mod
     """One side of the property. ``side``/``model_path``: with ``engine: lammps`` the model
     side runs in LAMMPS; ``model_result``: the model side's result (with its frames), which
     the reference judges with ``reference_mode: model_glass``."""
-    guard_md(calc, cfg)
+    guard_md(calc, cfg, "melt_quench", atoms, side)
     judge = side != "model" and cfg["reference_mode"] == "model_glass"
     values, data = {}, {"cooling_rates_K_per_fs": cooling_rates(cfg),
                         "timestep_fs": cfg["timestep"],
@@ -313,6 +332,15 @@ def compute(atoms, calc, cfg: dict, relax: dict, seed: int = 0, side: str = "mod
     data.update(d)
     _after(frames[-1], calc, cfg, seed, values, data)
     return {"values": values, "frames": frames, "data": data}
+
+
+GUARD_KEYS = ("stop_extrapolating", "stop_patience", "min_distance", "min_distance_action")
+
+
+def reference_config(cfg: dict) -> dict:
+    """What the reference side depends on: the section less the guards of the model's MD
+    (a reference is never guarded), so that an earlier reference result stays reusable."""
+    return {k: v for k, v in cfg.items() if k not in GUARD_KEYS}
 
 
 def _reference_md(start, calc, cfg, seed):

@@ -147,6 +147,17 @@ def write_report(results: dict, folder: Path) -> Path:
                      f"{w.get('calls_extrapolating', 0)} | "
                      f"{'–' if std is None else f'{1000 * std:.3g}'} | "
                      f"{_fmt(w.get('max_force_deviation'))} | {m.get('seconds', '')} |")
+    for name, entry in results["properties"].items():
+        close = ((entry.get("model") or {}).get("watch") or {}).get("min_distance") or {}
+        if close.get("close_pairs"):  # min_distance_action: warn let the MD go on
+            e = close["close_pairs"][0]
+            lines += ["", f"**{name}: atoms closer than {close['threshold_A']:.3f} Å** in "
+                      f"{close.get('frames_close', len(close['close_pairs']))} of "
+                      f"{close['checks']} "
+                      f"checked frames (the first: atoms {e['atoms'][0]} and {e['atoms'][1]}, "
+                      f"{e['distance_A']:.3f} Å, {e['where']}, step {e['step']}): the model "
+                      "fused atoms; its numbers are not to be trusted. Label that region with "
+                      "kizuna learn."]
     lines += ["", "## Plots", ""]
     for name, entry in results["properties"].items():
         png = f"{name}.png"
