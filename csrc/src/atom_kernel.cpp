@@ -127,11 +127,28 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     for (int e = 0; e < ne; ++e) begin_[e + 1] = begin_[e] + count_[e];
     for (auto* v : {&x_, &y_, &z_, &r_, &ir_, &ux_, &uy_, &uz_}) grow(*v, n_);
     grow(atom_, n_);
+    // slot order: by element, and inside an element block by increasing r, so that the slots
+    // within any cutoff rc of a block are its first ncut_ (the moment path runs over those only)
+    grow(tmp_r_, n_);
+    grow(order_, n_);
     for (int e = 0; e < ne; ++e) count_[e] = begin_[e];
     for (int a = 0; a < n_; ++a) {
-        const int s = count_[tmp_elem_[a]]++;
         const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
-        const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
+        tmp_r_[a] = std::sqrt(dx * dx + dy * dy + dz * dz);
+        order_[count_[tmp_elem_[a]]++] = a;
+    }
+    for (int e = 0; e < ne; ++e)  // insertion sort of each block (tens of slots)
+        for (int s = begin_[e] + 1; s < begin_[e + 1]; ++s) {
+            const int a = order_[s];
+            const double r = tmp_r_[a];
+            int t = s;
+            for (; t > begin_[e] && tmp_r_[order_[t - 1]] > r; --t) order_[t] = order_[t - 1];
+            order_[t] = a;
+        }
+    for (int s = 0; s < n_; ++s) {
+        const int a = order_[s];
+        const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
+        const double r = tmp_r_[a];
         const double ir = 1.0 / r;
         x_[s] = dx;
         y_[s] = dy;
@@ -146,6 +163,15 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     const size_t nc = plan.cutoffs.size();
     grow(fc_, nc * n_);
     grow(dfc_, nc * n_);
+    // ncut_[c * ne + e]: slots of block e with r < rc of cutoff c (fc = fc' = 0 beyond: those
+    // slots contribute exact zeros), a prefix of the block
+    grow(ncut_, nc * ne);
+    for (size_t c = 0; c < nc; ++c)
+        for (int e = 0; e < ne; ++e) {
+            int s = begin_[e];
+            while (s < begin_[e + 1] && r_[s] < plan.cutoffs[c].rc) ++s;
+            ncut_[c * ne + e] = s - begin_[e];
+        }
     for (size_t c = 0; c < nc; ++c) {
         const CutoffFunction& cut = plan.cutoffs[c];
         double* __restrict fc = fc_.data() + c * n_;
