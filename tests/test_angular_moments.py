@@ -225,3 +225,68 @@ def test_weighted_moment_forces_match_finite_differences(monkeypatch):
     fd = mf.fd_forces(pot, pos, sym, cell, True, h=1e-3)
     assert np.abs(forces - fd).max() < 1e-7 * max(1.0, np.abs(fd).max())
     assert np.abs(forces).max() > 1e-3
+
+
+# ------------------------------------------------- angular cutoffs below the largest cutoff
+# The moment sums run only over the slots inside the group's cutoff: the gather orders every
+# element block by bucket of r between the moment groups' cutoffs below rc_max, and the moment
+# loops stop at the bucket's end (AtomKernel::hi_in). Two angular cutoffs (3.0 and 3.6 Å)
+# below the radial 4.5 Å one, and one at 4.5 Å: both paths must agree to round-off.
+def short_cutoff_model(weighted):
+    rcs = [3.0, 3.6, 4.5]
+    if weighted:
+        sfs = [SymmetryFunction("weighted_radial", (), channel=c, eta=0.5, rs=1.0, rc=4.5,
+                                cutoff="poly2") for c in (1, 3)]
+        for i, (eta, rs, zeta, lam) in enumerate([(0.2, 0.0, 1.0, -1.0), (0.5, 2.0, 2.0, 1.0),
+                                                  (0.1, 0.0, 4.0, 1.0), (0.5, 2.0, 3.0, -1.0),
+                                                  (0.1, 0.0, 6.0, -1.0)]):
+            for c in (1, 3):
+                sfs.append(SymmetryFunction("weighted_angular_wide", (), channel=c, eta=eta,
+                                            rs=rs, zeta=zeta, lam=lam, rc=rcs[i % 3], cutoff="poly2"))
+        return mf.model_from_sfs(["Cu", "Ag", "Au"], sfs, seed=4, hidden=(8, 6),
+                                 activations=("tanh", "softplus", "linear"), channel_weights=WEIGHTS)
+    sfs = [SymmetryFunction("radial", (e,), eta=0.5, rs=0.0, rc=4.5, cutoff="poly2")
+           for e in ("Cu", "S")]
+    for pair in [("Cu", "Cu"), ("Cu", "S"), ("S", "S")]:
+        for i, (eta, rs, zeta, lam) in enumerate([(0.2, 0.0, 1.0, -1.0), (0.5, 2.0, 2.0, 1.0),
+                                                  (0.1, 0.0, 4.0, 1.0), (0.5, 2.0, 3.0, -1.0),
+                                                  (0.1, 0.0, 6.0, 1.0), (0.2, 0.0, 1.0, 1.0)]):
+            sfs.append(SymmetryFunction("angular_wide", pair, eta=eta, rs=rs, zeta=zeta, lam=lam,
+                                        rc=rcs[i % 3], cutoff="poly2"))
+    return mf.model_from_sfs(["Cu", "S"], sfs, seed=5, hidden=(8, 6),
+                             activations=("tanh", "softplus", "linear"))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+def test_short_angular_cutoffs_moments_equal_triplets(weighted, monkeypatch):
+    model = short_cutoff_model(weighted)
+    if weighted:
+        atoms = alloy(("Cu", "Ag", "Au", "Cu", "Au"), seed=9)
+    else:
+        atoms = perturbed(bulk("CuS", "rocksalt", a=4.6, cubic=True) * (2, 1, 1), seed=4, sigma=0.15)
+    G_t, out_t, vjp_t, jvp_t = evaluate(model, atoms, False, monkeypatch)
+    G_m, out_m, vjp_m, jvp_m = evaluate(model, atoms, True, monkeypatch)
+    # with one neighbour inside 3.0 Å the triplet sum is empty (exactly 0) and the moment path
+    # leaves round-off of M^2 - a^2 (~1e-23 here): the floor of the scale is 1e-9 of the largest
+    scale = np.maximum(np.abs(G_t), 1e-9 * np.abs(G_t).max())
+    assert np.max(np.abs(G_m - G_t) / scale) < 1e-12
+    assert abs(out_m["energy"] - out_t["energy"]) <= 1e-12 * abs(out_t["energy"])
+    assert rel(out_m["forces"], out_t["forces"]) < 1e-12
+    assert rel(out_m["virial"], out_t["virial"]) < 1e-12
+    assert rel(flat(vjp_m), flat(vjp_t)) < 1e-12
+    assert rel(flat(jvp_m), flat(jvp_t)) < 1e-12
+    assert np.abs(out_t["forces"]).max() > 1e-3
+    assert not np.array_equal(G_m, G_t)  # the moment path really ran
+    assert np.count_nonzero(G_t) > G_t.size // 2  # most centres have pairs inside 3.0 Å
+
+
+def test_short_angular_cutoff_moment_forces_match_finite_differences(monkeypatch):
+    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    model = short_cutoff_model(True)
+    atoms = alloy(("Au", "Cu", "Ag"), seed=11)
+    pot = kizuna.Potential(model, threads=1)
+    pos, sym, cell = atoms.positions, atoms.get_chemical_symbols(), atoms.cell.array
+    forces = pot.compute(pos, sym, cell, True, forces=True)["forces"]
+    fd = mf.fd_forces(pot, pos, sym, cell, True, h=1e-3)
+    assert np.abs(forces - fd).max() < 1e-7 * max(1.0, np.abs(fd).max())
+    assert np.abs(forces).max() > 1e-3

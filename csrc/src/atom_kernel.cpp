@@ -74,6 +74,26 @@ AtomKernel::AtomKernel(const Model& model) : model_(model) {
     beta_.resize(features);
 }
 
+// the radii that split the element blocks of a centre of element `species`: the distinct rc of
+// its moment groups' cutoffs below rc_max, ascending (cached per element and plan)
+const AtomKernel::SplitRadii& AtomKernel::split_radii(int species) {
+    if (split_.size() < model_.element_models.size()) split_.resize(model_.element_models.size());
+    const ElementPlan& plan = model_.element_models[species].plan;
+    SplitRadii& sp = split_[species];
+    if (sp.plan == &plan && sp.split.size() == plan.cutoffs.size()) return sp;
+    sp.plan = &plan;
+    sp.radii.clear();
+    sp.split.assign(plan.cutoffs.size(), 0);
+    for (const AngularGroup& g : plan.angular) {
+        const double rc = plan.cutoffs[g.cutoff].rc;
+        if (!g.moments || !(rc < plan.rc_max)) continue;
+        sp.split[g.cutoff] = 1;
+        if (std::find(sp.radii.begin(), sp.radii.end(), rc) == sp.radii.end()) sp.radii.push_back(rc);
+    }
+    std::sort(sp.radii.begin(), sp.radii.end());
+    return sp;
+}
+
 // ------------------------------------------------------------------------------------ gather
 void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, int species) {
     em_ = &model_.element_models[species];
@@ -127,11 +147,35 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     for (int e = 0; e < ne; ++e) begin_[e + 1] = begin_[e] + count_[e];
     for (auto* v : {&x_, &y_, &z_, &r_, &ir_, &ux_, &uy_, &uz_}) grow(*v, n_);
     grow(atom_, n_);
-    for (int e = 0; e < ne; ++e) count_[e] = begin_[e];
+    // slot order: by element, and inside an element block by bucket of r between the radii
+    // that split it (the moment groups' cutoffs below rc_max; split_radii), stably: the slots
+    // of a block within such a cutoff are a prefix of it (the moment path runs over those
+    // only). Without split radii the order is the neighbour list's.
+    const SplitRadii& split = split_radii(species);
+    const int nr = static_cast<int>(split.radii.size()), nbk = nr + 1;
+    grow(tmp_r_, n_);
+    grow(order_, n_);
+    grow(key_, n_);
+    bucket_.assign(static_cast<size_t>(ne) * nbk, 0);
     for (int a = 0; a < n_; ++a) {
-        const int s = count_[tmp_elem_[a]]++;
         const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
         const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
+        int b = 0;
+        while (b < nr && !(r < split.radii[b])) ++b;
+        tmp_r_[a] = r;
+        key_[a] = tmp_elem_[a] * nbk + b;
+        ++bucket_[key_[a]];
+    }
+    for (int q = 0, start = 0; q < ne * nbk; ++q) {
+        const int c = bucket_[q];
+        bucket_[q] = start;
+        start += c;
+    }
+    for (int a = 0; a < n_; ++a) order_[bucket_[key_[a]]++] = a;
+    for (int s = 0; s < n_; ++s) {
+        const int a = order_[s];
+        const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
+        const double r = tmp_r_[a];
         const double ir = 1.0 / r;
         x_[s] = dx;
         y_[s] = dy;
@@ -146,6 +190,19 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     const size_t nc = plan.cutoffs.size();
     grow(fc_, nc * n_);
     grow(dfc_, nc * n_);
+    // ncut_[c * ne + e]: slots of block e with r < rc of cutoff c, a prefix of the block for
+    // a split cutoff; the whole block for the others (rc >= rc_max: slots at r >= rc, if any
+    // after rounding, have fc = fc' = 0 exactly)
+    grow(ncut_, nc * ne);
+    for (size_t c = 0; c < nc; ++c)
+        for (int e = 0; e < ne; ++e) {
+            int s = begin_[e];
+            if (split.split[c])
+                while (s < begin_[e + 1] && r_[s] < plan.cutoffs[c].rc) ++s;
+            else
+                s = begin_[e + 1];
+            ncut_[c * ne + e] = s - begin_[e];
+        }
     for (size_t c = 0; c < nc; ++c) {
         const CutoffFunction& cut = plan.cutoffs[c];
         double* __restrict fc = fc_.data() + c * n_;

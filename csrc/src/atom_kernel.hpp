@@ -1,7 +1,9 @@
 // AtomKernel: symmetry functions of one central atom and their derivatives.
 //
 // For centre i the kernel gathers the neighbours within the element's largest cutoff, sorted
-// by element (one contiguous block per element, structure-of-arrays), then:
+// by element (one contiguous block per element, structure-of-arrays) and inside a block by
+// bucket of r between the moment groups' smaller cutoffs (the slots within such a cutoff are a
+// prefix of the block), then:
 //   values()   G_s and, for every angular group, a compact list of the contributing triplets
 //              with their per-triplet quantities (cos, r_jk, cutoffs, exponentials, angular
 //              factors) stored as arrays over triplets, so that every loop vectorises;
@@ -101,6 +103,13 @@ class AtomKernel {
     // slots of neighbour element e: lo(e) .. hi(e); e = -1 (weighted kinds): all neighbours
     int lo(int e) const { return e < 0 ? 0 : begin_[e]; }
     int hi(int e) const { return e < 0 ? n_ : begin_[e + 1]; }
+    // end of the slots of element e inside cutoff c (r < rc; a prefix of the block for the moment
+    // groups' cutoffs): lo(e) .. hi_in(e, c) hold every slot with fc != 0; e = -1: all (n_)
+    int hi_in(int e, int c) const {
+        return e < 0 ? n_ : begin_[e] + ncut_[static_cast<size_t>(c) * model_.num_elements() + e];
+    }
+    // slots of block e inside cutoff c
+    int len_in(int e, int c) const { return ncut_[static_cast<size_t>(c) * model_.num_elements() + e]; }
     // w_c(Z_j) of slot j in channel c; 1 for c = -1 (plain kinds)
     double weight(int c, int j) const { return c < 0 ? 1.0 : w_[static_cast<size_t>(c) * n_ + j]; }
     double cosine(int j, int k) const { return ux_[j] * ux_[k] + uy_[j] * uy_[k] + uz_[j] * uz_[k]; }
@@ -110,10 +119,22 @@ class AtomKernel {
     int n_features_ = 0;
     int n_ = 0;
 
-    // neighbours sorted by element: r_ij = (x, y, z), r, 1/r, unit vector, atom index
+    // neighbours sorted by element (then by r bucket): r_ij = (x, y, z), r, 1/r, unit vector, atom index
     std::vector<double> x_, y_, z_, r_, ir_, ux_, uy_, uz_;
     std::vector<int> atom_;
     std::vector<int> begin_;  // slots of element e: begin_[e] .. begin_[e+1]
+    std::vector<int> ncut_;   // [c * ne + e]: slots of block e with r < rc of cutoff c
+    std::vector<double> tmp_r_;  // gather: r of every unsorted entry
+    std::vector<int> order_, key_, bucket_;  // gather: unsorted entry of every slot, sort keys
+    // radii splitting the element blocks (the moment groups' cutoffs below rc_max, ascending)
+    // and per cutoff of the plan whether it is one of them
+    struct SplitRadii {
+        const ElementPlan* plan = nullptr;
+        std::vector<double> radii;
+        std::vector<char> split;
+    };
+    std::vector<SplitRadii> split_;
+    const SplitRadii& split_radii(int species);
     std::vector<double> tmp_;  // unsorted gather buffer (x, y, z per entry)
     std::vector<int> tmp_atom_, tmp_elem_, count_;
     std::vector<double> fc_, dfc_;  // per cutoff function of the element: [c * n + slot]
