@@ -11,6 +11,21 @@ from pathlib import Path
 
 from ..training.config import Opt, _check_section, _line_map, _Where, read_yaml_config
 
+# the guards of the model's MD (melt_quench and diffusion): extrapolation and fused atoms
+MD_GUARDS = {
+    "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this fraction "
+                              "of the atoms is outside the training range for stop_patience "
+                              "consecutive steps (null: never)",
+                              nullable=True, minimum=0.0, maximum=1.0),
+    "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
+    "min_distance": Opt("auto", "any", "Å: stop the model's MD when two atoms come closer "
+                        "(checked at every trace point / recorded frame) | auto: 0.65 x "
+                        "the start structure's closest pair | null: never", nullable=True),
+    "min_distance_action": Opt("stop", "str", "stop: the property fails with the pair, "
+                               "step and temperature | warn: recorded in the report, the "
+                               "MD goes on", choices=("stop", "warn")),
+}
+
 PROPERTIES = {
     "eos": {
         "strain": Opt(0.04, "float", "largest isotropic linear strain (volumes V0*(1+-s)^3)",
@@ -109,17 +124,7 @@ PROPERTIES = {
         "bulk_modulus": Opt(100.0, "float", "GPa, the barostat's estimate of the bulk modulus "
                                             "(sets how fast the volume follows the pressure)",
                             minimum=0.0, exclusive_min=True),
-        "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
-                                  "fraction of the atoms is outside the training range for "
-                                  "stop_patience consecutive steps (null: never)",
-                                  nullable=True, minimum=0.0, maximum=1.0),
-        "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
-        "min_distance": Opt("auto", "any", "Å: stop the model's MD when two atoms come closer "
-                            "(checked at every trace point / recorded frame) | auto: 0.65 x "
-                            "the start structure's closest pair | null: never", nullable=True),
-        "min_distance_action": Opt("stop", "str", "stop: the property fails with the pair, "
-                                   "step and temperature | warn: recorded in the report, the "
-                                   "MD goes on", choices=("stop", "warn")),
+        **MD_GUARDS,
     },
     "diffusion": {
         "supercell": Opt([2, 2, 2], "list_int", "repetitions of the input cell"),
@@ -154,17 +159,7 @@ PROPERTIES = {
                        minimum=1),
         "blocks": Opt(4, "int", "consecutive pieces of each run fitted alone: the standard "
                                 "error of D (1: none)", minimum=1),
-        "stop_extrapolating": Opt(0.5, "float", "stop the model's MD when more than this "
-                                  "fraction of the atoms is outside the training range for "
-                                  "stop_patience consecutive steps (null: never)",
-                                  nullable=True, minimum=0.0, maximum=1.0),
-        "stop_patience": Opt(20, "int", "consecutive steps, see stop_extrapolating", minimum=1),
-        "min_distance": Opt("auto", "any", "Å: stop the model's MD when two atoms come closer "
-                            "(checked at every trace point / recorded frame) | auto: 0.65 x "
-                            "the start structure's closest pair | null: never", nullable=True),
-        "min_distance_action": Opt("stop", "str", "stop: the property fails with the pair, "
-                                   "step and temperature | warn: recorded in the report, the "
-                                   "MD goes on", choices=("stop", "warn")),
+        **MD_GUARDS,
     },
 }
 
