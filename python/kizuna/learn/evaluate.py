@@ -67,22 +67,30 @@ def committee_errors(model_path, frames, threads=1) -> dict:
             "max_force_error": [float(x) for x in max_err]}
 
 
-def independent_test(cfg: dict, model_path, reference) -> dict:
+def independent_test(cfg: dict, model_path, reference, save=None) -> dict:
     """Errors on reference trajectories from seeds the learning never used: one trajectory
     per test temperature; the totals over all frames, and per temperature under
     ``by_temperature`` (a list of temperatures probes in- and out-of-distribution frames:
-    where the rank correlation of deviation and error matters)."""
+    where the rank correlation of deviation and error matters). With ``save`` (a path) the
+    frames are written there (extxyz: reference energy and forces, ``test_temperature``), so
+    other models can be scored on the same held-out frames."""
     t = cfg["test"]
     temps = t["temperature"] if isinstance(t["temperature"], list) else [t["temperature"]]
     per, frames = {}, []
     for k, temperature in enumerate(temps):
         part = reference_trajectory(cfg, reference, t["trajectory_steps"], t["every"],
                                     temperature, cfg["seed"] + 4242 + 101 * k)
+        for frame in part:
+            frame.info["test_temperature"] = float(temperature)
         frames += part
         if len(temps) > 1:
             errors = committee_errors(model_path, part, cfg["threads"])
             per[f"{temperature:g}"] = {k2: v for k2, v in errors.items()
                                       if not isinstance(v, list)}
+    if save is not None:
+        from ase.io import write
+
+        write(save, frames, format="extxyz")
     out = committee_errors(model_path, frames, cfg["threads"])
     if per:
         out["by_temperature"] = per

@@ -444,7 +444,8 @@ class Learner:
         if self.cfg["test"]["trajectory_steps"]:
             from .evaluate import independent_test
 
-            summary["test"] = independent_test(self.cfg, self.model_path, self._ref())
+            summary["test"] = independent_test(self.cfg, self.model_path, self._ref(),
+                                               save=self.dir / "test.xyz")
         _write_json(self.dir / "summary.json", summary)
         self.progress.close_bar()
         self._say(f"done: {summary['md_steps']} MD steps, {summary['reference_calls']} reference "

@@ -45,6 +45,11 @@ def stage_structure(base, stage: dict, seed: int):
         atoms.set_cell(atoms.cell * (1.0 + stage["strain"]), scale_atoms=True)
     if stage["vacancies"]:
         species = stage.get("vacancy_species")
+        missing = sorted(set(species or ()) - set(atoms.get_chemical_symbols()))
+        if missing:
+            raise ConfigError(f"md.stages: vacancy_species {', '.join(missing)}: not in the "
+                              f"structure (its elements: "
+                              f"{', '.join(sorted(set(atoms.get_chemical_symbols())))})")
         pool = (np.arange(len(atoms)) if not species else
                 np.flatnonzero(np.isin(atoms.get_chemical_symbols(), species)))
         if stage["vacancies"] >= len(pool):
