@@ -12,8 +12,9 @@ and scores each on test.xyz against CHGNet:
 
 Each training runs in a child process: peak resident memory (wait4), CPU seconds, median
 seconds per epoch (log.csv); then each model's cost per atom-step (energy and forces through
-kizuna's core, one thread, CPU time) on a held-out frame repeated to >= 1,000 atoms. The committee student of the run itself is the first row (its
-summary.json test: committee mean over the same frames).
+kizuna's core, one thread, CPU time) on a held-out frame repeated to >= 1,000 atoms. The
+committee student of the run itself is the first row (its summary.json test: the committee
+mean over the same frames).
 
     OMP_NUM_THREADS=1 python examples/distill/nmc_descriptors.py runs/distill-nmc \
         [--epochs 150] [--lbfgs-epochs 30] [--seed N] [--json out.json]
