@@ -136,3 +136,17 @@ def test_independent_test_writes_its_frames(tmp_path, monkeypatch):
                                                              abs=1e-6)
         assert np.abs(frame.get_forces() - again.get_forces()).max() < 1e-6
     assert np.ptp([f.get_potential_energy() for f in frames]) > 0   # MD moved the atoms
+
+
+def test_strict_variant_differs_only_in_label_threshold_and_final_training():
+    base = load_learn_config(DISTILL / "nmc_chgnet.yaml")
+    strict = load_learn_config(DISTILL / "nmc_chgnet_strict.yaml")
+    assert strict["uncertainty"]["adaptive"] is False
+    assert strict["uncertainty"]["max_force_deviation"] == 0.4
+    assert [st["max_force_deviation"] for st in strict["md"]["stages"]] == \
+        [None, None, 0.5, None, None]
+    assert strict["committee"]["final_epochs"] > 0
+    for key in ("structure", "training", "test", "bootstrap", "seed", "reference"):
+        assert strict[key] == base[key]
+    for a, b in zip(base["md"]["stages"], strict["md"]["stages"]):
+        assert dict(a, max_force_deviation=None) == dict(b, max_force_deviation=None)
