@@ -100,3 +100,19 @@ def test_validation_file_is_the_validation_split(tiny):
         assert not set(run.split["train"]) & set(run.split["validation"])
     finally:
         run.pool.close()
+
+
+def test_alloy_config_is_the_benchmarked_one(tiny):
+    """alloy.yaml trains what benchmarks/README.md measured: many_elements_tuning.py's
+    variant "s2long" (selected on the validation compositions)."""
+    spec = importlib.util.spec_from_file_location(
+        "many_elements_tuning", EXAMPLES.parents[1] / "benchmarks" / "many_elements_tuning.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    given = module.config("s2long", tiny / "train.extxyz", tiny / "test.extxyz", tiny / "run",
+                          validation=tiny / "validation.extxyz")
+    bench = load_config(None, given=given)
+    example = load_config(EXAMPLES / "alloy.yaml")
+    for key in ("seed", "symmetry_functions", "model", "loss", "training"):
+        assert example[key] == bench[key], key
+    assert example["data"]["validation_fraction"] == bench["data"]["validation_fraction"] == 0
