@@ -19,7 +19,7 @@ to one file; compositions compared by their element counts):
   written); ``--test new`` draws ``--test-comps`` x ``--test-frames`` from this script's own
   generator instead.
 
-    # the data of docs/training.md's alloy example (~2 CPU-min)
+    # the data of docs/training.md's alloy example (~4-5 min on one core)
     OMP_NUM_THREADS=1 python examples/training/make_alloy_data.py --out runs/alloy
     kizuna train examples/training/alloy.yaml --set data.train=runs/alloy/train.extxyz \\
         --set data.validation=runs/alloy/validation.extxyz \\
@@ -121,7 +121,7 @@ def make_sets(train_comps: int, validation_comps: int, frames: int, cells: int, 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder for the three extxyz files")
-    parser.add_argument("--train-comps", type=int, default=150)
+    parser.add_argument("--train-comps", type=int, default=135)
     parser.add_argument("--validation-comps", type=int, default=15)
     parser.add_argument("--frames", type=int, default=2,
                         help="MD frames per training / validation composition")
