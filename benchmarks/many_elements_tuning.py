@@ -60,10 +60,6 @@ VARIANTS = {
     # 30 Adam epochs as "base", then 20 Adam epochs with 100x the energy weight
     "s2x100": {"training": {"stage_two_epochs": 20, "stage_two_learning_rate": 1e-3},
                "loss": {"stage_two_energy_weight": 100.0}},
-    # 60 Adam epochs, then 30 Adam epochs with 30x the energy weight
-    "s2long60": {"training": {"epochs": 60, "stage_two_epochs": 30,
-                              "stage_two_learning_rate": 1e-3},
-                 "loss": {"stage_two_energy_weight": 30.0}},
     # the per-pair set (408 functions) with the settings of "base" and "s2long"
     "pair": {"symmetry_functions": {"element_mode": "pair", "learn_weights": False}},
     "pair_s2long": {"symmetry_functions": {"element_mode": "pair", "learn_weights": False},
