@@ -90,3 +90,49 @@ def test_seed_script_keeps_sound_labels_only(tmp_path):
         _seed_module().main([str(old), str(new)])
     with pytest.raises(SystemExit, match="no such file"):
         _seed_module().main([str(tmp_path / "missing"), str(tmp_path / "other")])
+
+
+def _close_pairs_module():
+    spec = importlib.util.spec_from_file_location(
+        "li2o_close_pairs", ROOT / "examples" / "learn" / "li2o_close_pairs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_close_pairs_pushes_the_closest_pair_across_the_boundary():
+    m = _close_pairs_module()
+    crystal = bulk("OLi2", "fluorite", a=4.63, cubic=True)
+    crystal.wrap()
+    for pair, target in ((("O", "O"), 1.2), (("Li", "O"), 1.3), (("Li", "Li"), 1.9)):
+        out = m.pushed(crystal, pair, target)
+        moved = np.flatnonzero(np.linalg.norm(out.positions - crystal.positions, axis=1) > 1e-9)
+        assert len(moved) == 2                          # the pair only
+        i, j = moved
+        assert {out[i].symbol, out[j].symbol} == set(pair)
+        # the pair's distance (minimum image) is the target; its midpoint stays put
+        assert out.get_distance(i, j, mic=True) == pytest.approx(target, abs=1e-9)
+        before = crystal.get_distance(i, j, mic=True)
+        nearest = {"O-O": 4.63 / 2 ** 0.5, "Li-O": 4.63 * 3 ** 0.5 / 4, "Li-Li": 4.63 / 2}
+        assert before == pytest.approx(nearest["-".join(pair)])     # the nearest such pair
+        shift = out.positions[moved] - crystal.positions[moved]
+        np.testing.assert_allclose(shift[0], -shift[1], atol=1e-12)
+    assert m.pushed(crystal, ("Li", "Na"), 1.5) is None
+
+
+def test_close_pairs_labels_the_stop_its_past_and_pushed_pairs():
+    m = _close_pairs_module()
+    crystal = bulk("OLi2", "fluorite", a=4.63, cubic=True)
+    frames = {s: crystal.copy() for s in range(100, 262, 2)}   # recorded every 2 steps
+    todo = m.to_label(frames, n_pairs=3, n_rattle=2, rng=np.random.default_rng(0))
+    kinds = [info["kind"] for _, info in todo]
+    assert kinds[0] == "stop" and todo[0][1]["step"] == 260
+    assert [info["step"] for _, info in todo if info["kind"] == "before_stop"] == \
+        [260 - b for b in m.BEFORE]
+    assert kinds.count("rattled_stop") == 2
+    for pair in ("O-O", "Li-O", "Li-Li"):
+        pushed = [(a, info) for a, info in todo if info["kind"] == f"pushed_{pair}"]
+        assert len(pushed) == 3
+        assert all(info["step"] == 260 - m.BEFORE[-1] for _, info in pushed)
+    rattled = next(a for a, info in todo if info["kind"] == "rattled_stop")
+    assert 0.01 < np.std(rattled.positions - crystal.positions) < 0.1   # ~0.05 Å
