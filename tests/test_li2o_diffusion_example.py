@@ -5,6 +5,7 @@ temperatures), and the seed script keeps only sound labels. Seconds, no referenc
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +137,50 @@ def test_close_pairs_labels_the_stop_its_past_and_pushed_pairs():
         assert all(info["step"] == 260 - m.BEFORE[-1] for _, info in pushed)
     rattled = next(a for a, info in todo if info["kind"] == "rattled_stop")
     assert 0.01 < np.std(rattled.positions - crystal.positions) < 0.1   # ~0.05 Å
+
+
+def _arrhenius_module():
+    spec = importlib.util.spec_from_file_location(
+        "diffusion_arrhenius", ROOT / "examples" / "validate" / "diffusion_arrhenius.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _results(path, temps, steps, d_a2_fs, seed=0, reference="chgnet"):
+    """A results.json of the reference side's diffusion (only the keys the script reads)."""
+    curves = [{"temperature": t, "mean_temperature": t, "D_A2_per_fs": d,
+               "D_std_A2_per_fs": 0.1 * d} for t, d in zip(temps, d_a2_fs)]
+    res = {"reference": reference, "inputs": {"structure": {"bulk": "x"}, "relax": {},
+                                              "seed": seed},
+           "properties": {"diffusion": {"config": {"temperatures": temps, "steps": 5000,
+                                                   "reference_steps": steps, "timestep": 2.0},
+                                        "reference": {"values": {}, "data": {"curves": curves}}}}}
+    path.write_text(json.dumps(res))
+    return path
+
+
+def test_arrhenius_script_takes_the_longest_run_per_temperature(tmp_path, capsys):
+    m = _arrhenius_module()
+    ea, kb = 0.5, 8.617333262e-5
+    temps = [1200.0, 1400.0, 1600.0]
+    exact = [1e-3 * np.exp(-ea / (kb * t)) for t in temps]     # Å²/fs
+    short = _results(tmp_path / "short.json", temps, 2000, [2 * d for d in exact])
+    long_ = _results(tmp_path / "long.json", [1400.0], 5000, [exact[1]], seed=1)
+    out = tmp_path / "fit.json"
+    assert m.main(["reference", str(short), str(long_), "--json", str(out)]) == 0
+    fit = json.loads(out.read_text())
+    p = {q["temperature"]: q for q in fit["points"]}
+    assert p[1400.0]["steps"] == 5000 and p[1400.0]["time_ps"] == 10
+    assert p[1400.0]["seed"] == 1 and p[1600.0]["seed"] == 2      # seed + index in its file
+    assert p[1200.0]["D_cm2_per_s"] == pytest.approx(0.1 * 2 * exact[0])   # Å²/fs -> cm²/s
+    # 2 x D at 1200 and 1600 K, 1 x at 1400 K: E_a from the three points, not 0.5 eV
+    expected = m.arrhenius_fit(temps, [0.2 * exact[0], 0.1 * exact[1], 0.2 * exact[2]],
+                               [0.02 * exact[0], 0.01 * exact[1], 0.02 * exact[2]])
+    assert fit["arrhenius"]["activation_energy"] == pytest.approx(expected["activation_energy"])
+    # with the 4 ps run alone: the exact slope (a constant factor does not change E_a)
+    assert m.main(["reference", str(short)]) == 0
+    assert "E_a = 0.500" in capsys.readouterr().out
+    other = _results(tmp_path / "other.json", [1200.0], 5000, [exact[0]], reference="emt")
+    with pytest.raises(SystemExit, match="another structure, relaxation or reference"):
+        m.main(["reference", str(short), str(other)])
