@@ -34,6 +34,7 @@ from kizuna.properties.common import Watched, closest_pair, guard_md, relax_cell
 from kizuna.properties.config import load_validate_config
 from kizuna.properties.diffusion import run_temperature_lammps
 from kizuna.properties.suite import start_structure
+from kizuna.runfolder import RunLock
 
 # target distances (Å) of the pushed pairs; the relaxed crystal's nearest pairs are Li-O
 # 2.02, Li-Li 2.33, O-O 3.29 Å (CHGNet's hot Li_1.75O also forms O-O pairs near 1.5 Å,
@@ -129,8 +130,6 @@ def main(argv=None) -> int:
     model = a.run / "committee.kzn"
     if not model.is_file():
         sys.exit(f"{model}: no such file (run kizuna learn first)")
-    if (a.run / ".kizuna.lock").exists():
-        print(f"note: {a.run}/.kizuna.lock exists; make sure no kizuna learn runs there")
     cfg = load_validate_config(str(a.validate))
     frames, stop = replay(cfg, model, a.temperature)
     if stop is None:
@@ -146,17 +145,18 @@ def main(argv=None) -> int:
     ref = make_reference(a.reference)
     store = LabelledStore(a.run / "labelled.xyz")
     done = 0
-    for atoms, info in todo:
-        work = atoms.copy()
-        work.calc = ref
-        energy, forces = work.get_potential_energy(), work.get_forces()
-        stress = work.get_stress()
-        store.append(atoms, energy, forces, stress,
-                     {"source": "close_pairs", "temperature": a.temperature, **info})
-        done += 1
-        print(f"  {info['kind']:>14} step {info['step']}: "
-              f"closest {closest_pair(atoms, 6.0)[2]:.3f} Å, |F|max "
-              f"{np.linalg.norm(forces, axis=1).max():.2f} eV/Å")
+    with RunLock(a.run, "li2o_close_pairs.py"):   # no kizuna learn meanwhile
+        for atoms, info in todo:
+            work = atoms.copy()
+            work.calc = ref
+            energy, forces = work.get_potential_energy(), work.get_forces()
+            stress = work.get_stress()
+            store.append(atoms, energy, forces, stress,
+                         {"source": "close_pairs", "temperature": a.temperature, **info})
+            done += 1
+            print(f"  {info['kind']:>14} step {info['step']}: "
+                  f"closest {closest_pair(atoms, 6.0)[2]:.3f} Å, |F|max "
+                  f"{np.linalg.norm(forces, axis=1).max():.2f} eV/Å")
     print(f"{store.path}: {done} structures appended ({len(store)} in all); now resume "
           "kizuna learn on this folder (it trains on them first)")
     return 3
