@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "kizuna/errors.hpp"
 #include "kizuna/model.hpp"
 
 namespace kizuna {
@@ -86,8 +87,6 @@ AngularGroup member_subset(const AngularGroup& g, const std::vector<bool>& take)
 // loop, those of a weighted group stay on the triplet list. KIZUNA_ANGULAR_MOMENTS=0 keeps
 // every group on the triplet list (A/B comparisons and the tests that compare the paths).
 void split_moment_groups(ElementPlan& plan) {
-    const char* env = std::getenv("KIZUNA_ANGULAR_MOMENTS");
-    if (env && std::string(env) == "0") return;
     std::vector<AngularGroup> groups;
     for (const AngularGroup& g : plan.angular) {
         if (g.narrow) {
@@ -115,6 +114,27 @@ void split_moment_groups(ElementPlan& plan) {
         }
     }
     plan.angular = groups;
+}
+
+void sort_group_members(ElementPlan& plan);
+
+// Per-centre choice between the moment tensors and the triplet list (AtomKernel::gather): a
+// centre with at most this many neighbours inside the moment groups' largest cutoff takes the
+// triplet list. Moment cost grows like the neighbours n inside (35 monomials per slot at
+// zeta = 4), the triplet list's like n^2 / 2; measured crossover (benchmarks/README.md,
+// "per-centre choice"): CHGNet Si student (~8 inside 3.8 Å) faster on triplets, Li2O (~21
+// inside 3.5 Å) on moments. KIZUNA_TRIPLET_MAX_NEIGHBORS overrides it (A/B runs, tests).
+int triplet_max_neighbors() {
+    const char* env = std::getenv("KIZUNA_TRIPLET_MAX_NEIGHBORS");
+    if (env && *env) {
+        char* end = nullptr;
+        const long v = std::strtol(env, &end, 10);
+        if (*end != '\0' || v < -1 || v > 1000000)
+            throw InputError(std::string("KIZUNA_TRIPLET_MAX_NEIGHBORS must be an integer >= -1 (-1: never "
+                                         "the triplet list), got '") + env + "'");
+        return static_cast<int>(v);
+    }
+    return kTripletMaxNeighbors;
 }
 
 void build_plan(ElementModel& em) {
@@ -218,8 +238,28 @@ void build_plan(ElementModel& em) {
             }
         }
     }
-    split_moment_groups(plan);
-    // members of an angular group sorted by exponential term (contiguous per term)
+    // KIZUNA_ANGULAR_MOMENTS (read when a model is parsed): "0" every angular group on the
+    // triplet list; "1" the moment / pair split for every centre; unset (or anything else) the
+    // split, and the unsplit plan kept for the per-centre choice (ElementModel::triplet_plan)
+    const char* env = std::getenv("KIZUNA_ANGULAR_MOMENTS");
+    const std::string mode = env ? env : "";
+    ElementPlan unsplit = plan;
+    if (mode != "0") split_moment_groups(plan);
+    sort_group_members(plan);
+    em.triplet_plan = ElementPlan{};
+    em.moment_rc = 0.0;
+    em.triplet_max_neighbors = -1;
+    for (const AngularGroup& g : plan.angular)
+        if (g.moments) em.moment_rc = std::max(em.moment_rc, plan.cutoffs[g.cutoff].rc);
+    if (em.moment_rc > 0.0 && mode != "0" && mode != "1") {
+        sort_group_members(unsplit);
+        em.triplet_plan = std::move(unsplit);
+        em.triplet_max_neighbors = triplet_max_neighbors();
+    }
+}
+
+// members of an angular group sorted by exponential term (contiguous per term)
+void sort_group_members(ElementPlan& plan) {
     for (AngularGroup& g : plan.angular) {
         std::vector<size_t> idx(g.out.size());
         for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;

@@ -108,6 +108,9 @@ struct AngularGroup {
 // share): measured <= 2e-14 up to zeta = 4, 8e-14 at 6, 1e-11 at 16 (diamond Si, 5.5 Å).
 constexpr int kMaxMomentDegree = 4;
 
+// Default of ElementModel::triplet_max_neighbors (model_plan.cpp, triplet_max_neighbors()).
+constexpr int kTripletMaxNeighbors = 10;
+
 struct CompactAngularGroup {
     int e1 = 0, e2 = 0;  // -1, -1: weighted (every pair, times w_c(Z_j) w_c(Z_k), c = channel)
     int channel = -1;
@@ -136,6 +139,14 @@ struct ElementModel {
     std::vector<SymmetryFunction> sfs;
     std::vector<Member> members;
     ElementPlan plan;
+    // Per-centre choice (AtomKernel::gather): a centre with at most triplet_max_neighbors
+    // neighbours closer than moment_rc (the moment groups' largest cutoff) is evaluated with
+    // triplet_plan, the same functions with every angular group on the triplet list (cheaper
+    // than moment tensors for few neighbours); -1 (no moment group, or KIZUNA_ANGULAR_MOMENTS
+    // 0 / 1): always `plan`. Both give the same values to round-off.
+    ElementPlan triplet_plan;
+    double moment_rc = 0.0;
+    int triplet_max_neighbors = -1;
     std::vector<double> extrapolation_min, extrapolation_max;  // union of the members' ranges
     int max_width = 0;                                          // widest network layer
 };
