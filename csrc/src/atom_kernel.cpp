@@ -371,6 +371,28 @@ void AtomKernel::radial_values(const RadialGroup& g, int gi) {
             rr[l] = in ? r[j] : 0.0;
             ff[l] = in ? fc[j] : 0.0;
         }
+        if (g.chain) {  // E_{m+1} = E_m q c_m (RadialGroup::chain)
+            double x[8], q[8];
+            const double eta = g.eta[0], rs0 = g.rs[0], k = g.chain_k;
+#pragma omp simd
+            for (int l = 0; l < 8; ++l) {
+                const double d0 = rr[l] - rs0;
+                x[l] = kz_exp(-eta * d0 * d0);
+                q[l] = kz_exp(k * d0);
+            }
+            for (int m = 0; m < M; ++m) {
+                double* __restrict e = E + static_cast<size_t>(m) * L + l0;
+                double* __restrict a = acc + 8 * m;
+                const double c = m + 1 < M ? g.chain_c[m] : 0.0;
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) {
+                    e[l] = x[l];
+                    a[l] += x[l] * ff[l];
+                    x[l] = x[l] * q[l] * c;
+                }
+            }
+            continue;
+        }
         for (int m = 0; m < M; ++m) {
             const double eta = g.eta[m], rs = g.rs[m];
             double* __restrict e = E + static_cast<size_t>(m) * L + l0;

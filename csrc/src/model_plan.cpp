@@ -118,6 +118,35 @@ void split_moment_groups(ElementPlan& plan) {
 
 void sort_group_members(ElementPlan& plan);
 
+// RadialGroup::chain for groups of one eta and equally spaced rs (at least 3 members), where
+// the recurrence stays far from under- and overflow (the bounds in model.hpp).
+void chain_radial_groups(ElementPlan& plan) {
+    for (RadialGroup& g : plan.radial) {
+        g.chain = false;
+        g.chain_c.clear();
+        const size_t M = g.out.size();
+        if (M < 3) continue;
+        const double eta = g.eta[0], rs0 = g.rs[0], delta = g.rs[1] - g.rs[0];
+        const double rc = plan.cutoffs[g.cutoff].rc;
+        bool ok = eta > 0.0 && delta != 0.0;
+        double worst = 0.0;  // largest eta (r - rs_m)^2 over r in [0, rc]
+        for (size_t m = 0; m < M && ok; ++m) {
+            const double expect = rs0 + static_cast<double>(m) * delta;
+            ok = g.eta[m] == eta && std::fabs(g.rs[m] - expect) <= 1e-12 * std::max(1.0, std::fabs(expect));
+            const double far = std::max(std::fabs(g.rs[m]), std::fabs(rc - g.rs[m]));
+            worst = std::max(worst, eta * far * far);
+        }
+        const double k = 2.0 * eta * delta;
+        const double d0 = std::max(std::fabs(rs0), std::fabs(rc - rs0));
+        const double c_last = eta * delta * delta * (2.0 * static_cast<double>(M) - 1.0);
+        if (!ok || worst > 600.0 || std::fabs(k) * d0 > 600.0 || c_last > 600.0) continue;
+        g.chain = true;
+        g.chain_k = k;
+        for (size_t m = 0; m + 1 < M; ++m)
+            g.chain_c.push_back(std::exp(-eta * delta * delta * (2.0 * static_cast<double>(m) + 1.0)));
+    }
+}
+
 // Per-centre choice between the moment tensors and the triplet list (AtomKernel::gather): a
 // centre with at most this many neighbours inside the moment groups' largest cutoff takes the
 // triplet list. Moment cost grows like the neighbours n inside (35 monomials per slot at
@@ -243,6 +272,7 @@ void build_plan(ElementModel& em) {
     // split, and the unsplit plan kept for the per-centre choice (ElementModel::triplet_plan)
     const char* env = std::getenv("KIZUNA_ANGULAR_MOMENTS");
     const std::string mode = env ? env : "";
+    chain_radial_groups(plan);
     ElementPlan unsplit = plan;
     if (mode != "0") split_moment_groups(plan);
     sort_group_members(plan);

@@ -66,6 +66,14 @@ struct RadialGroup {
     int cutoff = 0;  // index into ElementPlan::cutoffs
     std::vector<int> out;
     std::vector<double> eta, rs;
+    // chain: every member has the same eta and rs_m = rs_0 + m delta (the shifted grids), so
+    // E_{m+1}(r) = E_m(r) q(r) c_m with q(r) = exp(2 eta delta (r - rs_0)) and the constants
+    // c_m = exp(-eta delta^2 (2m + 1)): two exponentials per neighbour instead of one per
+    // member (AtomKernel::radial_values). Set by the plan only where every E_m, q and c_m stays
+    // in [e^-600, e^600] for r in [0, rc] (no underflow: relative error ~ (m+1) ulp).
+    bool chain = false;
+    double chain_k = 0.0;         // 2 eta delta, 1/Å
+    std::vector<double> chain_c;  // c_m, m = 0 .. members - 2
 };
 
 struct CompactRadialGroup {
