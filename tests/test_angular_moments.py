@@ -2,7 +2,7 @@
 
 Plain `angular_wide` functions with an integer zeta <= 4 are evaluated from per-neighbour moment
 tensors instead of the triplet list, by default for centres with more than
-KIZUNA_TRIPLET_MAX_NEIGHBORS (10) neighbours inside the moment cutoff; KIZUNA_ANGULAR_MOMENTS=0
+KIZUNA_TRIPLET_MAX_NEIGHBORS (12) neighbours inside the moment cutoff; KIZUNA_ANGULAR_MOMENTS=0
 at model load keeps the triplet path for every centre, =1 the moment path for every centre. Both paths must give the same symmetry functions, energies, forces, virials and training
 products (vjp, jvp) to round-off, on the mlearn grid (examples/training/mlearn.yaml: zeta
 {1, 2, 4, 16}, shifted shells) and on two-element models with cross-element pairs and a

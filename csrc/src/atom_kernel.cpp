@@ -75,7 +75,9 @@ AtomKernel::AtomKernel(const Model& model) : model_(model) {
 }
 
 // the radii that split the element blocks of a centre of element `species`: the distinct rc of
-// its moment groups' cutoffs below rc_max, ascending (cached per element and plan)
+// its moment groups' and triplet-list groups' cutoffs below rc_max, ascending (cached per
+// element and plan; `triplets`: ElementModel::triplet_plan). The moment loops and the triplet
+// candidates then run over the prefix of a block inside the group's cutoff only.
 const AtomKernel::SplitRadii& AtomKernel::split_radii(int species, bool triplets) {
     if (split_.size() < 2 * model_.element_models.size()) split_.resize(2 * model_.element_models.size());
     const ElementModel& em = model_.element_models[species];
@@ -87,7 +89,7 @@ const AtomKernel::SplitRadii& AtomKernel::split_radii(int species, bool triplets
     sp.split.assign(plan.cutoffs.size(), 0);
     for (const AngularGroup& g : plan.angular) {
         const double rc = plan.cutoffs[g.cutoff].rc;
-        if (!g.moments || !(rc < plan.rc_max)) continue;
+        if (g.pairs || !(rc < plan.rc_max)) continue;  // moment groups and triplet lists
         sp.split[g.cutoff] = 1;
         if (std::find(sp.radii.begin(), sp.radii.end(), rc) == sp.radii.end()) sp.radii.push_back(rc);
     }
@@ -450,7 +452,8 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
     double* __restrict ex = ex_.data() + pair_offset_[gi];
-    const int b1s = lo(g.e1), b1e = hi(g.e1), b2s = lo(g.e2), b2e = hi(g.e2);
+    // slots inside rc: a prefix of each element block when rc is below rc_max (split_radii)
+    const int b1s = lo(g.e1), b1e = hi_in(g.e1, g.cutoff), b2s = lo(g.e2), b2e = hi_in(g.e2, g.cutoff);
     const bool same = g.e1 == g.e2;
 
     // exponential terms exp(-eta_t (r_j - rs_t)^2) of the slots of both elements

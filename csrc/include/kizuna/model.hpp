@@ -117,7 +117,7 @@ struct AngularGroup {
 constexpr int kMaxMomentDegree = 4;
 
 // Default of ElementModel::triplet_max_neighbors (model_plan.cpp, triplet_max_neighbors()).
-constexpr int kTripletMaxNeighbors = 10;
+constexpr int kTripletMaxNeighbors = 12;
 
 struct CompactAngularGroup {
     int e1 = 0, e2 = 0;  // -1, -1: weighted (every pair, times w_c(Z_j) w_c(Z_k), c = channel)
