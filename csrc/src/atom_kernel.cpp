@@ -148,6 +148,8 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     bool bad = false;  // a NaN distance or two atoms on top of each other: reported below
     for (int e = 0; e < m; ++e) {
         const int j = list[e] & nb.index_mask;
+        if (e + 8 < m)  // the neighbours' positions are scattered in memory (LAMMPS ghosts)
+            __builtin_prefetch(atoms.positions + 3 * static_cast<size_t>(list[e + 8] & nb.index_mask));
         const int s = atoms.species_of(j);
         const double* xj = atoms.positions + 3 * static_cast<size_t>(j);
         double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
@@ -168,16 +170,23 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     }
     if (bad) report_bad_pair(atoms, nb, ii);
     n_ = k;
-    std::fill(count_.begin(), count_.end(), 0);
-    for (int a = 0; a < n_; ++a) {
-        ++count_[tmp_elem_[a]];
-        n_in += tmp_r_[a] < rm2;
-    }
     {
+        const int n = k;  // locals: the int stores below would otherwise reload n_ each time
         double* __restrict r = tmp_r_.data();
-        const int n = n_;
-#pragma omp simd
-        for (int a = 0; a < n; ++a) r[a] = std::sqrt(r[a]);
+        const int* __restrict te = tmp_elem_.data();
+        if (ne == 1) {
+            count_[0] = n;
+        } else {
+            std::fill(count_.begin(), count_.end(), 0);
+            for (int a = 0; a < n; ++a) ++count_[te[a]];
+        }
+        int inside = 0;
+#pragma omp simd reduction(+ : inside)
+        for (int a = 0; a < n; ++a) {
+            inside += r[a] < rm2;
+            r[a] = std::sqrt(r[a]);
+        }
+        n_in = inside;
     }
     // few neighbours inside the moment cutoff: the triplet list is cheaper (ElementModel)
     const bool triplets = n_in <= em_->triplet_max_neighbors;
@@ -199,34 +208,59 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     } else {
         grow(key_, n_);
         bucket_.assign(static_cast<size_t>(ne) * nbk, 0);
-        for (int a = 0; a < n_; ++a) {
-            const double r = tmp_r_[a];
+        const int n = n_;
+        const double* __restrict r = tmp_r_.data();
+        const double* __restrict radii = split.radii.data();
+        const int* __restrict te = tmp_elem_.data();
+        int* __restrict key = key_.data();
+        int* __restrict bucket = bucket_.data();
+        int* __restrict order = order_.data();
+        // bucket b = number of split radii <= r (ascending radii)
+#pragma omp simd
+        for (int a = 0; a < n; ++a) {
             int b = 0;
-            while (b < nr && !(r < split.radii[b])) ++b;
-            key_[a] = tmp_elem_[a] * nbk + b;
-            ++bucket_[key_[a]];
+            for (int q = 0; q < nr; ++q) b += !(r[a] < radii[q]);
+            key[a] = te[a] * nbk + b;
         }
+        for (int a = 0; a < n; ++a) ++bucket[key[a]];
         for (int q = 0, start = 0; q < ne * nbk; ++q) {
-            const int c = bucket_[q];
-            bucket_[q] = start;
+            const int c = bucket[q];
+            bucket[q] = start;
             start += c;
         }
-        for (int a = 0; a < n_; ++a) order_[bucket_[key_[a]]++] = a;
+        for (int a = 0; a < n; ++a) order[bucket[key[a]]++] = a;
     }
-    for (int s = 0; s < n_; ++s) {
-        const int a = order_[s];
-        const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
-        const double r = tmp_r_[a];
-        const double ir = 1.0 / r;
-        x_[s] = dx;
-        y_[s] = dy;
-        z_[s] = dz;
-        r_[s] = r;
-        ir_[s] = ir;
-        ux_[s] = dx * ir;
-        uy_[s] = dy * ir;
-        uz_[s] = dz * ir;
-        atom_[s] = tmp_atom_[a];
+    {
+        const int n = n_;
+        const int* __restrict order = order_.data();
+        const double* __restrict t = tmp_.data();
+        const double* __restrict tr = tmp_r_.data();
+        const int* __restrict ta = tmp_atom_.data();
+        double* __restrict X = x_.data();
+        double* __restrict Y = y_.data();
+        double* __restrict Z = z_.data();
+        double* __restrict R = r_.data();
+        double* __restrict IR = ir_.data();
+        double* __restrict UX = ux_.data();
+        double* __restrict UY = uy_.data();
+        double* __restrict UZ = uz_.data();
+        int* __restrict A = atom_.data();
+#pragma omp simd
+        for (int s = 0; s < n; ++s) {
+            const int a = order[s];
+            const double dx = t[3 * a], dy = t[3 * a + 1], dz = t[3 * a + 2];
+            const double r = tr[a];
+            const double ir = 1.0 / r;
+            X[s] = dx;
+            Y[s] = dy;
+            Z[s] = dz;
+            R[s] = r;
+            IR[s] = ir;
+            UX[s] = dx * ir;
+            UY[s] = dy * ir;
+            UZ[s] = dz * ir;
+            A[s] = ta[a];
+        }
     }
     const size_t nc = plan.cutoffs.size();
     grow(fc_, nc * n_);
