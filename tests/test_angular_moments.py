@@ -1,9 +1,10 @@
 """Wide angular functions by moment tensors (csrc/src/angular_moments.cpp) equal the triplet sums.
 
 Plain `angular_wide` functions with an integer zeta <= 4 are evaluated from per-neighbour moment
-tensors instead of the triplet list, by default for centres with more than
-KIZUNA_TRIPLET_MAX_NEIGHBORS (12) neighbours inside the moment cutoff; KIZUNA_ANGULAR_MOMENTS=0
-at model load keeps the triplet path for every centre, =1 the moment path for every centre. Both paths must give the same symmetry functions, energies, forces, virials and training
+tensors instead of the triplet list, by default for centres whose triplets inside the moment
+cutoff would cost more (kTripletCostRatio; KIZUNA_TRIPLET_MAX_NEIGHBORS=N: by a plain count of
+neighbours inside); KIZUNA_ANGULAR_MOMENTS=0 at model load keeps the triplet path for every
+centre, =1 the moment path for every centre. Both paths must give the same symmetry functions, energies, forces, virials and training
 products (vjp, jvp) to round-off, on the mlearn grid (examples/training/mlearn.yaml: zeta
 {1, 2, 4, 16}, shifted shells) and on two-element models with cross-element pairs and a
 non-integer zeta (which stays on triplets); forces also against finite differences.
@@ -340,6 +341,11 @@ def test_per_centre_choice_equals_both_paths(weighted, monkeypatch):
         assert rel(flat(jvp_a), flat(jvp)) < 1e-12
         assert not np.array_equal(G_a, G)  # the other path ran for some centres
     assert np.abs(out_t["forces"]).max() > 1e-3
+    # the default choice (the cost estimate per centre, no threshold) agrees as well
+    G_d, out_d, vjp_d, jvp_d = evaluate(model, atoms, "auto", monkeypatch)
+    assert np.max(np.abs(G_d - G_t) / scale) < 1e-12
+    assert rel(out_d["forces"], out_t["forces"]) < 1e-12
+    assert rel(flat(vjp_d), flat(vjp_t)) < 1e-12
     # every centre on one path, from the threshold alone
     G_low, *_ = evaluate(model, atoms, "auto", monkeypatch, triplet_max=-1)
     G_high, *_ = evaluate(model, atoms, "auto", monkeypatch, triplet_max=counts.max())

@@ -174,11 +174,15 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
         const int n = k;  // locals: the int stores below would otherwise reload n_ each time
         double* __restrict r = tmp_r_.data();
         const int* __restrict te = tmp_elem_.data();
+        inside_.assign(ne, 0);
         if (ne == 1) {
             count_[0] = n;
         } else {
             std::fill(count_.begin(), count_.end(), 0);
-            for (int a = 0; a < n; ++a) ++count_[te[a]];
+            for (int a = 0; a < n; ++a) {
+                ++count_[te[a]];
+                inside_[te[a]] += r[a] < rm2;
+            }
         }
         int inside = 0;
 #pragma omp simd reduction(+ : inside)
@@ -187,9 +191,31 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
             r[a] = std::sqrt(r[a]);
         }
         n_in = inside;
+        if (ne == 1) inside_[0] = inside;
     }
-    // few neighbours inside the moment cutoff: the triplet list is cheaper (ElementModel)
-    const bool triplets = n_in <= em_->triplet_max_neighbors;
+    // few triplets for the neighbours inside the moment cutoff: the triplet list is cheaper
+    // than the moment tensors (ElementModel::choose, kTripletCostRatio)
+    bool triplets = false;
+    if (em_->choose) {
+        if (em_->triplet_max_neighbors >= -1) {
+            triplets = n_in <= em_->triplet_max_neighbors;
+        } else {
+            double pairs = 0.0, sides = 0.0;
+            const std::vector<int>& mp = em_->moment_pairs;
+            for (size_t q = 0; q + 1 < mp.size(); q += 2) {
+                const double n1 = mp[q] < 0 ? n_in : inside_[mp[q]];
+                const double n2 = mp[q + 1] < 0 ? n_in : inside_[mp[q + 1]];
+                if (mp[q] == mp[q + 1]) {
+                    pairs += 0.5 * n1 * (n1 - 1.0);
+                    sides += n1;
+                } else {
+                    pairs += n1 * n2;
+                    sides += n1 + n2;
+                }
+            }
+            triplets = pairs <= kTripletCostRatio * sides;
+        }
+    }
     plan_ = triplets ? &em_->triplet_plan : &em_->plan;
     const ElementPlan& plan = *plan_;
     begin_[0] = 0;

@@ -139,6 +139,7 @@ class AtomKernel {
     [[noreturn]] void report_bad_pair(const AtomsView& atoms, const NeighborView& nb, int ii) const;
     std::vector<double> tmp_;  // unsorted gather buffer (x, y, z per entry)
     std::vector<int> tmp_atom_, tmp_elem_, count_;
+    std::vector<int> inside_;  // gather: neighbours of each element inside the moment cutoff
     std::vector<double> fc_, dfc_;  // per cutoff function of the element: [c * n + slot]
     std::vector<double> w_;         // weight of every channel: [c * n + slot]
     std::vector<double> ex_;        // per angular group: [pair_offset_[g] + t * n + slot]

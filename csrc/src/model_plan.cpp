@@ -147,12 +147,9 @@ void chain_radial_groups(ElementPlan& plan) {
     }
 }
 
-// Per-centre choice between the moment tensors and the triplet list (AtomKernel::gather): a
-// centre with at most this many neighbours inside the moment groups' largest cutoff takes the
-// triplet list. Moment cost grows like the neighbours n inside (35 monomials per slot at
-// zeta = 4), the triplet list's like n^2 / 2; measured crossover (benchmarks/README.md,
-// "per-centre choice"): CHGNet Si student (~8 inside 3.8 Å) faster on triplets, Li2O (~21
-// inside 3.5 Å) on moments. KIZUNA_TRIPLET_MAX_NEIGHBORS overrides it (A/B runs, tests).
+// KIZUNA_TRIPLET_MAX_NEIGHBORS: the per-centre choice by a plain count instead of the cost
+// estimate (ElementModel; A/B runs and tests): at most this many neighbours inside the moment
+// cutoff -> triplet list; -1: never. Unset: -2 (the cost estimate).
 int triplet_max_neighbors() {
     const char* env = std::getenv("KIZUNA_TRIPLET_MAX_NEIGHBORS");
     if (env && *env) {
@@ -163,7 +160,7 @@ int triplet_max_neighbors() {
                                          "the triplet list), got '") + env + "'");
         return static_cast<int>(v);
     }
-    return kTripletMaxNeighbors;
+    return -2;
 }
 
 void build_plan(ElementModel& em) {
@@ -277,13 +274,20 @@ void build_plan(ElementModel& em) {
     if (mode != "0") split_moment_groups(plan);
     sort_group_members(plan);
     em.triplet_plan = ElementPlan{};
+    em.choose = false;
     em.moment_rc = 0.0;
+    em.moment_pairs.clear();
     em.triplet_max_neighbors = -1;
     for (const AngularGroup& g : plan.angular)
-        if (g.moments) em.moment_rc = std::max(em.moment_rc, plan.cutoffs[g.cutoff].rc);
+        if (g.moments) {
+            em.moment_rc = std::max(em.moment_rc, plan.cutoffs[g.cutoff].rc);
+            em.moment_pairs.push_back(g.e1);
+            em.moment_pairs.push_back(g.e2);
+        }
     if (em.moment_rc > 0.0 && mode != "0" && mode != "1") {
         sort_group_members(unsplit);
         em.triplet_plan = std::move(unsplit);
+        em.choose = true;
         em.triplet_max_neighbors = triplet_max_neighbors();
     }
 }

@@ -116,8 +116,12 @@ struct AngularGroup {
 // share): measured <= 2e-14 up to zeta = 4, 8e-14 at 6, 1e-11 at 16 (diamond Si, 5.5 Å).
 constexpr int kMaxMomentDegree = 4;
 
-// Default of ElementModel::triplet_max_neighbors (model_plan.cpp, triplet_max_neighbors()).
-constexpr int kTripletMaxNeighbors = 12;
+// Per-centre choice (ElementModel::triplet_plan): a centre takes the triplet list when its
+// triplets over the moment groups, sum_g n1 n2 (n(n-1)/2 for one element), are at most
+// kTripletCostRatio x their neighbours per side, sum_g (n1 + n2) (n), counted inside the moment
+// cutoff. 5.5 reproduces the crossover measured with the Si student (triplets up to 12
+// neighbours inside; benchmarks/README.md).
+constexpr double kTripletCostRatio = 5.5;
 
 struct CompactAngularGroup {
     int e1 = 0, e2 = 0;  // -1, -1: weighted (every pair, times w_c(Z_j) w_c(Z_k), c = channel)
@@ -147,13 +151,18 @@ struct ElementModel {
     std::vector<SymmetryFunction> sfs;
     std::vector<Member> members;
     ElementPlan plan;
-    // Per-centre choice (AtomKernel::gather): a centre with at most triplet_max_neighbors
-    // neighbours closer than moment_rc (the moment groups' largest cutoff) is evaluated with
-    // triplet_plan, the same functions with every angular group on the triplet list (cheaper
-    // than moment tensors for few neighbours); -1 (no moment group, or KIZUNA_ANGULAR_MOMENTS
-    // 0 / 1): always `plan`. Both give the same values to round-off.
+    // Per-centre choice (AtomKernel::gather): with `choose`, a centre is evaluated with
+    // triplet_plan (the same functions with every angular group on the triplet list, cheaper
+    // than moment tensors for few neighbours) when, counting neighbours closer than moment_rc
+    // (the moment groups' largest cutoff) per element, its triplets over the moment groups'
+    // element pairs (moment_pairs: e1, e2 per group; -1 = every element) are at most
+    // kTripletCostRatio x its neighbours per side; or, when triplet_max_neighbors >= 0 (set by
+    // KIZUNA_TRIPLET_MAX_NEIGHBORS), when at most that many neighbours are inside. No moment
+    // group, or KIZUNA_ANGULAR_MOMENTS 0 / 1: always `plan`. Same values to round-off.
     ElementPlan triplet_plan;
+    bool choose = false;
     double moment_rc = 0.0;
+    std::vector<int> moment_pairs;
     int triplet_max_neighbors = -1;
     std::vector<double> extrapolation_min, extrapolation_max;  // union of the members' ranges
     int max_width = 0;                                          // widest network layer
