@@ -34,7 +34,12 @@ committee relaxes CHGNet's glass to (a few seconds of model calls).
 
 then ``kizuna validate examples/validate/si_anneal.yaml`` with
 ``--set model=runs/learn-si-anneal-glass-huber/committee.kzn`` (examples/validate/README.md,
-fourth step, has what it gave).
+fourth step, has what it gave). The fifth step is the same once more on that validation:
+
+    cp -r runs/learn-si-anneal-glass-huber runs/learn-si-anneal-glass2
+    python examples/learn/si_anneal_glass.py runs/validate-si-anneal-glass/results.json \
+        runs/learn-si-anneal-glass2 --energy-weight 10 --huber 0.005 0.3 --epochs 30 10 \
+        --tag glass2                                      # the committee si_anneal.yaml validates
 """
 from __future__ import annotations
 
