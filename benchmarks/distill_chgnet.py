@@ -22,6 +22,9 @@ For each finished distillation run (`kizuna learn examples/distill/<x>_chgnet.ya
     python benchmarks/distill_chgnet.py runs/distill-si runs/distill-li2o
     python benchmarks/distill_chgnet.py runs/distill-si --lammps-atoms 4000 --steps 50
     python benchmarks/distill_chgnet.py runs/distill-si --json out.json
+    # before/after in one sitting: the student with another build's plugin, CHGNet from a JSON
+    python benchmarks/distill_chgnet.py runs/distill-si --speed-only --chgnet-from out.json \
+        --plugin /tmp/kz_main/b/lammps_plugin/kizunaplugin.so
 """
 from __future__ import annotations
 
@@ -108,9 +111,12 @@ def write_lammps_data(atoms, path: Path, elements: list) -> None:
 
 
 def student_seconds_per_atom_step(model: Path, atoms, elements: list, steps: int,
-                                  uncertainty_every: int, workdir: Path) -> dict:
+                                  uncertainty_every: int, workdir: Path, skin: float = 1.0,
+                                  plugin: Path | None = None) -> dict:
     """pair_style kizuna in LAMMPS, 1 rank, 1 thread: loop time per atom-step of NVE MD,
-    CPU (loop time x LAMMPS's "% CPU use" of the loop) and wall."""
+    CPU (loop time x LAMMPS's "% CPU use" of the loop) and wall. ``skin``: the neighbour
+    skin (Å, `neighbor SKIN bin`, LAMMPS's default rebuild check); ``plugin``: another build's
+    kizunaplugin.so (A/B timings in one sitting), else the installed one."""
     from kizuna.lammps import run
 
     write_lammps_data(atoms, workdir / "system.data", elements)
@@ -122,7 +128,7 @@ boundary p p p
 read_data system.data
 pair_style kizuna {model}{keyword}
 pair_coeff * * {' '.join(elements)}
-neighbor 1.0 bin
+neighbor {skin} bin
 velocity all create 600 1 loop geom
 fix nve all nve
 timestep 0.001
@@ -130,7 +136,8 @@ thermo 50
 run 10
 run {steps}
 """
-    result = run(script, workdir, threads=1, timeout=1800).check()
+    variables = {"kizuna_plugin": str(plugin)} if plugin else None
+    result = run(script, workdir, threads=1, timeout=1800, variables=variables).check()
     loops = re.findall(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps with "
                        r"(\d+) atoms", result.log)
     cpu_use = re.findall(r"([0-9.]+)% CPU use", result.log)
@@ -201,7 +208,7 @@ def benchmark_run(run: Path, args) -> dict:
                 os.environ["KIZUNA_ANGULAR_MOMENTS"] = moments
             try:
                 r = student_seconds_per_atom_step(model.resolve(), big, elements, args.steps,
-                                                  every, work)
+                                                  every, work, args.skin, args.plugin)
             finally:
                 os.environ.pop("KIZUNA_ANGULAR_MOMENTS", None)
                 if saved is not None:
@@ -254,9 +261,15 @@ def main(argv=None):
                              "least this many atoms (one axis repeated at a time)")
     parser.add_argument("--steps", type=int, default=100, help="timed LAMMPS MD steps")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--skin", type=float, default=1.0,
+                        help="LAMMPS neighbour skin of the student runs, Å (neighbor SKIN bin)")
+    parser.add_argument("--plugin", type=Path,
+                        help="time the student with this kizunaplugin.so (another build, for "
+                             "before/after timings in one sitting) instead of the installed one")
     parser.add_argument("--triplets-too", action="store_true",
                         help="also time the student with KIZUNA_ANGULAR_MOMENTS=0 (every "
-                             "angular group on the triplet list, no moment tensors)")
+                             "angular group on the triplet list, no moment tensors; the "
+                             "default chooses per centre)")
     parser.add_argument("--chgnet-from", type=Path,
                         help="take CHGNet's timings from an earlier --json of the same runs "
                              "(time only the student)")

@@ -1,7 +1,7 @@
 """Per-pair vs element-weighted symmetry functions on a 6-element EMT alloy (issue 13).
 
-Data: random fcc solid solutions of Cu, Ag, Au, Ni, Pd, Pt (n x n x n conventional cells, 4 n^3
-atoms, `--vacancy` removes one atom from every other cell; lattice constant from Vegard's rule,
+Data (the generator of examples/training/make_alloy_data.py): random fcc solid solutions of
+Cu, Ag, Au, Ni, Pd, Pt (n x n x n conventional cells, 4 n^3 atoms, `--vacancy` removes one atom from every other cell; lattice constant from Vegard's rule,
 +-2 % random strain), each run for a short Langevin MD with ASE's EMT at 300-900 K; frames every
 10 steps. Training compositions and test compositions are different draws (no test composition
 occurs in training). Every descriptor uses the same radial and angular grid; the weighted ones
@@ -36,20 +36,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ase import units
-from ase.build import bulk
-from ase.calculators.emt import EMT
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
-from ase.md.langevin import Langevin
 
-try:  # ASE >= 3.29
-    from ase.md.velocitydistribution import thermalize_momenta
-except ImportError:  # older ASE
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution as thermalize_momenta
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "training"))
+from make_alloy_data import ELEMENTS, frames_for  # noqa: E402  (the data generator)
 
-ELEMENTS = ["Cu", "Ag", "Au", "Ni", "Pd", "Pt"]
-LATTICE = {"Cu": 3.61, "Ag": 4.09, "Au": 4.08, "Ni": 3.52, "Pd": 3.89, "Pt": 3.92}
 MD = """plugin load {plugin}
 units metal
 atom_style atomic
@@ -66,30 +57,6 @@ fix 1 all nve
 thermo {steps}
 run {steps}
 """
-
-
-def frames_for(rng, n_comps, frames_per_comp, cells=2, vacancy=False):
-    out = []
-    for c in range(n_comps):
-        x = rng.dirichlet(np.ones(len(ELEMENTS)))
-        a = float(sum(x[i] * LATTICE[e] for i, e in enumerate(ELEMENTS)))
-        atoms = bulk("Cu", "fcc", a=a, cubic=True).repeat((cells, cells, cells))
-        atoms.symbols = list(rng.choice(ELEMENTS, size=len(atoms), p=x))
-        if vacancy and c % 2:
-            del atoms[int(rng.integers(len(atoms)))]
-        atoms.set_cell(atoms.cell @ (np.eye(3) + rng.uniform(-0.02, 0.02, (3, 3))),
-                       scale_atoms=True)
-        atoms.calc = EMT()
-        thermalize_momenta(atoms, temperature_K=rng.uniform(300, 900), rng=rng)
-        dyn = Langevin(atoms, 5 * units.fs, temperature_K=rng.uniform(300, 900), friction=0.02,
-                       fixcm=False, rng=rng)
-        for _ in range(frames_per_comp):
-            dyn.run(10)
-            frame = atoms.copy()
-            frame.calc = SinglePointCalculator(frame, energy=atoms.get_potential_energy(),
-                                               forces=atoms.get_forces())
-            out.append(frame)
-    return out
 
 
 def train_one(cfg_path: Path, result_path: Path) -> None:

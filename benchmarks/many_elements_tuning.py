@@ -2,9 +2,10 @@
 
 The benchmark's test compositions (``test.extxyz`` of a ``many_elements_training.py`` run) must
 not be used to choose the settings. ``--final`` trains the named variants on all training
-compositions and reports the validation errors (the trainer's split: other frames of the
-training compositions) and the test errors; the choice among variants is made on the
-validation columns. The trainer's validation frames come from the training compositions'
+compositions and reports the validation errors (``validation.extxyz`` when the data folder
+has one, as examples/training/make_alloy_data.py writes: whole compositions held out;
+otherwise the trainer's split: other frames of the training compositions) and the test
+errors; the choice among variants is made on the validation columns. The trainer's validation frames come from the training compositions'
 own MD runs, so they say little about compositions never seen; ``--variants`` is the stricter
 protocol: the last ``--holdout`` compositions of ``train.extxyz`` (frames grouped by their
 identical element sequence: one composition, one MD run) are held out as a selection set, every
@@ -14,6 +15,9 @@ variant is trained on the other compositions and scored on them.
         --final s2short small16short --json runs/many/tuning.json
     OMP_NUM_THREADS=1 python benchmarks/many_elements_tuning.py --data runs/many \\
         --variants base long stage2 --json runs/many/tuning_select.json
+    # 135 training compositions x 2 frames, 15 validation compositions (make_alloy_data.py)
+    OMP_NUM_THREADS=1 python benchmarks/many_elements_tuning.py --data runs/alloy \\
+        --final s2long pair_s2long base pair --json runs/alloy/tuning.json
 
 Grid, network and data as in ``many_elements_training.py`` (cutoff 5 Å, 12 shifted radial,
 16 shifted wide angular, zeta 1 and 4, 32-32 tanh, force weight 0.1, batch 8, seed 1).
@@ -53,6 +57,14 @@ VARIANTS = {
     "s2long": {"training": {"stage_two_epochs": 20, "stage_two_learning_rate": 1e-3},
                "loss": {"stage_two_energy_weight": 30.0}},
     "small16short": {"model": {"hidden_layers": [16, 16]}},  # 30 epochs, 16-16 networks
+    # 30 Adam epochs as "base", then 20 Adam epochs with 100x the energy weight
+    "s2x100": {"training": {"stage_two_epochs": 20, "stage_two_learning_rate": 1e-3},
+               "loss": {"stage_two_energy_weight": 100.0}},
+    # the per-pair set (408 functions) with the settings of "base" and "s2long"
+    "pair": {"symmetry_functions": {"element_mode": "pair", "learn_weights": False}},
+    "pair_s2long": {"symmetry_functions": {"element_mode": "pair", "learn_weights": False},
+                    "training": {"stage_two_epochs": 20, "stage_two_learning_rate": 1e-3},
+                    "loss": {"stage_two_energy_weight": 30.0}},
     "k4": {"symmetry_functions": {"channels": 4}, "training": {"epochs": 60, "lbfgs_epochs": 10}},
     "k2": {"symmetry_functions": {"channels": 2}, "training": {"epochs": 60, "lbfgs_epochs": 10}},
     "small16": {"model": {"hidden_layers": [16, 16]},
@@ -63,13 +75,18 @@ VARIANTS = {
 }
 
 
-def config(name: str, train: Path, test: Path, out: Path, seed: int = 1) -> dict:
+def config(name: str, train: Path, test: Path, out: Path, seed: int = 1,
+           validation: Path | None = None) -> dict:
+    """The variant's training config; ``validation``: a file of whole compositions held out
+    for selection (data.validation) instead of the trainer's random 10 % of the frames."""
     cfg = copy.deepcopy(BASE)
     for section, over in VARIANTS[name].items():
         cfg[section].update(over)
     cfg["seed"] = seed
     cfg["output"] = {"directory": str(out), "progress": "none", "plots": False}
     cfg["data"] = {"train": str(train), "test": str(test), "validation_fraction": 0.1}
+    if validation is not None:
+        cfg["data"].update(validation=str(validation), validation_fraction=0.0)
     return cfg
 
 
@@ -127,8 +144,10 @@ def main():
                   f"{r['test_forces_mae_eV_A']:.4f} eV/A, CPU {r['cpu_s']:.0f} s", flush=True)
     for name in args.final:
         tag = name + (f"_seed{args.seed}" if args.seed != 1 else "")
+        validation = data / "validation.extxyz"  # make_alloy_data.py's held-out compositions
         r = run_training(config(name, data / "train.extxyz", data / "test.extxyz",
-                                work / f"final_{tag}", args.seed), work)
+                                work / f"final_{tag}", args.seed,
+                                validation if validation.is_file() else None), work)
         saved["final"][tag] = r
         path.write_text(json.dumps(saved, indent=1))
         print(f"final {tag}: test energy MAE {r['test_energy_mae_meV_atom']:.2f} meV/atom, "

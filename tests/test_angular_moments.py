@@ -1,8 +1,10 @@
 """Wide angular functions by moment tensors (csrc/src/angular_moments.cpp) equal the triplet sums.
 
 Plain `angular_wide` functions with an integer zeta <= 4 are evaluated from per-neighbour moment
-tensors instead of the triplet list; KIZUNA_ANGULAR_MOMENTS=0 at model load keeps the triplet
-path. Both paths must give the same symmetry functions, energies, forces, virials and training
+tensors instead of the triplet list, by default for centres whose triplets inside the moment
+cutoff would cost more (kTripletCostRatio; KIZUNA_TRIPLET_MAX_NEIGHBORS=N: by a plain count of
+neighbours inside); KIZUNA_ANGULAR_MOMENTS=0 at model load keeps the triplet path for every
+centre, =1 the moment path for every centre. Both paths must give the same symmetry functions, energies, forces, virials and training
 products (vjp, jvp) to round-off, on the mlearn grid (examples/training/mlearn.yaml: zeta
 {1, 2, 4, 16}, shifted shells) and on two-element models with cross-element pairs and a
 non-integer zeta (which stays on triplets); forces also against finite differences.
@@ -52,12 +54,18 @@ def perturbed(atoms, seed=0, sigma=0.08):
     return atoms
 
 
-def evaluate(model, atoms, moments, monkeypatch):
-    """Descriptors, energy, forces, virial, vjp and jvp with or without the moment path."""
-    if moments:
+def evaluate(model, atoms, moments, monkeypatch, triplet_max=None):
+    """Descriptors, energy, forces, virial, vjp and jvp on the moment path (True: every centre),
+    the triplet list (False) or the per-centre choice ("auto": a centre with at most
+    `triplet_max` neighbours inside the moment cutoff on the triplet list)."""
+    if moments == "auto":
         monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
     else:
-        monkeypatch.setenv("KIZUNA_ANGULAR_MOMENTS", "0")
+        monkeypatch.setenv("KIZUNA_ANGULAR_MOMENTS", "1" if moments else "0")
+    if triplet_max is None:
+        monkeypatch.delenv("KIZUNA_TRIPLET_MAX_NEIGHBORS", raising=False)
+    else:
+        monkeypatch.setenv("KIZUNA_TRIPLET_MAX_NEIGHBORS", str(triplet_max))
     pot = kizuna.Potential(model, threads=1)  # the plan is built when the core parses the model
     pos, sym, cell = atoms.positions, atoms.get_chemical_symbols(), atoms.cell.array
     pbc = np.array(atoms.pbc)
@@ -123,7 +131,7 @@ def test_two_elements_moments_equal_triplets(monkeypatch):
 
 
 def test_moment_forces_match_finite_differences(monkeypatch):
-    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    monkeypatch.setenv("KIZUNA_ANGULAR_MOMENTS", "1")  # every centre on the moment path
     model = two_element_model()
     atoms = perturbed(bulk("CuS", "rocksalt", a=4.6, cubic=True), seed=4, sigma=0.15)
     pot = kizuna.Potential(model, threads=1)
@@ -186,7 +194,7 @@ def test_weighted_moment_values_match_explicit_triplet_sum(monkeypatch):
     """One weighted wide function by the definition (numpy triplet sum, ASE neighbour list)."""
     from ase.neighborlist import neighbor_list
 
-    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    monkeypatch.setenv("KIZUNA_ANGULAR_MOMENTS", "1")  # every centre on the moment path
     model = weighted_model()
     atoms = alloy(("Cu", "Ag", "Au"), seed=8)
     pot = kizuna.Potential(model, threads=1)
@@ -216,7 +224,7 @@ def test_weighted_moment_values_match_explicit_triplet_sum(monkeypatch):
 
 
 def test_weighted_moment_forces_match_finite_differences(monkeypatch):
-    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    monkeypatch.setenv("KIZUNA_ANGULAR_MOMENTS", "1")  # every centre on the moment path
     model = weighted_model()
     atoms = alloy(("Cu", "Ag", "Au", "Au"), seed=9)
     pot = kizuna.Potential(model, threads=1)
@@ -281,7 +289,7 @@ def test_short_angular_cutoffs_moments_equal_triplets(weighted, monkeypatch):
 
 
 def test_short_angular_cutoff_moment_forces_match_finite_differences(monkeypatch):
-    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    monkeypatch.setenv("KIZUNA_ANGULAR_MOMENTS", "1")  # every centre on the moment path
     model = short_cutoff_model(True)
     atoms = alloy(("Au", "Cu", "Ag"), seed=11)
     pot = kizuna.Potential(model, threads=1)
@@ -290,3 +298,73 @@ def test_short_angular_cutoff_moment_forces_match_finite_differences(monkeypatch
     fd = mf.fd_forces(pot, pos, sym, cell, True, h=1e-3)
     assert np.abs(forces - fd).max() < 1e-7 * max(1.0, np.abs(fd).max())
     assert np.abs(forces).max() > 1e-3
+
+
+# ------------------------------------------------------------ per-centre choice of the path
+# By default a centre with few neighbours inside the moment groups' cutoff takes the triplet
+# list (cheaper there), the others the moment tensors (ElementModel::triplet_plan). A vacancy
+# and strong thermal noise spread the counts, and the threshold is set to the middle of their
+# range, so both paths run in one structure: the mixed result equals both pure paths to
+# round-off and differs bitwise from each (so both really ran), forces against finite differences.
+def mixed_structure():
+    atoms = perturbed(bulk("CuS", "rocksalt", a=4.6, cubic=True) * (2, 1, 1), seed=6, sigma=0.25)
+    del atoms[3]
+    return atoms
+
+
+def inside_counts(atoms, rc):
+    from ase.neighborlist import neighbor_list
+
+    return np.bincount(neighbor_list("i", atoms, rc), minlength=len(atoms))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+def test_per_centre_choice_equals_both_paths(weighted, monkeypatch):
+    model = short_cutoff_model(weighted) if weighted else two_element_model()
+    atoms = alloy(("Cu", "Ag", "Au", "Cu", "Au"), seed=12) if weighted else mixed_structure()
+    if weighted:
+        atoms.positions += np.random.default_rng(1).normal(0, 0.2, atoms.positions.shape)
+        del atoms[5]
+    counts = inside_counts(atoms, 4.5)  # every moment group here has rc 4.5 Å
+    threshold = int(np.median(counts))
+    assert counts.min() <= threshold < counts.max()  # some centres take each path
+    G_t, out_t, vjp_t, jvp_t = evaluate(model, atoms, False, monkeypatch)
+    G_m, out_m, vjp_m, jvp_m = evaluate(model, atoms, True, monkeypatch)
+    G_a, out_a, vjp_a, jvp_a = evaluate(model, atoms, "auto", monkeypatch, triplet_max=threshold)
+    scale = np.maximum(np.abs(G_t), 1e-9 * np.abs(G_t).max())
+    for G, out, vjp, jvp in [(G_t, out_t, vjp_t, jvp_t), (G_m, out_m, vjp_m, jvp_m)]:
+        assert np.max(np.abs(G_a - G) / scale) < 1e-12
+        assert abs(out_a["energy"] - out["energy"]) <= 1e-12 * abs(out["energy"])
+        assert rel(out_a["forces"], out["forces"]) < 1e-12
+        assert rel(out_a["virial"], out["virial"]) < 1e-12
+        assert rel(flat(vjp_a), flat(vjp)) < 1e-12
+        assert rel(flat(jvp_a), flat(jvp)) < 1e-12
+        assert not np.array_equal(G_a, G)  # the other path ran for some centres
+    assert np.abs(out_t["forces"]).max() > 1e-3
+    # the default choice (the cost estimate per centre, no threshold) agrees as well
+    G_d, out_d, vjp_d, jvp_d = evaluate(model, atoms, "auto", monkeypatch)
+    assert np.max(np.abs(G_d - G_t) / scale) < 1e-12
+    assert rel(out_d["forces"], out_t["forces"]) < 1e-12
+    assert rel(flat(vjp_d), flat(vjp_t)) < 1e-12
+    # every centre on one path, from the threshold alone
+    G_low, *_ = evaluate(model, atoms, "auto", monkeypatch, triplet_max=-1)
+    G_high, *_ = evaluate(model, atoms, "auto", monkeypatch, triplet_max=counts.max())
+    assert np.array_equal(G_low, G_m) and np.array_equal(G_high, G_t)
+
+
+def test_per_centre_choice_forces_match_finite_differences(monkeypatch):
+    monkeypatch.delenv("KIZUNA_ANGULAR_MOMENTS", raising=False)
+    atoms = mixed_structure()
+    monkeypatch.setenv("KIZUNA_TRIPLET_MAX_NEIGHBORS", str(int(np.median(inside_counts(atoms, 4.5)))))
+    pot = kizuna.Potential(two_element_model(), threads=1)
+    pos, sym, cell = atoms.positions, atoms.get_chemical_symbols(), atoms.cell.array
+    forces = pot.compute(pos, sym, cell, True, forces=True)["forces"]
+    fd = mf.fd_forces(pot, pos, sym, cell, True, h=1e-3)
+    assert np.abs(forces - fd).max() < 1e-7 * max(1.0, np.abs(fd).max())
+    assert np.abs(forces).max() > 1e-3
+
+
+def test_bad_triplet_threshold_is_reported(monkeypatch):
+    monkeypatch.setenv("KIZUNA_TRIPLET_MAX_NEIGHBORS", "ten")
+    with pytest.raises(Exception, match="KIZUNA_TRIPLET_MAX_NEIGHBORS must be an integer"):
+        kizuna.Potential(two_element_model(), threads=1)

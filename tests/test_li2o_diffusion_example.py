@@ -5,6 +5,7 @@ temperatures), and the seed script keeps only sound labels. Seconds, no referenc
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,96 @@ def test_seed_script_keeps_sound_labels_only(tmp_path):
         _seed_module().main([str(old), str(new)])
     with pytest.raises(SystemExit, match="no such file"):
         _seed_module().main([str(tmp_path / "missing"), str(tmp_path / "other")])
+
+
+def _close_pairs_module():
+    spec = importlib.util.spec_from_file_location(
+        "li2o_close_pairs", ROOT / "examples" / "learn" / "li2o_close_pairs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_close_pairs_pushes_the_closest_pair_across_the_boundary():
+    m = _close_pairs_module()
+    crystal = bulk("OLi2", "fluorite", a=4.63, cubic=True)
+    crystal.wrap()
+    for pair, target in ((("O", "O"), 1.2), (("Li", "O"), 1.3), (("Li", "Li"), 1.9)):
+        out = m.pushed(crystal, pair, target)
+        moved = np.flatnonzero(np.linalg.norm(out.positions - crystal.positions, axis=1) > 1e-9)
+        assert len(moved) == 2                          # the pair only
+        i, j = moved
+        assert {out[i].symbol, out[j].symbol} == set(pair)
+        # the pair's distance (minimum image) is the target; its midpoint stays put
+        assert out.get_distance(i, j, mic=True) == pytest.approx(target, abs=1e-9)
+        before = crystal.get_distance(i, j, mic=True)
+        nearest = {"O-O": 4.63 / 2 ** 0.5, "Li-O": 4.63 * 3 ** 0.5 / 4, "Li-Li": 4.63 / 2}
+        assert before == pytest.approx(nearest["-".join(pair)])     # the nearest such pair
+        shift = out.positions[moved] - crystal.positions[moved]
+        np.testing.assert_allclose(shift[0], -shift[1], atol=1e-12)
+    assert m.pushed(crystal, ("Li", "Na"), 1.5) is None
+
+
+def test_close_pairs_labels_the_stop_its_past_and_pushed_pairs():
+    m = _close_pairs_module()
+    crystal = bulk("OLi2", "fluorite", a=4.63, cubic=True)
+    frames = {s: crystal.copy() for s in range(100, 262, 2)}   # recorded every 2 steps
+    todo = m.to_label(frames, n_pairs=3, n_rattle=2, rng=np.random.default_rng(0))
+    kinds = [info["kind"] for _, info in todo]
+    assert kinds[0] == "stop" and todo[0][1]["step"] == 260
+    assert [info["step"] for _, info in todo if info["kind"] == "before_stop"] == \
+        [260 - b for b in m.BEFORE]
+    assert kinds.count("rattled_stop") == 2
+    for pair in ("O-O", "Li-O", "Li-Li"):
+        pushed = [(a, info) for a, info in todo if info["kind"] == f"pushed_{pair}"]
+        assert len(pushed) == 3
+        assert all(info["step"] == 260 - m.BEFORE[-1] for _, info in pushed)
+    rattled = next(a for a, info in todo if info["kind"] == "rattled_stop")
+    assert 0.01 < np.std(rattled.positions - crystal.positions) < 0.1   # ~0.05 Å
+
+
+def _arrhenius_module():
+    spec = importlib.util.spec_from_file_location(
+        "diffusion_arrhenius", ROOT / "examples" / "validate" / "diffusion_arrhenius.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _results(path, temps, steps, d_a2_fs, seed=0, reference="chgnet"):
+    """A results.json of the reference side's diffusion (only the keys the script reads)."""
+    curves = [{"temperature": t, "mean_temperature": t, "D_A2_per_fs": d,
+               "D_std_A2_per_fs": 0.1 * d} for t, d in zip(temps, d_a2_fs)]
+    res = {"reference": reference, "inputs": {"structure": {"bulk": "x"}, "relax": {},
+                                              "seed": seed},
+           "properties": {"diffusion": {"config": {"temperatures": temps, "steps": 5000,
+                                                   "reference_steps": steps, "timestep": 2.0},
+                                        "reference": {"values": {}, "data": {"curves": curves}}}}}
+    path.write_text(json.dumps(res))
+    return path
+
+
+def test_arrhenius_script_takes_the_longest_run_per_temperature(tmp_path, capsys):
+    m = _arrhenius_module()
+    ea, kb = 0.5, 8.617333262e-5
+    temps = [1200.0, 1400.0, 1600.0]
+    exact = [1e-3 * np.exp(-ea / (kb * t)) for t in temps]     # Å²/fs
+    short = _results(tmp_path / "short.json", temps, 2000, [2 * d for d in exact])
+    long_ = _results(tmp_path / "long.json", [1400.0], 5000, [exact[1]], seed=1)
+    out = tmp_path / "fit.json"
+    assert m.main(["reference", str(short), str(long_), "--json", str(out)]) == 0
+    fit = json.loads(out.read_text())
+    p = {q["temperature"]: q for q in fit["points"]}
+    assert p[1400.0]["steps"] == 5000 and p[1400.0]["time_ps"] == 10
+    assert p[1400.0]["seed"] == 1 and p[1600.0]["seed"] == 2      # seed + index in its file
+    assert p[1200.0]["D_cm2_per_s"] == pytest.approx(0.1 * 2 * exact[0])   # Å²/fs -> cm²/s
+    # 2 x D at 1200 and 1600 K, 1 x at 1400 K: E_a from the three points, not 0.5 eV
+    expected = m.arrhenius_fit(temps, [0.2 * exact[0], 0.1 * exact[1], 0.2 * exact[2]],
+                               [0.02 * exact[0], 0.01 * exact[1], 0.02 * exact[2]])
+    assert fit["arrhenius"]["activation_energy"] == pytest.approx(expected["activation_energy"])
+    # with the 4 ps run alone: the exact slope (a constant factor does not change E_a)
+    assert m.main(["reference", str(short)]) == 0
+    assert "E_a = 0.500" in capsys.readouterr().out
+    other = _results(tmp_path / "other.json", [1200.0], 5000, [exact[0]], reference="emt")
+    with pytest.raises(SystemExit, match="another structure, relaxation or reference"):
+        m.main(["reference", str(short), str(other)])

@@ -75,18 +75,21 @@ AtomKernel::AtomKernel(const Model& model) : model_(model) {
 }
 
 // the radii that split the element blocks of a centre of element `species`: the distinct rc of
-// its moment groups' cutoffs below rc_max, ascending (cached per element and plan)
-const AtomKernel::SplitRadii& AtomKernel::split_radii(int species) {
-    if (split_.size() < model_.element_models.size()) split_.resize(model_.element_models.size());
-    const ElementPlan& plan = model_.element_models[species].plan;
-    SplitRadii& sp = split_[species];
+// its moment groups' and triplet-list groups' cutoffs below rc_max, ascending (cached per
+// element and plan; `triplets`: ElementModel::triplet_plan). The moment loops and the triplet
+// candidates then run over the prefix of a block inside the group's cutoff only.
+const AtomKernel::SplitRadii& AtomKernel::split_radii(int species, bool triplets) {
+    if (split_.size() < 2 * model_.element_models.size()) split_.resize(2 * model_.element_models.size());
+    const ElementModel& em = model_.element_models[species];
+    const ElementPlan& plan = triplets ? em.triplet_plan : em.plan;
+    SplitRadii& sp = split_[2 * species + triplets];
     if (sp.plan == &plan && sp.split.size() == plan.cutoffs.size()) return sp;
     sp.plan = &plan;
     sp.radii.clear();
     sp.split.assign(plan.cutoffs.size(), 0);
     for (const AngularGroup& g : plan.angular) {
         const double rc = plan.cutoffs[g.cutoff].rc;
-        if (!g.moments || !(rc < plan.rc_max)) continue;
+        if (g.pairs || !(rc < plan.rc_max)) continue;  // moment groups and triplet lists
         sp.split[g.cutoff] = 1;
         if (std::find(sp.radii.begin(), sp.radii.end(), rc) == sp.radii.end()) sp.radii.push_back(rc);
     }
@@ -95,11 +98,38 @@ const AtomKernel::SplitRadii& AtomKernel::split_radii(int species) {
 }
 
 // ------------------------------------------------------------------------------------ gather
+// The first neighbour entry of centre ii with a NaN distance or at distance < 1e-10 Å: an
+// InputError naming both atoms (gather found one; this rescans for the message).
+void AtomKernel::report_bad_pair(const AtomsView& atoms, const NeighborView& nb, int ii) const {
+    const int i = nb.centre(ii);
+    const double* xi = atoms.positions + 3 * static_cast<size_t>(i);
+    const int at = nb.slot(ii);
+    const int* list = nb.lists ? nb.lists[at] : nb.indices + nb.offsets[at];
+    const double* shift = (!nb.lists && nb.shifts) ? nb.shifts + 3 * nb.offsets[at] : nullptr;
+    for (int e = 0; e < nb.counts[at]; ++e) {
+        const int j = list[e] & nb.index_mask;
+        if (atoms.species_of(j) < 0) continue;
+        const double* xj = atoms.positions + 3 * static_cast<size_t>(j);
+        double d[3] = {xj[0] - xi[0], xj[1] - xi[1], xj[2] - xi[2]};
+        if (shift)
+            for (int c = 0; c < 3; ++c) d[c] += shift[3 * e + c];
+        const double r2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+        if (r2 != r2)
+            throw InputError("non-finite distance between atoms " + std::to_string(i) + " and " +
+                             std::to_string(j) + " (NaN coordinates?)");
+        if (r2 < 1e-20)
+            throw InputError("atoms " + std::to_string(i) + " and " + std::to_string(j) +
+                             " are on top of each other (distance " + std::to_string(std::sqrt(r2)) + " Å)");
+    }
+    throw InputError("a non-finite or zero distance at centre " + std::to_string(i));  // not reached
+}
+
 void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, int species) {
     em_ = &model_.element_models[species];
     n_features_ = static_cast<int>(em_->sfs.size());
-    const ElementPlan& plan = em_->plan;
-    const double rc2 = plan.rc_max * plan.rc_max;
+    const double rc2 = em_->plan.rc_max * em_->plan.rc_max;
+    const double rm2 = em_->moment_rc * em_->moment_rc;  // neighbours inside: plan choice
+    int n_in = 0;
     const int ne = model_.num_elements();
     const int i = nb.centre(ii);
     const double* xi = atoms.positions + 3 * static_cast<size_t>(i);
@@ -111,12 +141,16 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     grow(tmp_, 3 * static_cast<size_t>(m));
     grow(tmp_atom_, m);
     grow(tmp_elem_, m);
-    std::fill(count_.begin(), count_.end(), 0);
+    grow(tmp_r_, m);
+    // every entry is written at slot k and kept (k advances) when its element is modelled and
+    // r < rc: no branch per entry (28 of 42 entries kept for a Si student in LAMMPS, skin 1 Å)
     int k = 0;
+    bool bad = false;  // a NaN distance or two atoms on top of each other: reported below
     for (int e = 0; e < m; ++e) {
         const int j = list[e] & nb.index_mask;
+        if (e + 8 < m)  // the neighbours' positions are scattered in memory (LAMMPS ghosts)
+            __builtin_prefetch(atoms.positions + 3 * static_cast<size_t>(list[e + 8] & nb.index_mask));
         const int s = atoms.species_of(j);
-        if (s < 0) continue;
         const double* xj = atoms.positions + 3 * static_cast<size_t>(j);
         double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
         if (shift) {
@@ -125,24 +159,65 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
             dz += shift[3 * e + 2];
         }
         const double r2 = dx * dx + dy * dy + dz * dz;
-        if (!(r2 < rc2)) {
-            if (r2 != r2)
-                throw InputError("non-finite distance between atoms " + std::to_string(i) + " and " +
-                                 std::to_string(j) + " (NaN coordinates?)");
-            continue;
-        }
-        if (r2 < 1e-20)
-            throw InputError("atoms " + std::to_string(i) + " and " + std::to_string(j) +
-                             " are on top of each other (distance " + std::to_string(std::sqrt(r2)) + " Å)");
         tmp_[3 * k] = dx;
         tmp_[3 * k + 1] = dy;
         tmp_[3 * k + 2] = dz;
+        tmp_r_[k] = r2;
         tmp_atom_[k] = j;
         tmp_elem_[k] = s;
-        ++count_[s];
-        ++k;
+        bad |= (s >= 0) & ((r2 != r2) | (r2 < 1e-20));
+        k += (s >= 0) & (r2 < rc2);
     }
+    if (bad) report_bad_pair(atoms, nb, ii);
     n_ = k;
+    {
+        const int n = k;  // locals: the int stores below would otherwise reload n_ each time
+        double* __restrict r = tmp_r_.data();
+        const int* __restrict te = tmp_elem_.data();
+        inside_.assign(ne, 0);
+        if (ne == 1) {
+            count_[0] = n;
+        } else {
+            std::fill(count_.begin(), count_.end(), 0);
+            for (int a = 0; a < n; ++a) {
+                ++count_[te[a]];
+                inside_[te[a]] += r[a] < rm2;
+            }
+        }
+        int inside = 0;
+#pragma omp simd reduction(+ : inside)
+        for (int a = 0; a < n; ++a) {
+            inside += r[a] < rm2;
+            r[a] = std::sqrt(r[a]);
+        }
+        n_in = inside;
+        if (ne == 1) inside_[0] = inside;
+    }
+    // few triplets for the neighbours inside the moment cutoff: the triplet list is cheaper
+    // than the moment tensors (ElementModel::choose, kTripletCostRatio)
+    bool triplets = false;
+    if (em_->choose) {
+        if (em_->triplet_max_neighbors >= -1) {
+            triplets = n_in <= em_->triplet_max_neighbors;
+        } else {
+            double pairs = 0.0, sides = 0.0;
+            const std::vector<int>& mp = em_->moment_pairs;
+            for (size_t q = 0; q + 1 < mp.size(); q += 2) {
+                const double n1 = mp[q] < 0 ? n_in : inside_[mp[q]];
+                const double n2 = mp[q + 1] < 0 ? n_in : inside_[mp[q + 1]];
+                if (mp[q] == mp[q + 1]) {
+                    pairs += 0.5 * n1 * (n1 - 1.0);
+                    sides += n1;
+                } else {
+                    pairs += n1 * n2;
+                    sides += n1 + n2;
+                }
+            }
+            triplets = pairs <= kTripletCostRatio * sides;
+        }
+    }
+    plan_ = triplets ? &em_->triplet_plan : &em_->plan;
+    const ElementPlan& plan = *plan_;
     begin_[0] = 0;
     for (int e = 0; e < ne; ++e) begin_[e + 1] = begin_[e] + count_[e];
     for (auto* v : {&x_, &y_, &z_, &r_, &ir_, &ux_, &uy_, &uz_}) grow(*v, n_);
@@ -151,41 +226,67 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     // that split it (the moment groups' cutoffs below rc_max; split_radii), stably: the slots
     // of a block within such a cutoff are a prefix of it (the moment path runs over those
     // only). Without split radii the order is the neighbour list's.
-    const SplitRadii& split = split_radii(species);
+    const SplitRadii& split = split_radii(species, triplets);
     const int nr = static_cast<int>(split.radii.size()), nbk = nr + 1;
-    grow(tmp_r_, n_);
     grow(order_, n_);
-    grow(key_, n_);
-    bucket_.assign(static_cast<size_t>(ne) * nbk, 0);
-    for (int a = 0; a < n_; ++a) {
-        const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
-        const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
-        int b = 0;
-        while (b < nr && !(r < split.radii[b])) ++b;
-        tmp_r_[a] = r;
-        key_[a] = tmp_elem_[a] * nbk + b;
-        ++bucket_[key_[a]];
+    if (nbk * ne == 1) {  // one element, no split radius: the list's order
+        for (int a = 0; a < n_; ++a) order_[a] = a;
+    } else {
+        grow(key_, n_);
+        bucket_.assign(static_cast<size_t>(ne) * nbk, 0);
+        const int n = n_;
+        const double* __restrict r = tmp_r_.data();
+        const double* __restrict radii = split.radii.data();
+        const int* __restrict te = tmp_elem_.data();
+        int* __restrict key = key_.data();
+        int* __restrict bucket = bucket_.data();
+        int* __restrict order = order_.data();
+        // bucket b = number of split radii <= r (ascending radii)
+#pragma omp simd
+        for (int a = 0; a < n; ++a) {
+            int b = 0;
+            for (int q = 0; q < nr; ++q) b += !(r[a] < radii[q]);
+            key[a] = te[a] * nbk + b;
+        }
+        for (int a = 0; a < n; ++a) ++bucket[key[a]];
+        for (int q = 0, start = 0; q < ne * nbk; ++q) {
+            const int c = bucket[q];
+            bucket[q] = start;
+            start += c;
+        }
+        for (int a = 0; a < n; ++a) order[bucket[key[a]]++] = a;
     }
-    for (int q = 0, start = 0; q < ne * nbk; ++q) {
-        const int c = bucket_[q];
-        bucket_[q] = start;
-        start += c;
-    }
-    for (int a = 0; a < n_; ++a) order_[bucket_[key_[a]]++] = a;
-    for (int s = 0; s < n_; ++s) {
-        const int a = order_[s];
-        const double dx = tmp_[3 * a], dy = tmp_[3 * a + 1], dz = tmp_[3 * a + 2];
-        const double r = tmp_r_[a];
-        const double ir = 1.0 / r;
-        x_[s] = dx;
-        y_[s] = dy;
-        z_[s] = dz;
-        r_[s] = r;
-        ir_[s] = ir;
-        ux_[s] = dx * ir;
-        uy_[s] = dy * ir;
-        uz_[s] = dz * ir;
-        atom_[s] = tmp_atom_[a];
+    {
+        const int n = n_;
+        const int* __restrict order = order_.data();
+        const double* __restrict t = tmp_.data();
+        const double* __restrict tr = tmp_r_.data();
+        const int* __restrict ta = tmp_atom_.data();
+        double* __restrict X = x_.data();
+        double* __restrict Y = y_.data();
+        double* __restrict Z = z_.data();
+        double* __restrict R = r_.data();
+        double* __restrict IR = ir_.data();
+        double* __restrict UX = ux_.data();
+        double* __restrict UY = uy_.data();
+        double* __restrict UZ = uz_.data();
+        int* __restrict A = atom_.data();
+#pragma omp simd
+        for (int s = 0; s < n; ++s) {
+            const int a = order[s];
+            const double dx = t[3 * a], dy = t[3 * a + 1], dz = t[3 * a + 2];
+            const double r = tr[a];
+            const double ir = 1.0 / r;
+            X[s] = dx;
+            Y[s] = dy;
+            Z[s] = dz;
+            R[s] = r;
+            IR[s] = ir;
+            UX[s] = dx * ir;
+            UY[s] = dy * ir;
+            UZ[s] = dz * ir;
+            A[s] = ta[a];
+        }
     }
     const size_t nc = plan.cutoffs.size();
     grow(fc_, nc * n_);
@@ -243,8 +344,16 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
 // ------------------------------------------------------------------------------------ values
 void AtomKernel::values() {
     std::fill(G_.begin(), G_.begin() + n_features_, 0.0);
-    const ElementPlan& plan = em_->plan;
-    for (const RadialGroup& g : plan.radial) radial_values(g);
+    const ElementPlan& plan = *plan_;
+    // the kept radial exponentials: group r at rad_off_[r], members x pad8(its block)
+    rad_off_.resize(plan.radial.size() + 1);
+    rad_off_[0] = 0;
+    for (size_t r = 0; r < plan.radial.size(); ++r) {
+        const RadialGroup& g = plan.radial[r];
+        rad_off_[r + 1] = rad_off_[r] + g.out.size() * pad8(static_cast<size_t>(hi(g.neighbor) - lo(g.neighbor)));
+    }
+    grow(rad_ex_, rad_off_.back());
+    for (size_t r = 0; r < plan.radial.size(); ++r) radial_values(plan.radial[r], static_cast<int>(r));
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_values(g);
     pair_offset_.resize(plan.angular.size());
     size_t total = 0;
@@ -302,16 +411,65 @@ void AtomKernel::values() {
 }
 
 // G_s = sum_j exp(-eta (r_j - rs)^2) fc(r_j)   (fc = 0 beyond rc: no branch needed)
-void AtomKernel::radial_values(const RadialGroup& g) {
+// In tiles of 8 slots of the group's block (the last one masked: fc = 0, r = 0 in the lanes past
+// the block), every member's lane sums in its own accumulator (tree-reduced at the end). The
+// exponentials E_s(r_j) are kept (rad_ex_, [s * L + l], L = pad8(block)) for radial_adjoint.
+void AtomKernel::radial_values(const RadialGroup& g, int gi) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
     const int b0 = lo(g.neighbor), b1 = hi(g.neighbor);
-    for (size_t m = 0; m < g.out.size(); ++m) {
-        const double eta = g.eta[m], rs = g.rs[m];
-        double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-        for (int j = b0; j < b1; ++j) acc += radial_term(eta, rs, r[j], fc[j]);
-        G_[g.out[m]] += acc;
+    const int M = static_cast<int>(g.out.size());
+    const int L = static_cast<int>(pad8(static_cast<size_t>(b1 - b0)));
+    double* __restrict E = rad_ex_.data() + rad_off_[gi];
+    grow(rad_acc_, 8 * static_cast<size_t>(M));
+    double* __restrict acc = rad_acc_.data();
+    std::fill(acc, acc + 8 * static_cast<size_t>(M), 0.0);
+    for (int l0 = 0; l0 < L; l0 += 8) {
+        double rr[8], ff[8];
+#pragma omp simd
+        for (int l = 0; l < 8; ++l) {
+            const int j = b0 + l0 + l;
+            const bool in = j < b1;
+            rr[l] = in ? r[j] : 0.0;
+            ff[l] = in ? fc[j] : 0.0;
+        }
+        if (g.chain) {  // E_{m+1} = E_m q c_m (RadialGroup::chain)
+            double x[8], q[8];
+            const double eta = g.eta[0], rs0 = g.rs[0], k = g.chain_k;
+#pragma omp simd
+            for (int l = 0; l < 8; ++l) {
+                const double d0 = rr[l] - rs0;
+                x[l] = kz_exp(-eta * d0 * d0);
+                q[l] = kz_exp(k * d0);
+            }
+            for (int m = 0; m < M; ++m) {
+                double* __restrict e = E + static_cast<size_t>(m) * L + l0;
+                double* __restrict a = acc + 8 * m;
+                const double c = m + 1 < M ? g.chain_c[m] : 0.0;
+#pragma omp simd
+                for (int l = 0; l < 8; ++l) {
+                    e[l] = x[l];
+                    a[l] += x[l] * ff[l];
+                    x[l] = x[l] * q[l] * c;
+                }
+            }
+            continue;
+        }
+        for (int m = 0; m < M; ++m) {
+            const double eta = g.eta[m], rs = g.rs[m];
+            double* __restrict e = E + static_cast<size_t>(m) * L + l0;
+            double* __restrict a = acc + 8 * m;
+#pragma omp simd
+            for (int l = 0; l < 8; ++l) {
+                const double x = gaussian(eta, rs, rr[l]);
+                e[l] = x;
+                a[l] += x * ff[l];
+            }
+        }
+    }
+    for (int m = 0; m < M; ++m) {
+        const double* v = acc + 8 * m;
+        G_[g.out[m]] += ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
     }
 }
 
@@ -336,7 +494,7 @@ void AtomKernel::place_region(int gi, size_t T) {
         reg.ints = reg.doubles = 0;
     } else {
         const Region& prev = regions_[gi - 1];
-        const AngularGroup& pg = em_->plan.angular[gi - 1];
+        const AngularGroup& pg = plan_->angular[gi - 1];
         reg.ints = prev.ints + 2 * prev.stride;
         reg.doubles = prev.doubles +
                       (kFixed + pg.term_eta.size() + 2 * pg.fac_zeta.size() + pg.channels.size()) * prev.stride;
@@ -350,11 +508,12 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     const int nt = static_cast<int>(g.term_eta.size());
     const int nf = static_cast<int>(g.fac_zeta.size());
     const double rc = g.rc, rc2 = rc * rc;
-    const CutoffFunction& cut = em_->plan.cutoffs[g.cutoff];
+    const CutoffFunction& cut = plan_->cutoffs[g.cutoff];
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
     double* __restrict ex = ex_.data() + pair_offset_[gi];
-    const int b1s = lo(g.e1), b1e = hi(g.e1), b2s = lo(g.e2), b2e = hi(g.e2);
+    // slots inside rc: a prefix of each element block when rc is below rc_max (split_radii)
+    const int b1s = lo(g.e1), b1e = hi_in(g.e1, g.cutoff), b2s = lo(g.e2), b2e = hi_in(g.e2, g.cutoff);
     const bool same = g.e1 == g.e2;
 
     // exponential terms exp(-eta_t (r_j - rs_t)^2) of the slots of both elements
@@ -634,8 +793,8 @@ void AtomKernel::adjoint(const double* beta, int channel) {
     out_x_ = gx_.data() + static_cast<size_t>(channel) * n_;
     out_y_ = gy_.data() + static_cast<size_t>(channel) * n_;
     out_z_ = gz_.data() + static_cast<size_t>(channel) * n_;
-    const ElementPlan& plan = em_->plan;
-    for (const RadialGroup& g : plan.radial) radial_adjoint(g, beta);
+    const ElementPlan& plan = *plan_;
+    for (size_t r = 0; r < plan.radial.size(); ++r) radial_adjoint(plan.radial[r], static_cast<int>(r), beta);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_adjoint(g, beta);
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
         if (plan.angular[gi].moments)
@@ -666,25 +825,45 @@ void AtomKernel::average_channels(int channels, int target) {
     }
 }
 
-// dE/dr_j = sum_s beta_s E_s(r_j) (fc'(r_j) - 2 eta_s (r_j - rs_s) fc(r_j))
-void AtomKernel::radial_adjoint(const RadialGroup& g, const double* beta) {
+// dE/dr_j = sum_s beta_s E_s(r_j) (fc'(r_j) - 2 eta_s (r_j - rs_s) fc(r_j)), E_s(r_j) as kept
+// by radial_values (no exponential here)
+void AtomKernel::radial_adjoint(const RadialGroup& g, int gi, const double* beta) {
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
     const int b0 = lo(g.neighbor), b1 = hi(g.neighbor);
-    grow(dEdr_, n_);
+    const int M = static_cast<int>(g.out.size());
+    const int L = static_cast<int>(pad8(static_cast<size_t>(b1 - b0)));
+    const double* __restrict E = rad_ex_.data() + rad_off_[gi];
+    grow(dEdr_, static_cast<size_t>(L));
     double* __restrict dEdr = dEdr_.data();
-    std::fill(dEdr + b0, dEdr + b1, 0.0);
-    for (size_t m = 0; m < g.out.size(); ++m) {
-        const double b = beta[g.out[m]], eta = g.eta[m], rs = g.rs[m];
+    for (int l0 = 0; l0 < L; l0 += 8) {
+        double rr[8], ff[8], dd[8], acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma omp simd
-        for (int j = b0; j < b1; ++j) dEdr[j] += radial_term_derivative(eta, rs, r[j], fc[j], dfc[j], b);
+        for (int l = 0; l < 8; ++l) {
+            const int j = b0 + l0 + l;
+            const bool in = j < b1;
+            rr[l] = in ? r[j] : 0.0;
+            ff[l] = in ? fc[j] : 0.0;
+            dd[l] = in ? dfc[j] : 0.0;
+        }
+        for (int m = 0; m < M; ++m) {
+            const double b = beta[g.out[m]], eta = g.eta[m], rs = g.rs[m];
+            const double* __restrict e = E + static_cast<size_t>(m) * L + l0;
+#pragma omp simd
+            for (int l = 0; l < 8; ++l) {
+                const double d = rr[l] - rs;
+                acc[l] += b * e[l] * (dd[l] - 2.0 * eta * d * ff[l]);
+            }
+        }
+#pragma omp simd
+        for (int l = 0; l < 8; ++l) dEdr[l0 + l] = acc[l];
     }
 #pragma omp simd
     for (int j = b0; j < b1; ++j) {
-        out_x_[j] += dEdr[j] * ux_[j];
-        out_y_[j] += dEdr[j] * uy_[j];
-        out_z_[j] += dEdr[j] * uz_[j];
+        out_x_[j] += dEdr[j - b0] * ux_[j];
+        out_y_[j] += dEdr[j - b0] * uy_[j];
+        out_z_[j] += dEdr[j - b0] * uz_[j];
     }
 }
 
@@ -932,7 +1111,7 @@ void AtomKernel::tangent(const double* dr, double* dG) {
     grow(dEdr_, n_);  // radial projections dr_j = u_j . dr_ij
     for (int j = 0; j < n_; ++j)
         dEdr_[j] = ux_[j] * dr[3 * j] + uy_[j] * dr[3 * j + 1] + uz_[j] * dr[3 * j + 2];
-    const ElementPlan& plan = em_->plan;
+    const ElementPlan& plan = *plan_;
     for (const RadialGroup& g : plan.radial) radial_tangent(g, dEdr_.data(), dG);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_tangent(g, dEdr_.data(), dG);
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) {

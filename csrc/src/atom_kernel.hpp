@@ -62,12 +62,12 @@ class AtomKernel {
     };
     enum { kC = 0, kRjk, kFcjk, kDfcjk, kFc3, kFixed };
 
-    void radial_values(const RadialGroup& g);
+    void radial_values(const RadialGroup& g, int gi);
     void compact_radial_values(const CompactRadialGroup& g);
     void angular_values(const AngularGroup& g, int gi);
     void compact_angular_values(const CompactAngularGroup& g);
     void compact_narrow_values(const CompactAngularGroup& g);  // CompactAngularGroup::narrow
-    void radial_adjoint(const RadialGroup& g, const double* beta);
+    void radial_adjoint(const RadialGroup& g, int gi, const double* beta);
     void compact_radial_adjoint(const CompactRadialGroup& g, const double* beta);
     void angular_adjoint(const AngularGroup& g, int gi, const double* beta);
     void compact_angular_adjoint(const CompactAngularGroup& g, const double* beta);
@@ -116,6 +116,7 @@ class AtomKernel {
 
     const Model& model_;
     const ElementModel* em_ = nullptr;
+    const ElementPlan* plan_ = nullptr;  // em_->plan or, per centre, em_->triplet_plan (gather)
     int n_features_ = 0;
     int n_ = 0;
 
@@ -134,9 +135,11 @@ class AtomKernel {
         std::vector<char> split;
     };
     std::vector<SplitRadii> split_;
-    const SplitRadii& split_radii(int species);
+    const SplitRadii& split_radii(int species, bool triplets);
+    [[noreturn]] void report_bad_pair(const AtomsView& atoms, const NeighborView& nb, int ii) const;
     std::vector<double> tmp_;  // unsorted gather buffer (x, y, z per entry)
     std::vector<int> tmp_atom_, tmp_elem_, count_;
+    std::vector<int> inside_;  // gather: neighbours of each element inside the moment cutoff
     std::vector<double> fc_, dfc_;  // per cutoff function of the element: [c * n + slot]
     std::vector<double> w_;         // weight of every channel: [c * n + slot]
     std::vector<double> ex_;        // per angular group: [pair_offset_[g] + t * n + slot]
@@ -151,6 +154,10 @@ class AtomKernel {
     std::vector<size_t> moff_;           // adjoint: offset of every member's factor arrays
     std::vector<double> G_, beta_;
     std::vector<double> gx_, gy_, gz_, dEdr_;
+    // radial groups: E_s(r_j) of every member and slot of the group's block, kept from values()
+    // for the adjoint: group r at rad_off_[r], [s * pad8(block) + slot - lo]; lane sums
+    std::vector<double> rad_ex_, rad_acc_;
+    std::vector<size_t> rad_off_;
     std::vector<double> member_scratch_;
     // moment groups. Monomials u^(a,b,c) of degree n = a+b+c <= mono_degree_, flat index q
     // (degree by degree), per slot: mono_[q * n_ + slot]; tables per q: exponents, multinomial

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "kizuna/errors.hpp"
 #include "kizuna/model.hpp"
 
 namespace kizuna {
@@ -86,8 +87,6 @@ AngularGroup member_subset(const AngularGroup& g, const std::vector<bool>& take)
 // loop, those of a weighted group stay on the triplet list. KIZUNA_ANGULAR_MOMENTS=0 keeps
 // every group on the triplet list (A/B comparisons and the tests that compare the paths).
 void split_moment_groups(ElementPlan& plan) {
-    const char* env = std::getenv("KIZUNA_ANGULAR_MOMENTS");
-    if (env && std::string(env) == "0") return;
     std::vector<AngularGroup> groups;
     for (const AngularGroup& g : plan.angular) {
         if (g.narrow) {
@@ -115,6 +114,53 @@ void split_moment_groups(ElementPlan& plan) {
         }
     }
     plan.angular = groups;
+}
+
+void sort_group_members(ElementPlan& plan);
+
+// RadialGroup::chain for groups of one eta and equally spaced rs (at least 3 members), where
+// the recurrence stays far from under- and overflow (the bounds in model.hpp).
+void chain_radial_groups(ElementPlan& plan) {
+    for (RadialGroup& g : plan.radial) {
+        g.chain = false;
+        g.chain_c.clear();
+        const size_t M = g.out.size();
+        if (M < 3) continue;
+        const double eta = g.eta[0], rs0 = g.rs[0], delta = g.rs[1] - g.rs[0];
+        const double rc = plan.cutoffs[g.cutoff].rc;
+        bool ok = eta > 0.0 && delta != 0.0;
+        double worst = 0.0;  // largest eta (r - rs_m)^2 over r in [0, rc]
+        for (size_t m = 0; m < M && ok; ++m) {
+            const double expect = rs0 + static_cast<double>(m) * delta;
+            ok = g.eta[m] == eta && std::fabs(g.rs[m] - expect) <= 1e-12 * std::max(1.0, std::fabs(expect));
+            const double far = std::max(std::fabs(g.rs[m]), std::fabs(rc - g.rs[m]));
+            worst = std::max(worst, eta * far * far);
+        }
+        const double k = 2.0 * eta * delta;
+        const double d0 = std::max(std::fabs(rs0), std::fabs(rc - rs0));
+        const double c_last = eta * delta * delta * (2.0 * static_cast<double>(M) - 1.0);
+        if (!ok || worst > 600.0 || std::fabs(k) * d0 > 600.0 || c_last > 600.0) continue;
+        g.chain = true;
+        g.chain_k = k;
+        for (size_t m = 0; m + 1 < M; ++m)
+            g.chain_c.push_back(std::exp(-eta * delta * delta * (2.0 * static_cast<double>(m) + 1.0)));
+    }
+}
+
+// KIZUNA_TRIPLET_MAX_NEIGHBORS: the per-centre choice by a plain count instead of the cost
+// estimate (ElementModel; A/B runs and tests): at most this many neighbours inside the moment
+// cutoff -> triplet list; -1: never. Unset: -2 (the cost estimate).
+int triplet_max_neighbors() {
+    const char* env = std::getenv("KIZUNA_TRIPLET_MAX_NEIGHBORS");
+    if (env && *env) {
+        char* end = nullptr;
+        const long v = std::strtol(env, &end, 10);
+        if (*end != '\0' || v < -1 || v > 1000000)
+            throw InputError(std::string("KIZUNA_TRIPLET_MAX_NEIGHBORS must be an integer >= -1 (-1: never "
+                                         "the triplet list), got '") + env + "'");
+        return static_cast<int>(v);
+    }
+    return -2;
 }
 
 void build_plan(ElementModel& em) {
@@ -218,8 +264,36 @@ void build_plan(ElementModel& em) {
             }
         }
     }
-    split_moment_groups(plan);
-    // members of an angular group sorted by exponential term (contiguous per term)
+    // KIZUNA_ANGULAR_MOMENTS (read when a model is parsed): "0" every angular group on the
+    // triplet list; "1" the moment / pair split for every centre; unset (or anything else) the
+    // split, and the unsplit plan kept for the per-centre choice (ElementModel::triplet_plan)
+    const char* env = std::getenv("KIZUNA_ANGULAR_MOMENTS");
+    const std::string mode = env ? env : "";
+    chain_radial_groups(plan);
+    ElementPlan unsplit = plan;
+    if (mode != "0") split_moment_groups(plan);
+    sort_group_members(plan);
+    em.triplet_plan = ElementPlan{};
+    em.choose = false;
+    em.moment_rc = 0.0;
+    em.moment_pairs.clear();
+    em.triplet_max_neighbors = -1;
+    for (const AngularGroup& g : plan.angular)
+        if (g.moments) {
+            em.moment_rc = std::max(em.moment_rc, plan.cutoffs[g.cutoff].rc);
+            em.moment_pairs.push_back(g.e1);
+            em.moment_pairs.push_back(g.e2);
+        }
+    if (em.moment_rc > 0.0 && mode != "0" && mode != "1") {
+        sort_group_members(unsplit);
+        em.triplet_plan = std::move(unsplit);
+        em.choose = true;
+        em.triplet_max_neighbors = triplet_max_neighbors();
+    }
+}
+
+// members of an angular group sorted by exponential term (contiguous per term)
+void sort_group_members(ElementPlan& plan) {
     for (AngularGroup& g : plan.angular) {
         std::vector<size_t> idx(g.out.size());
         for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;

@@ -66,6 +66,14 @@ struct RadialGroup {
     int cutoff = 0;  // index into ElementPlan::cutoffs
     std::vector<int> out;
     std::vector<double> eta, rs;
+    // chain: every member has the same eta and rs_m = rs_0 + m delta (the shifted grids), so
+    // E_{m+1}(r) = E_m(r) q(r) c_m with q(r) = exp(2 eta delta (r - rs_0)) and the constants
+    // c_m = exp(-eta delta^2 (2m + 1)): two exponentials per neighbour instead of one per
+    // member (AtomKernel::radial_values). Set by the plan only where every E_m, q and c_m stays
+    // in [e^-600, e^600] for r in [0, rc] (no underflow: relative error ~ (m+1) ulp).
+    bool chain = false;
+    double chain_k = 0.0;         // 2 eta delta, 1/Å
+    std::vector<double> chain_c;  // c_m, m = 0 .. members - 2
 };
 
 struct CompactRadialGroup {
@@ -108,6 +116,13 @@ struct AngularGroup {
 // share): measured <= 2e-14 up to zeta = 4, 8e-14 at 6, 1e-11 at 16 (diamond Si, 5.5 Å).
 constexpr int kMaxMomentDegree = 4;
 
+// Per-centre choice (ElementModel::triplet_plan): a centre takes the triplet list when its
+// triplets over the moment groups, sum_g n1 n2 (n(n-1)/2 for one element), are at most
+// kTripletCostRatio x their neighbours per side, sum_g (n1 + n2) (n), counted inside the moment
+// cutoff. 5.5 reproduces the crossover measured with the Si student (triplets up to 12
+// neighbours inside; benchmarks/README.md).
+constexpr double kTripletCostRatio = 5.5;
+
 struct CompactAngularGroup {
     int e1 = 0, e2 = 0;  // -1, -1: weighted (every pair, times w_c(Z_j) w_c(Z_k), c = channel)
     int channel = -1;
@@ -136,6 +151,19 @@ struct ElementModel {
     std::vector<SymmetryFunction> sfs;
     std::vector<Member> members;
     ElementPlan plan;
+    // Per-centre choice (AtomKernel::gather): with `choose`, a centre is evaluated with
+    // triplet_plan (the same functions with every angular group on the triplet list, cheaper
+    // than moment tensors for few neighbours) when, counting neighbours closer than moment_rc
+    // (the moment groups' largest cutoff) per element, its triplets over the moment groups'
+    // element pairs (moment_pairs: e1, e2 per group; -1 = every element) are at most
+    // kTripletCostRatio x its neighbours per side; or, when triplet_max_neighbors >= 0 (set by
+    // KIZUNA_TRIPLET_MAX_NEIGHBORS), when at most that many neighbours are inside. No moment
+    // group, or KIZUNA_ANGULAR_MOMENTS 0 / 1: always `plan`. Same values to round-off.
+    ElementPlan triplet_plan;
+    bool choose = false;
+    double moment_rc = 0.0;
+    std::vector<int> moment_pairs;
+    int triplet_max_neighbors = -1;
     std::vector<double> extrapolation_min, extrapolation_max;  // union of the members' ranges
     int max_width = 0;                                          // widest network layer
 };

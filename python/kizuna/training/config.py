@@ -73,6 +73,9 @@ SCHEMA = {
     "data": {
         "train": Opt(None, "sources", "training data sources", required=True),
         "test": Opt([], "sources", "test data sources (never used for fitting)"),
+        "validation": Opt([], "sources", "validation data sources (model selection, never "
+                          "fitted) instead of a random validation_fraction of data.train, "
+                          "which must then be 0: e.g. whole compositions held out"),
         "validation_fraction": Opt(0.1, "float", "structures held out", minimum=0.0, maximum=0.9),
         "test_fraction": Opt(0.0, "float", "structures held out for testing", minimum=0.0,
                              maximum=0.9),
@@ -316,6 +319,10 @@ def _cross_checks(cfg: dict, where):
     if d["validation_fraction"] + d["test_fraction"] >= 0.95:
         raise where.error(["data", "validation_fraction"],
                           "validation_fraction + test_fraction leave no training data")
+    if d["validation"] and d["validation_fraction"] > 0:
+        raise where.error(["data", "validation_fraction"],
+                          f"must be 0 when data.validation gives the validation data, got "
+                          f"{d['validation_fraction']} (set data.validation_fraction=0)")
     per_eta = len(sf["zetas"]) * len(sf["lambdas"])
     if sf["n_angular"] % per_eta:
         raise where.error(["symmetry_functions", "n_angular"],
@@ -418,7 +425,7 @@ def load_config(path=None, overrides=(), given=None) -> dict:
     paths are resolved against the config file's folder."""
     given, source, text, base = read_yaml_config(path, overrides, given)
     cfg = validate_config(given, source, text)
-    for part in ("train", "test"):
+    for part in ("train", "validation", "test"):
         for src in cfg["data"][part]:
             p = Path(src["path"]).expanduser()
             src["path"] = str(p if p.is_absolute() else (base / p))

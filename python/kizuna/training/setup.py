@@ -91,6 +91,9 @@ def build_run(cfg: dict, init_model=None) -> RunData:
                               need_forces=need_forces, max_structures=d["max_structures"])
     test_given = load_sources(d["test"], on_error=d["on_error"], min_distance=d["min_distance"],
                               need_forces=False) if d["test"] else []
+    val_given = load_sources(d.get("validation"), on_error=d["on_error"],
+                             min_distance=d["min_distance"],
+                             need_forces=need_forces) if d.get("validation") else []
     init = None
     if init_model is not None:
         from .export import from_kizuna_model
@@ -102,12 +105,12 @@ def build_run(cfg: dict, init_model=None) -> RunData:
                               f"{elements}")
     else:
         elements = list(m["elements"]) if m["elements"] else elements_of(structures)
-    for s in structures + test_given:
+    for s in structures + val_given + test_given:
         s.bind(elements)
     train_i, val_i, test_i = split_indices(len(structures), d["validation_fraction"],
                                            d["test_fraction"], cfg["seed"])
     train = [structures[i] for i in train_i]
-    val = [structures[i] for i in val_i]
+    val = [structures[i] for i in val_i] + val_given
     test = [structures[i] for i in test_i] + test_given
     learn = cfg["symmetry_functions"].get("learn_weights", False)
     if init is not None:
