@@ -145,6 +145,22 @@ def test_defaults_filled_and_overrides(tmp_path):
         load_config(path, ["training.epochs"])
 
 
+def test_data_paths_from_the_command_line_are_relative_to_the_current_directory(
+        tmp_path, monkeypatch):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    path = conf / "c.yaml"
+    path.write_text("data:\n  train: sub/a.xyz\n  test: sub/t.xyz\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    cfg = load_config(path, ["data.train=runs/b.xyz", "data.validation=runs/v.xyz",
+                            "data.validation_fraction=0"])
+    assert cfg["data"]["train"][0]["path"] == str(work / "runs" / "b.xyz")
+    assert cfg["data"]["validation"][0]["path"] == str(work / "runs" / "v.xyz")
+    assert cfg["data"]["test"][0]["path"] == str(conf / "sub" / "t.xyz")  # from the file
+
+
 def test_cli_reports_config_errors(tmp_path, capsys):
     path = tmp_path / "c.yaml"
     path.write_text("data:\n  train: a.xyz\nmodel:\n  hiden_layers: [3]\n")

@@ -420,14 +420,30 @@ def read_yaml_config(path=None, overrides=(), given=None, default_source="<confi
     return given, source, text, base
 
 
+def _overridden_data_parts(overrides) -> set:
+    """The data parts (train, validation, test) that a ``--set`` replaces, e.g.
+    ``data.train=...``, ``data.train.0.path=...`` or ``data={...}`` (all three)."""
+    parts = set()
+    for assignment in overrides:
+        keys = assignment.split("=", 1)[0].strip().split(".")
+        if keys[0] != "data":
+            continue
+        parts |= {keys[1]} if len(keys) > 1 else {"train", "validation", "test"}
+    return parts
+
+
 def load_config(path=None, overrides=(), given=None) -> dict:
     """Read, override (``key.path=value`` strings) and validate a YAML config. Relative data
-    paths are resolved against the config file's folder."""
+    paths written in the file are resolved against the config file's folder; those given on
+    the command line (``--set data.train=...``) against the current directory, as a shell
+    user expects."""
     given, source, text, base = read_yaml_config(path, overrides, given)
     cfg = validate_config(given, source, text)
+    from_cli = _overridden_data_parts(overrides)
     for part in ("train", "validation", "test"):
+        part_base = Path.cwd() if part in from_cli else base
         for src in cfg["data"][part]:
             p = Path(src["path"]).expanduser()
-            src["path"] = str(p if p.is_absolute() else (base / p))
+            src["path"] = str(p if p.is_absolute() else (part_base / p))
     cfg["_source"] = source
     return cfg
