@@ -1,5 +1,4 @@
 """examples/training/make_alloy_data.py and alloy.yaml (issue 13), and data.validation."""
-import importlib.util
 from collections import Counter
 from pathlib import Path
 
@@ -9,16 +8,13 @@ from ase.io import read
 
 from kizuna.errors import ConfigError
 from kizuna.training.config import load_config
+from script_loader import load_script
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "training"
 
 
 def _data_module():
-    spec = importlib.util.spec_from_file_location("make_alloy_data",
-                                                  EXAMPLES / "make_alloy_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLES / "make_alloy_data.py")
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +101,7 @@ def test_validation_file_is_the_validation_split(tiny):
 def test_alloy_config_is_the_benchmarked_one(tiny):
     """alloy.yaml trains what benchmarks/README.md measured: many_elements_tuning.py's
     variant "s2long" (selected on the validation compositions)."""
-    spec = importlib.util.spec_from_file_location(
-        "many_elements_tuning", EXAMPLES.parents[1] / "benchmarks" / "many_elements_tuning.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("benchmarks/many_elements_tuning.py")
     given = module.config("s2long", tiny / "train.extxyz", tiny / "test.extxyz", tiny / "run",
                           validation=tiny / "validation.extxyz")
     bench = load_config(None, given=given)

@@ -1,6 +1,5 @@
 """benchmarks/dft_refinalise.py (re-do a finished run's final training with other loss
 weights) and dft_speedup.score (errors on the kept DFT frames, per condition)."""
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -8,16 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load(name):
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / f"{name}.py")
 
 
 def test_final_round_is_the_last_final_training_event(tmp_path):

@@ -11,16 +11,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("dft_speedup",
-                                                  ROOT / "benchmarks" / "dft_speedup.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "dft_speedup.py")
 
 
 def test_sigterm_writes_the_sessions_clock(tmp_path):

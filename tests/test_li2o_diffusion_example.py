@@ -4,7 +4,6 @@ learning samples the student's diffusion runs (same cell, vacancies, thermostat,
 temperatures), and the seed script keeps only sound labels. Seconds, no reference calls."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ase.io import read, write
 from kizuna.learn.config import load_learn_config
 from kizuna.learn.md import stage_structure, start_structure
 from kizuna.properties.config import load_validate_config
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARN = ROOT / "examples" / "learn" / "li2o_diffusion.yaml"
@@ -24,11 +24,7 @@ VALIDATE = ROOT / "examples" / "validate" / "li2o_diffusion.yaml"
 
 
 def _seed_module():
-    spec = importlib.util.spec_from_file_location(
-        "li2o_seed_labels", ROOT / "examples" / "learn" / "li2o_seed_labels.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "examples" / "learn" / "li2o_seed_labels.py")
 
 
 def test_learning_samples_the_students_diffusion_runs():
@@ -94,11 +90,7 @@ def test_seed_script_keeps_sound_labels_only(tmp_path):
 
 
 def _close_pairs_module():
-    spec = importlib.util.spec_from_file_location(
-        "li2o_close_pairs", ROOT / "examples" / "learn" / "li2o_close_pairs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "examples" / "learn" / "li2o_close_pairs.py")
 
 
 def test_close_pairs_pushes_the_closest_pair_across_the_boundary():
@@ -140,11 +132,7 @@ def test_close_pairs_labels_the_stop_its_past_and_pushed_pairs():
 
 
 def _arrhenius_module():
-    spec = importlib.util.spec_from_file_location(
-        "diffusion_arrhenius", ROOT / "examples" / "validate" / "diffusion_arrhenius.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "examples" / "validate" / "diffusion_arrhenius.py")
 
 
 def _results(path, temps, steps, d_a2_fs, seed=0, reference="chgnet"):

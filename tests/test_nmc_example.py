@@ -7,7 +7,6 @@ No CHGNet call, no training: seconds."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +18,14 @@ from ase.neighborlist import neighbor_list
 from kizuna.errors import ConfigError
 from kizuna.learn.config import load_learn_config, validate_learn_config
 from kizuna.learn.md import stage_structure, start_structure
+from script_loader import load_script
 
 DISTILL = Path(__file__).resolve().parent.parent / "examples" / "distill"
 TM = ("Ni", "Mn", "Co")
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("nmc111_structure",
-                                                  DISTILL / "nmc111_structure.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DISTILL / "nmc111_structure.py")
 
 
 def test_structure_script_builds_ordered_nmc111():

@@ -1,23 +1,20 @@
 """examples/learn/si_anneal_glass.py labels the frames of a relaxation with the calculator's
 results taken during the relaxation (no second call): each kept frame must carry the energy
 and forces of its own positions, not of the step before or after. EMT on a small Cu cell."""
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
+from script_loader import load_script
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "learn" / "si_anneal_glass.py"
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("si_anneal_glass", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLE)
 
 
 def test_relaxation_frames_carry_their_own_labels(example):
