@@ -65,12 +65,16 @@ void term_sums(const double* const* A, const double* __restrict E, const double*
                 for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l] * w[l];
             }
     } else {
-        for (int q0 = 0; q0 < nT; q0 += 8)
+        for (int q0 = 0; q0 < nT; q0 += 8) {
+            double ef[8];  // E fc3, once for the K members
+#pragma omp simd
+            for (int l = 0; l < 8; ++l) ef[l] = E[q0 + l] * fc3[q0 + l];
             for (int i = 0; i < K; ++i) {
                 const double* __restrict a = A[i] + q0;
 #pragma omp simd
-                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l];
+                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * ef[l];
             }
+        }
     }
     for (int i = 0; i < K; ++i) {
         const double* v = acc[i];
