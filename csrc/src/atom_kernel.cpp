@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "kizuna/errors.hpp"
 #include "kizuna/sf_formulas.hpp"
@@ -30,6 +31,20 @@
 namespace kizuna {
 
 namespace {
+// p[0 .. n) = v for n < 8 (a triplet array's padding up to its multiple of 8): plain stores, no
+// memset call (one per array cost ~1 % of a small student's step)
+inline void fill_short(double* d, size_t n, double v) {
+    if (n & 4) {
+        d[0] = d[1] = d[2] = d[3] = v;
+        d += 4;
+    }
+    if (n & 2) {
+        d[0] = d[1] = v;
+        d += 2;
+    }
+    if (n & 1) d[0] = v;
+}
+
 using simd8::ld;
 using simd8::st;
 using simd8::V8;
@@ -50,12 +65,16 @@ void term_sums(const double* const* A, const double* __restrict E, const double*
                 for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l] * w[l];
             }
     } else {
-        for (int q0 = 0; q0 < nT; q0 += 8)
+        for (int q0 = 0; q0 < nT; q0 += 8) {
+            double ef[8];  // E fc3, once for the K members
+#pragma omp simd
+            for (int l = 0; l < 8; ++l) ef[l] = E[q0 + l] * fc3[q0 + l];
             for (int i = 0; i < K; ++i) {
                 const double* __restrict a = A[i] + q0;
 #pragma omp simd
-                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l];
+                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * ef[l];
             }
+        }
     }
     for (int i = 0; i < K; ++i) {
         const double* v = acc[i];
@@ -86,14 +105,19 @@ const AtomKernel::SplitRadii& AtomKernel::split_radii(int species, bool triplets
     if (sp.plan == &plan && sp.split.size() == plan.cutoffs.size()) return sp;
     sp.plan = &plan;
     sp.radii.clear();
-    sp.split.assign(plan.cutoffs.size(), 0);
+    sp.split.assign(plan.cutoffs.size(), -1);
+    std::vector<char> is_split(plan.cutoffs.size(), 0);
     for (const AngularGroup& g : plan.angular) {
         const double rc = plan.cutoffs[g.cutoff].rc;
         if (g.pairs || !(rc < plan.rc_max)) continue;  // moment groups and triplet lists
-        sp.split[g.cutoff] = 1;
+        is_split[g.cutoff] = 1;
         if (std::find(sp.radii.begin(), sp.radii.end(), rc) == sp.radii.end()) sp.radii.push_back(rc);
     }
     std::sort(sp.radii.begin(), sp.radii.end());
+    for (size_t c = 0; c < plan.cutoffs.size(); ++c)
+        if (is_split[c])
+            sp.split[c] = static_cast<int>(std::find(sp.radii.begin(), sp.radii.end(), plan.cutoffs[c].rc) -
+                                           sp.radii.begin());
     return sp;
 }
 
@@ -148,8 +172,11 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     bool bad = false;  // a NaN distance or two atoms on top of each other: reported below
     for (int e = 0; e < m; ++e) {
         const int j = list[e] & nb.index_mask;
-        if (e + 8 < m)  // the neighbours' positions are scattered in memory (LAMMPS ghosts)
-            __builtin_prefetch(atoms.positions + 3 * static_cast<size_t>(list[e + 8] & nb.index_mask));
+        if (e + 8 < m) {  // the neighbours' positions and types are scattered in memory (LAMMPS ghosts)
+            const int jn = list[e + 8] & nb.index_mask;
+            __builtin_prefetch(atoms.positions + 3 * static_cast<size_t>(jn));
+            if (!atoms.species) __builtin_prefetch(atoms.types + jn);
+        }
         const int s = atoms.species_of(j);
         const double* xj = atoms.positions + 3 * static_cast<size_t>(j);
         double dx = xj[0] - xi[0], dy = xj[1] - xi[1], dz = xj[2] - xi[2];
@@ -228,7 +255,7 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     // only). Without split radii the order is the neighbour list's.
     const SplitRadii& split = split_radii(species, triplets);
     const int nr = static_cast<int>(split.radii.size()), nbk = nr + 1;
-    grow(order_, n_);
+    grow(order_, n_ + 16);
     if (nbk * ne == 1) {  // one element, no split radius: the list's order
         for (int a = 0; a < n_; ++a) order_[a] = a;
     } else {
@@ -248,13 +275,44 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
             for (int q = 0; q < nr; ++q) b += !(r[a] < radii[q]);
             key[a] = te[a] * nbk + b;
         }
-        for (int a = 0; a < n; ++a) ++bucket[key[a]];
-        for (int q = 0, start = 0; q < ne * nbk; ++q) {
-            const int c = bucket[q];
-            bucket[q] = start;
-            start += c;
+        const int nq = ne * nbk;
+        if (nq <= kCompressBuckets) {
+            // few buckets (Si student: 2): one branch-free stable compress per bucket, no
+            // counter read-modify-write chain; bucket[q] = its size (for ncut_ below)
+            int pos = 0;
+            for (int q = 0; q < nq; ++q) {
+                const int p0 = pos;
+                int a = 0;
+#ifdef KIZUNA_AVX512_COMPRESS
+                // 16 entries at a time: the matching indices compressed in a register, stored as
+                // a full vector (order_ has 16 spare slots), the position advanced by their count
+                const __m512i vq = _mm512_set1_epi32(q);
+                const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+                for (; a < n; a += 16) {
+                    const __mmask16 valid = n - a >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - a)) - 1u);
+                    const __m512i kv = _mm512_maskz_loadu_epi32(valid, key + a);
+                    const __mmask16 hit = _mm512_mask_cmpeq_epi32_mask(valid, kv, vq);
+                    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(a), lane);
+                    _mm512_storeu_si512(order + pos, _mm512_maskz_compress_epi32(hit, idx));
+                    pos += __builtin_popcount(hit);
+                }
+#endif
+                for (; a < n; ++a) {
+                    order[pos] = a;  // order_ has spare slots: the last write may land at n
+                    pos += key[a] == q;
+                }
+                bucket[q] = pos - p0;
+            }
+        } else {
+            for (int a = 0; a < n; ++a) ++bucket[key[a]];
+            std::vector<int>& start = bucket_start_;
+            start.assign(nq, 0);
+            for (int q = 0, s = 0; q < nq; ++q) {
+                start[q] = s;
+                s += bucket[q];
+            }
+            for (int a = 0; a < n; ++a) order[start[key[a]]++] = a;
         }
-        for (int a = 0; a < n; ++a) order[bucket[key[a]]++] = a;
     }
     {
         const int n = n_;
@@ -295,14 +353,16 @@ void AtomKernel::gather(const AtomsView& atoms, const NeighborView& nb, int ii, 
     // a split cutoff; the whole block for the others (rc >= rc_max: slots at r >= rc, if any
     // after rounding, have fc = fc' = 0 exactly)
     grow(ncut_, nc * ne);
+    // (a split cutoff's rc is split.radii[q]: its slots are buckets 0 .. q of the block)
     for (size_t c = 0; c < nc; ++c)
         for (int e = 0; e < ne; ++e) {
-            int s = begin_[e];
-            if (split.split[c])
-                while (s < begin_[e + 1] && r_[s] < plan.cutoffs[c].rc) ++s;
-            else
-                s = begin_[e + 1];
-            ncut_[c * ne + e] = s - begin_[e];
+            int len = count_[e];
+            const int q = split.split[c];
+            if (q >= 0) {
+                len = 0;
+                for (int b = 0; b <= q; ++b) len += bucket_[e * nbk + b];
+            }
+            ncut_[c * ne + e] = len;
         }
     for (size_t c = 0; c < nc; ++c) {
         const CutoffFunction& cut = plan.cutoffs[c];
@@ -616,7 +676,9 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             }
         });
     } else {
-        // run by run of equal j; consecutive k (every neighbour inside rc) load without gathers
+        // run by run of equal j; consecutive k (every neighbour inside rc) load without gathers.
+        // The exponential products E_t = ex_t(r_j) ex_t(r_k) of every term are formed in the
+        // same pass (ex_t(r_j) is one number per run; one run scan for all terms)
         for (int q = 0; q < nT;) {
             const int j = tj[q];
             int qe = q + 1;
@@ -632,6 +694,14 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
                     tdfc[p] = 0.0;
                     tfc3[p] = fcj * fc[p + d];
                 }
+                for (int t = 0; t < nt; ++t) {
+                    const double* __restrict e = ex + static_cast<size_t>(t) * n_;
+                    const double* __restrict ek = e + d;
+                    double* __restrict Et = E + t * S;
+                    const double ej = e[j];
+#pragma omp simd
+                    for (int p = q; p < qe; ++p) Et[p] = ej * ek[p];
+                }
             } else {
 #pragma omp simd
                 for (int p = q; p < qe; ++p) {
@@ -641,6 +711,13 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
                     tfc[p] = 1.0;
                     tdfc[p] = 0.0;
                     tfc3[p] = fcj * fc[k];
+                }
+                for (int t = 0; t < nt; ++t) {
+                    const double* __restrict e = ex + static_cast<size_t>(t) * n_;
+                    double* __restrict Et = E + t * S;
+                    const double ej = e[j];
+#pragma omp simd
+                    for (int p = q; p < qe; ++p) Et[p] = ej * e[tk[p]];
                 }
             }
             q = qe;
@@ -652,35 +729,15 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
 #pragma omp simd
         for (int q = 0; q < nT; ++q) Wc[q] = w[tj[q]] * w[tk[q]];
     }
-    // exponential products E_t = ex_t(r_j) ex_t(r_k) [ex_t(r_jk)]
-    for (int t = 0; t < nt; ++t) {
-        const double eta = g.term_eta[t], rs = g.term_rs[t];
-        const double* __restrict e = ex + static_cast<size_t>(t) * n_;
-        double* __restrict Et = E + t * S;
-        if (g.narrow) {
+    // exponential products E_t = ex_t(r_j) ex_t(r_k) ex_t(r_jk) (narrow; wide: above)
+    if (g.narrow)
+        for (int t = 0; t < nt; ++t) {
+            const double eta = g.term_eta[t], rs = g.term_rs[t];
+            const double* __restrict e = ex + static_cast<size_t>(t) * n_;
+            double* __restrict Et = E + t * S;
 #pragma omp simd
             for (int q = 0; q < nT; ++q) Et[q] = e[tj[q]] * e[tk[q]] * gaussian(eta, rs, trjk[q]);
-        } else {
-            // run by run of equal j (the list is built j by j): ex_t(r_j) is one number, and
-            // when the run's k are consecutive slots (every neighbour inside rc), ex_t(r_k) is a
-            // plain load instead of a gather
-            for (int q = 0; q < nT;) {
-                const int j = tj[q];
-                int qe = q + 1;
-                while (qe < nT && tj[qe] == j) ++qe;
-                const double ej = e[j];
-                if (tk[qe - 1] - tk[q] == qe - 1 - q) {
-                    const double* __restrict ek = e + (tk[q] - q);
-#pragma omp simd
-                    for (int p = q; p < qe; ++p) Et[p] = ej * ek[p];
-                } else {
-#pragma omp simd
-                    for (int p = q; p < qe; ++p) Et[p] = ej * e[tk[p]];
-                }
-                q = qe;
-            }
         }
-    }
     // angular factors A = p 2^(1-zeta) (1 + lambda c)^zeta, dA/dc
     for (int a = 0; a < nf; ++a) {
         const double zeta = g.fac_zeta[a], lambda = g.fac_lambda[a], pref = g.fac_prefactor[a];
@@ -705,8 +762,8 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     // padding T .. S of every per-triplet array: valid slot indices and finite values (the
     // adjoint works in tiles of 8 triplets and discards the padding's results)
     for (size_t q = T; q < S; ++q) tj[q] = tk[q] = 0;
-    for (size_t a = 0; a < static_cast<size_t>(kFixed + nt + 2 * nf + nch); ++a) std::fill(base + a * S + T, base + (a + 1) * S, 0.0);
-    std::fill(trjk + T, trjk + S, 1.0);
+    for (size_t a = 0; a < static_cast<size_t>(kFixed + nt + 2 * nf + nch); ++a) fill_short(base + a * S + T, S - T, 0.0);
+    fill_short(trjk + T, S - T, 1.0);  // S - T < 8 (place_region: S = pad8(T))
     // G_s += sum_q A_a(s)[q] E_t(s)[q] fc3[q] [W_c(s)[q]], up to 8 members of one term at a
     // time (independent accumulators; E_t and fc3 loaded once for all of them)
     const size_t nm = g.out.size();
@@ -940,6 +997,9 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     }
     const double* __restrict mb = mcoef_.data();
     const size_t* __restrict mo = moff_.data();
+    // narrow as a compile-time flag: wide groups skip the r_jk sum and its division
+    auto tiles = [&](auto narrow_tag) {
+    constexpr bool kNarrow = decltype(narrow_tag)::value;
     for (int q0 = 0; q0 < nT; q0 += QB) {
         double S0[QB] = {}, Sj[QB] = {}, Sk[QB] = {}, Sjk[QB] = {}, Sc[QB] = {};
         double rj[QB], rk[QB];
@@ -979,7 +1039,7 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
                 S0[l] += w;
                 Sj[l] += w * two_eta * (rj[l] - rs);
                 Sk[l] += w * two_eta * (rk[l] - rs);
-                Sjk[l] += w * two_eta * (rjk[l] - rs);
+                if constexpr (kNarrow) Sjk[l] += w * two_eta * (rjk[l] - rs);
                 Sc[l] += St[l] * e;
             }
         }
@@ -991,11 +1051,16 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
             const double c = tc[q], fcjk = tfc[q], fc3 = tfc3[q];
             double gj, gk, gc, gjk;
             gaussian_triplet_gradient(S0[l], Sj[l], Sk[l], Sjk[l], Sc[l], fc[j], fc[k], dfc[j], dfc[k], fcjk, tdfc[q],
-                                      fc3, trjk[q], narrow, gj, gk, gc, gjk);
+                                      fc3, trjk[q], kNarrow, gj, gk, gc, gjk);
             triplet_chain(gj, gk, gc, gjk, c, ux[j], uy[j], uz[j], ir[j], ux[k], uy[k], uz[k], ir[k], x[k] - x[j],
                           y[k] - y[j], z[k] - z[j], Fjx[q], Fjy[q], Fjz[q], Fkx[q], Fky[q], Fkz[q]);
         }
     }
+    };
+    if (narrow)
+        tiles(std::true_type{});
+    else
+        tiles(std::false_type{});
     // Scatter to the slots. The list holds runs of equal j (built j by j) whose k are all
     // distinct and != j, so per run the j sums stay in registers and the k updates vectorise
     // (no two lanes hit one slot); every slot receives its terms in the same order as one

@@ -126,13 +126,15 @@ class AtomKernel {
     std::vector<int> begin_;  // slots of element e: begin_[e] .. begin_[e+1]
     std::vector<int> ncut_;   // [c * ne + e]: slots of block e with r < rc of cutoff c
     std::vector<double> tmp_r_;  // gather: r of every unsorted entry
-    std::vector<int> order_, key_, bucket_;  // gather: unsorted entry of every slot, sort keys
+    std::vector<int> order_, key_, bucket_, bucket_start_;  // gather: unsorted entry of every slot, sort keys, bucket sizes
+    // at most this many (element, r bucket) pairs: the gather sorts by one compress pass per bucket
+    static constexpr int kCompressBuckets = 4;
     // radii splitting the element blocks (the moment groups' cutoffs below rc_max, ascending)
     // and per cutoff of the plan whether it is one of them
     struct SplitRadii {
         const ElementPlan* plan = nullptr;
         std::vector<double> radii;
-        std::vector<char> split;
+        std::vector<int> split;  // per cutoff: -1, or q when its rc is radii[q] (split there)
     };
     std::vector<SplitRadii> split_;
     const SplitRadii& split_radii(int species, bool triplets);
