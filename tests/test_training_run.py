@@ -170,6 +170,23 @@ def test_resume_refuses_a_changed_config(tmp_path):
     assert [int(r["epoch"]) for r in read_log(moved / "log.csv")] == [1]
 
 
+def test_resume_a_checkpoint_of_a_kizuna_without_a_newer_key(tmp_path):
+    """A checkpoint written before a config key existed (here data.validation) resumes when
+    the config leaves that key at its default, and is refused when it sets it."""
+    cfg = tiny_config(tmp_path, training={"epochs": 1})
+    result = train(cfg)
+    ckpt_path = Path(result["directory"]) / "checkpoint.pt"
+    ckpt = torch.load(ckpt_path, weights_only=False)
+    del ckpt["config"]["data"]["validation"]
+    torch.save(ckpt, ckpt_path)
+    again = train(cfg)
+    assert [int(r["epoch"]) for r in read_log(Path(again["directory"]) / "log.csv")] == [1]
+    cfg["data"]["validation"] = cfg["data"]["train"]
+    cfg["data"]["validation_fraction"] = 0.0
+    with pytest.raises(ConfigError, match=r"config changed since the checkpoint.*data.validation"):
+        train(cfg)
+
+
 def test_fine_tune_from_a_model_and_cli_export_eval(tmp_path, capsys):
     base = train(tiny_config(tmp_path, "base", training={"epochs": 3}))
     model0 = read_model(base["model"])

@@ -56,6 +56,18 @@ def _flatten(cfg, prefix=()):
     return out
 
 
+def _schema_default(keys):
+    """The default of the config key ``keys`` (a tuple), or a marker that equals nothing: a key
+    that a later kizuna added is absent from an older checkpoint's config, which resumes when
+    the current config leaves that key at its default."""
+    from .config import SCHEMA, Opt
+
+    node = SCHEMA
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return copy.deepcopy(node.default) if isinstance(node, Opt) else object()
+
+
 def _rss_mb() -> float:
     try:
         with open("/proc/self/status") as handle:
@@ -159,7 +171,8 @@ class Trainer:
     def _check_resumable(self, old: dict):
         a, b = _flatten(old), _flatten(self.cfg)
         changed = sorted(".".join(k) for k in set(a) | set(b)
-                         if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES)
+                         if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES
+                         and not (k not in a and b[k] == _schema_default(k)))
         if changed:
             raise ConfigError(f"{self.dir}: the config changed since the checkpoint was written "
                               f"({', '.join(changed)}); resume with the same config, or use "
