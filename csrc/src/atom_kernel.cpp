@@ -576,8 +576,10 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     const int b1s = lo(g.e1), b1e = hi_in(g.e1, g.cutoff), b2s = lo(g.e2), b2e = hi_in(g.e2, g.cutoff);
     const bool same = g.e1 == g.e2;
 
-    // exponential terms exp(-eta_t (r_j - rs_t)^2) of the slots of both elements
-    for (int pass = 0; pass < (same ? 1 : 2); ++pass) {
+    // exponential terms exp(-eta_t (r_j - rs_t)^2) of the slots of both elements (narrow groups
+    // with one shift form the triplet's exponential from s instead)
+    const int passes = g.common_shift ? 0 : (same ? 1 : 2);
+    for (int pass = 0; pass < passes; ++pass) {
         const int s0 = pass == 0 ? b1s : b2s, s1 = pass == 0 ? b1e : b2e;
         for (int t = 0; t < nt; ++t) {
             const double eta = g.term_eta[t], rs = g.term_rs[t];
@@ -587,20 +589,37 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
         }
     }
 
-    // compacted triplet list: both legs inside rc and, for narrow groups, r_jk < rc
+    // compacted triplet list: both legs inside rc and, for narrow groups, r_jk < rc. Narrow
+    // groups also keep, per accepted candidate, c = u_j . u_k, fc(r_j) fc(r_k) and
+    // (r_j - rs)^2 + (r_k - rs)^2 from the contiguous k loads here (no gathers later).
     const size_t upper = static_cast<size_t>(b1e - b1s) * static_cast<size_t>(b2e - b2s) + 16;
     grow(cand_j_, upper);
     grow(cand_k_, upper);
     grow(cand_r2_, upper);
+    if (g.narrow) {
+        grow(cand_c_, upper);
+        grow(cand_f2_, upper);
+        grow(cand_s_, upper);
+    }
+    const double* __restrict ux = ux_.data();
+    const double* __restrict uy = uy_.data();
+    const double* __restrict uz = uz_.data();
+    const double rs0 = g.term_rs.empty() ? 0.0 : g.term_rs[0];
     size_t T = 0;
-    {
+    auto build = [&](auto narrow_tag) {
+        constexpr bool kNarrow = decltype(narrow_tag)::value;
         int* __restrict cj = cand_j_.data();
         int* __restrict ck = cand_k_.data();
         double* __restrict cr2 = cand_r2_.data();
-        const double rjk_limit = g.narrow ? rc2 : HUGE_VAL;
+        double* __restrict cc = cand_c_.data();
+        double* __restrict cf2 = cand_f2_.data();
+        double* __restrict cs = cand_s_.data();
+        const double rjk_limit = kNarrow ? rc2 : HUGE_VAL;
         for (int j = b1s; j < b1e; ++j) {
             if (r[j] >= rc) continue;
             const double xj = x_[j], yj = y_[j], zj = z_[j];
+            const double uxj = ux[j], uyj = uy[j], uzj = uz[j], fcj = fc[j];
+            const double dj2 = (r[j] - rs0) * (r[j] - rs0);
             int k = same ? j + 1 : b2s;
 #ifdef KIZUNA_AVX512_COMPRESS
             // 8 candidates at a time: compress the accepted ones in registers (compress to
@@ -608,17 +627,32 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
             const __m512d vxj = _mm512_set1_pd(xj), vyj = _mm512_set1_pd(yj), vzj = _mm512_set1_pd(zj);
             const __m512d vrc = _mm512_set1_pd(rc), vlim = _mm512_set1_pd(rjk_limit);
             const __m256i vj = _mm256_set1_epi32(j), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            for (; k + 8 <= b2e; k += 8) {
-                const __m512d dx = _mm512_sub_pd(_mm512_loadu_pd(x_.data() + k), vxj);
-                const __m512d dy = _mm512_sub_pd(_mm512_loadu_pd(y_.data() + k), vyj);
-                const __m512d dz = _mm512_sub_pd(_mm512_loadu_pd(z_.data() + k), vzj);
+            // the last chunk with masked loads (lanes past b2e are not read and not kept)
+            for (; k < b2e; k += 8) {
+                const __mmask8 in = b2e - k >= 8 ? __mmask8(0xff) : __mmask8((1u << (b2e - k)) - 1u);
+                const __m512d dx = _mm512_sub_pd(_mm512_maskz_loadu_pd(in, x_.data() + k), vxj);
+                const __m512d dy = _mm512_sub_pd(_mm512_maskz_loadu_pd(in, y_.data() + k), vyj);
+                const __m512d dz = _mm512_sub_pd(_mm512_maskz_loadu_pd(in, z_.data() + k), vzj);
                 const __m512d d2 = _mm512_fmadd_pd(dz, dz, _mm512_fmadd_pd(dy, dy, _mm512_mul_pd(dx, dx)));
-                const __mmask8 keep = _mm512_cmp_pd_mask(_mm512_loadu_pd(r + k), vrc, _CMP_LT_OQ) &
+                const __m512d rk = _mm512_maskz_loadu_pd(in, r + k);
+                const __mmask8 keep = in & _mm512_cmp_pd_mask(rk, vrc, _CMP_LT_OQ) &
                                       _mm512_cmp_pd_mask(d2, vlim, _CMP_LT_OQ);
                 const __m256i vk = _mm256_add_epi32(_mm256_set1_epi32(k), lane);
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(ck + T), _mm256_maskz_compress_epi32(keep, vk));
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(cj + T), vj);
                 _mm512_storeu_pd(cr2 + T, _mm512_maskz_compress_pd(keep, d2));
+                if constexpr (kNarrow) {
+                    const __m512d c = _mm512_fmadd_pd(
+                        _mm512_set1_pd(uzj), _mm512_maskz_loadu_pd(in, uz + k),
+                        _mm512_fmadd_pd(_mm512_set1_pd(uyj), _mm512_maskz_loadu_pd(in, uy + k),
+                                        _mm512_mul_pd(_mm512_set1_pd(uxj), _mm512_maskz_loadu_pd(in, ux + k))));
+                    const __m512d f2 = _mm512_mul_pd(_mm512_set1_pd(fcj), _mm512_maskz_loadu_pd(in, fc + k));
+                    const __m512d dk = _mm512_sub_pd(rk, _mm512_set1_pd(rs0));
+                    const __m512d s0 = _mm512_fmadd_pd(dk, dk, _mm512_set1_pd(dj2));
+                    _mm512_storeu_pd(cc + T, _mm512_maskz_compress_pd(keep, c));
+                    _mm512_storeu_pd(cf2 + T, _mm512_maskz_compress_pd(keep, f2));
+                    _mm512_storeu_pd(cs + T, _mm512_maskz_compress_pd(keep, s0));
+                }
                 T += static_cast<size_t>(__builtin_popcount(keep));
             }
 #endif
@@ -628,10 +662,20 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
                 cj[T] = j;
                 ck[T] = k;
                 cr2[T] = rjk2;
+                if constexpr (kNarrow) {
+                    cc[T] = uxj * ux[k] + uyj * uy[k] + uzj * uz[k];
+                    cf2[T] = fcj * fc[k];
+                    const double dk = r[k] - rs0;
+                    cs[T] = dk * dk + dj2;
+                }
                 T += (r[k] < rc) && (rjk2 < rjk_limit);
             }
         }
-    }
+    };
+    if (g.narrow)
+        build(std::true_type{});
+    else
+        build(std::false_type{});
     place_region(gi, T);
     const Region& reg = regions_[gi];
     const int nch = static_cast<int>(g.channels.size());
@@ -653,28 +697,30 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
     std::copy(cand_j_.begin(), cand_j_.begin() + T, tj);
     std::copy(cand_k_.begin(), cand_k_.begin() + T, tk);
     const double* __restrict cr2 = cand_r2_.data();
-    const double* __restrict ux = ux_.data();
-    const double* __restrict uy = uy_.data();
-    const double* __restrict uz = uz_.data();
     const int nT = static_cast<int>(T);
 
-    // per-triplet geometry and the r_jk cutoff
+    // per-triplet geometry and the r_jk cutoff; s = (r_j-rs)^2 + (r_k-rs)^2 + (r_jk-rs)^2
     if (g.narrow) {
+        const double* __restrict cc = cand_c_.data();
+        const double* __restrict cf2 = cand_f2_.data();
+        double* __restrict cs = cand_s_.data();
         dispatch_cutoff(cut.kind, [&](auto tag) {
             constexpr CutoffKind K = decltype(tag)::value;
 #pragma omp simd
             for (int q = 0; q < nT; ++q) {
-                const int j = tj[q], k = tk[q];
-                tc[q] = ux[j] * ux[k] + uy[j] * uy[k] + uz[j] * uz[k];
+                tc[q] = cc[q];
                 const double rjk = std::sqrt(cr2[q]);
                 trjk[q] = rjk;
                 double f, df;
                 cutoff_fdf_t<K>(cut, rjk, f, df);
                 tfc[q] = f;
                 tdfc[q] = df;
-                tfc3[q] = fc[j] * fc[k] * f;
+                tfc3[q] = cf2[q] * f;
+                const double djk = rjk - rs0;
+                cs[q] += djk * djk;
             }
         });
+        fill_short(cs + T, S - T, 0.0);  // the tiles below read the padding: E = 1 there
     } else {
         // run by run of equal j; consecutive k (every neighbour inside rc) load without gathers.
         // The exponential products E_t = ex_t(r_j) ex_t(r_k) of every term are formed in the
@@ -729,8 +775,43 @@ void AtomKernel::angular_values(const AngularGroup& g, int gi) {
 #pragma omp simd
         for (int q = 0; q < nT; ++q) Wc[q] = w[tj[q]] * w[tk[q]];
     }
-    // exponential products E_t = ex_t(r_j) ex_t(r_k) ex_t(r_jk) (narrow; wide: above)
-    if (g.narrow)
+    // narrow: E_t = exp(-eta_t s) (one shift), from one exponential where the etas are integer
+    // multiples (E_t = E_base^n_t, powers by squaring in tiles of 8), else per term
+    // E_t = ex_t(r_j) ex_t(r_k) ex_t(r_jk). Wide: above.
+    if (g.narrow && !g.term_pow.empty()) {
+        const double* __restrict cs = cand_s_.data();
+        const int b = g.pow_base;
+        double* __restrict Eb = E + b * S;
+        const double meta = -g.term_eta[b];
+#pragma omp simd
+        for (int q = 0; q < nT; ++q) Eb[q] = kz_exp(meta * cs[q]);
+        fill_short(Eb + T, S - T, 1.0);
+        int top = 0;  // highest bit of any power
+        for (int n : g.term_pow) top = std::max(top, 31 - __builtin_clz(static_cast<unsigned>(n)));
+        for (int q0 = 0; q0 < nT; q0 += 8) {
+            static_assert(kMaxEtaPower <= 32, "p[] holds E_base^(2^i) up to i = 5");
+            V8 p[6];  // E_base^(2^i)
+            p[0] = ld(Eb + q0);
+            for (int i = 1; i <= top; ++i) p[i] = p[i - 1] * p[i - 1];
+            for (int t = 0; t < nt; ++t) {
+                const int n = g.term_pow[t];
+                if (t == b) continue;
+                int i = __builtin_ctz(static_cast<unsigned>(n));
+                V8 e = p[i];
+                for (++i; i <= top; ++i)
+                    if (n >> i & 1) e = e * p[i];
+                st(E + t * S + q0, e);
+            }
+        }
+    } else if (g.narrow && g.common_shift) {
+        const double* __restrict cs = cand_s_.data();
+        for (int t = 0; t < nt; ++t) {
+            const double meta = -g.term_eta[t];
+            double* __restrict Et = E + t * S;
+#pragma omp simd
+            for (int q = 0; q < nT; ++q) Et[q] = kz_exp(meta * cs[q]);
+        }
+    } else if (g.narrow)
         for (int t = 0; t < nt; ++t) {
             const double eta = g.term_eta[t], rs = g.term_rs[t];
             const double* __restrict e = ex + static_cast<size_t>(t) * n_;
@@ -851,6 +932,9 @@ void AtomKernel::adjoint(const double* beta, int channel) {
     out_y_ = gy_.data() + static_cast<size_t>(channel) * n_;
     out_z_ = gz_.data() + static_cast<size_t>(channel) * n_;
     const ElementPlan& plan = *plan_;
+    grow(acoef_, n_);
+    std::fill(acoef_.begin(), acoef_.begin() + n_, 0.0);
+    bool folded = false;  // any narrow_adjoint: acoef_ to fold in
     for (size_t r = 0; r < plan.radial.size(); ++r) radial_adjoint(plan.radial[r], static_cast<int>(r), beta);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_adjoint(g, beta);
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
@@ -858,8 +942,23 @@ void AtomKernel::adjoint(const double* beta, int channel) {
             moment_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
         else if (plan.angular[gi].pairs)
             pair_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
-        else
+        else if (plan.angular[gi].narrow && plan.angular[gi].common_shift) {
+            narrow_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
+            folded = true;
+        } else
             angular_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
+    }
+    if (folded) {  // grad_s += a_s r_s (narrow_adjoint's coefficients of the slots' own vectors)
+        const double* __restrict a = acoef_.data();
+        double* __restrict gx = out_x_;
+        double* __restrict gy = out_y_;
+        double* __restrict gz = out_z_;
+#pragma omp simd
+        for (int s = 0; s < n_; ++s) {
+            gx[s] += a[s] * x_[s];
+            gy[s] += a[s] * y_[s];
+            gz[s] += a[s] * z_[s];
+        }
     }
     for (const CompactAngularGroup& g : plan.compact_angular) {
         if (g.narrow)
@@ -1097,6 +1196,143 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
                 gz[k] += Fkz[p];
             }
         }
+        q = qe;
+    }
+}
+
+// Narrow groups with one shift rs, E_t = exp(-eta_t s), s = (r_j-rs)^2 + (r_k-rs)^2 + (r_jk-rs)^2.
+// With W_t, St as in angular_adjoint and, per triplet,
+//   S0 = sum_t W_t E_t,  P = sum_t eta_t W_t E_t,  Sc = sum_t St_t E_t,  fc3 = fc_j fc_k fc_jk,
+// the gradient of the triplet's energy e = fc3 sum_t W_t E_t in the vectors R_j = r_ij, R_k = r_ik
+// (ds/dR_j = 2 (1 - rs/r_j) R_j + 2 (1 - rs/r_jk) (R_j - R_k), dc/dR_j = R_k/(r_j r_k) - c R_j/r_j^2,
+// dfc_j/dR_j = fc'(r_j) R_j / r_j, dfc_jk/dR_j = fc'(r_jk) (R_j - R_k) / r_jk) is
+//   de/dR_j = A R_j + B R_k,   de/dR_k = B R_j + C R_k,
+//   Gjk = -2 fc3 P (1 - rs/r_jk) + S0 fc_j fc_k fc'(r_jk) / r_jk,
+//   A = -2 fc3 P (1 - rs/r_j) + S0 fc_k fc_jk fc'(r_j) / r_j - fc3 Sc c / r_j^2 + Gjk,
+//   B = fc3 Sc / (r_j r_k) - Gjk,      C = A with j and k exchanged.
+// Three numbers per triplet instead of six force components, six gathers per tile instead of 18.
+void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* beta) {
+    const Region& reg = regions_[gi];
+    const int nT = static_cast<int>(reg.T);
+    if (nT == 0) return;
+    const int nt = static_cast<int>(g.term_eta.size());
+    const int nf = static_cast<int>(g.fac_zeta.size());
+    const size_t S = reg.stride;
+    const int* __restrict tj = tint_.data() + reg.ints;
+    const int* __restrict tk = tj + S;
+    const double* __restrict base = tdbl_.data() + reg.doubles;
+    const double* __restrict tc = base + kC * S;
+    const double* __restrict trjk = base + kRjk * S;
+    const double* __restrict tfc = base + kFcjk * S;
+    const double* __restrict tdfc = base + kDfcjk * S;
+    const double* __restrict tfc3 = base + kFc3 * S;
+    const double* __restrict E = base + kFixed * S;
+    const double* __restrict A = E + nt * S;
+    const double* __restrict dA = A + nf * S;
+    const double* __restrict Wch = dA + nf * S;
+    const int nch = static_cast<int>(g.channels.size());
+    const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
+    const double* __restrict ir = ir_.data();
+    const double rs = g.term_rs[0];
+    // fc'(r)/r of the slots of both blocks
+    grow(hslot_, n_);
+    double* __restrict h = hslot_.data();
+    for (int pass = 0; pass < (g.e1 == g.e2 ? 1 : 2); ++pass) {
+        const int s0 = lo(pass == 0 ? g.e1 : g.e2), s1 = hi_in(pass == 0 ? g.e1 : g.e2, g.cutoff);
+#pragma omp simd
+        for (int s = s0; s < s1; ++s) h[s] = dfc[s] * ir[s];
+    }
+    grow(work_, 3 * S);
+    double* __restrict cA = work_.data();
+    double* __restrict cB = cA + S;
+    double* __restrict cC = cB + S;
+    const int nm = static_cast<int>(g.out.size());
+    grow(mcoef_, nm);
+    grow(moff_, nm);
+    for (int m = 0; m < nm; ++m) {
+        mcoef_[m] = beta[g.out[m]];
+        moff_[m] = static_cast<size_t>(g.fac[m]) * S;
+    }
+    const double* __restrict mb = mcoef_.data();
+    const size_t* __restrict mo = moff_.data();
+    constexpr int QB = 8;
+    for (int q0 = 0; q0 < nT; q0 += QB) {
+        double S0[QB] = {}, P[QB] = {}, Sc[QB] = {};
+        for (int t = 0; t < nt; ++t) {
+            double W[QB] = {}, St[QB] = {};
+            for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
+                const double b = mb[m];
+                const double* __restrict Aa = A + mo[m] + q0;
+                const double* __restrict dAa = dA + mo[m] + q0;
+                if (nch) {
+                    const double* __restrict Wc = Wch + g.chan[m] * S + q0;
+#pragma omp simd
+                    for (int l = 0; l < QB; ++l) {
+                        W[l] += b * Aa[l] * Wc[l];
+                        St[l] += b * dAa[l] * Wc[l];
+                    }
+                } else {
+#pragma omp simd
+                    for (int l = 0; l < QB; ++l) {
+                        W[l] += b * Aa[l];
+                        St[l] += b * dAa[l];
+                    }
+                }
+            }
+            const double eta = g.term_eta[t];
+            const double* __restrict Et = E + t * S + q0;
+#pragma omp simd
+            for (int l = 0; l < QB; ++l) {
+                const double w = W[l] * Et[l];
+                S0[l] += w;
+                P[l] += eta * w;
+                Sc[l] += St[l] * Et[l];
+            }
+        }
+#pragma omp simd
+        for (int l = 0; l < QB; ++l) {
+            const int q = q0 + l;
+            const int j = tj[q], k = tk[q];
+            const double fcj = fc[j], fck = fc[k], irj = ir[j], irk = ir[k];
+            const double fc3 = tfc3[q], fcjk = tfc[q], irjk = 1.0 / trjk[q], c = tc[q];
+            const double p2 = 2.0 * fc3 * P[l], sc = fc3 * Sc[l], s0 = S0[l];
+            const double gjk = -p2 * (1.0 - rs * irjk) + s0 * fcj * fck * tdfc[q] * irjk;
+            cA[q] = -p2 * (1.0 - rs * irj) + s0 * fck * fcjk * h[j] - sc * c * irj * irj + gjk;
+            cC[q] = -p2 * (1.0 - rs * irk) + s0 * fcj * fcjk * h[k] - sc * c * irk * irk + gjk;
+            cB[q] = sc * irj * irk - gjk;
+        }
+    }
+    // scatter: grad_j += B R_k (a_j += A), grad_k += B R_j (a_k += C), run by run of equal j
+    double* __restrict gx = out_x_;
+    double* __restrict gy = out_y_;
+    double* __restrict gz = out_z_;
+    double* __restrict a = acoef_.data();
+    const double* __restrict x = x_.data();
+    const double* __restrict y = y_.data();
+    const double* __restrict z = z_.data();
+    for (int q = 0; q < nT;) {
+        const int j = tj[q];
+        int qe = q + 1;
+        while (qe < nT && tj[qe] == j) ++qe;
+        const double xj = x[j], yj = y[j], zj = z[j];
+        double sa = 0.0, vx = 0.0, vy = 0.0, vz = 0.0;
+        for (int p = q; p < qe; ++p) {
+            const int k = tk[p];
+            const double b = cB[p];
+            sa += cA[p];
+            vx += b * x[k];
+            vy += b * y[k];
+            vz += b * z[k];
+            a[k] += cC[p];
+            gx[k] += b * xj;
+            gy[k] += b * yj;
+            gz[k] += b * zj;
+        }
+        a[j] += sa;
+        gx[j] += vx;
+        gy[j] += vy;
+        gz[j] += vz;
         q = qe;
     }
 }

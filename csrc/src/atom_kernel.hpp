@@ -70,6 +70,7 @@ class AtomKernel {
     void radial_adjoint(const RadialGroup& g, int gi, const double* beta);
     void compact_radial_adjoint(const CompactRadialGroup& g, const double* beta);
     void angular_adjoint(const AngularGroup& g, int gi, const double* beta);
+    void narrow_adjoint(const AngularGroup& g, int gi, const double* beta);
     void compact_angular_adjoint(const CompactAngularGroup& g, const double* beta);
     void compact_narrow_adjoint(const CompactAngularGroup& g, const double* beta);
     double* out_x_ = nullptr;  // output block of the adjoint in progress
@@ -151,7 +152,12 @@ class AtomKernel {
     std::vector<double> tdbl_;
     std::vector<int> cand_j_, cand_k_;  // triplet candidates during list building
     std::vector<double> cand_r2_;
+    // narrow groups, per candidate: cos(theta_jik), fc(r_j) fc(r_k), (r_j-rs)^2 + (r_k-rs)^2 (+ (r_jk-rs)^2 later)
+    std::vector<double> cand_c_, cand_f2_, cand_s_;
     std::vector<double> work_;           // adjoint temporaries (per triplet)
+    // adjoint of the narrow one-shift groups: dfc(r)/r per slot of the group's cutoff, and the
+    // coefficient a_s of every slot's own vector (grad_s += a_s r_s, folded in after all groups)
+    std::vector<double> hslot_, acoef_;
     std::vector<double> mcoef_;          // adjoint: beta of every member of the group
     std::vector<size_t> moff_;           // adjoint: offset of every member's factor arrays
     std::vector<double> G_, beta_;

@@ -292,6 +292,30 @@ void build_plan(ElementModel& em) {
     }
 }
 
+// Narrow groups with one shift for all terms: E_t = exp(-eta_t s) per triplet (common_shift),
+// and, where every eta_t is an integer multiple n_t <= kMaxEtaPower of the smallest eta (to
+// 1e-9 relative; n2p2's water potentials: 1, 3, 7, 20 and 1, 30), E_t = E_base^n_t.
+void derive_term_powers(AngularGroup& g) {
+    g.common_shift = false;
+    g.pow_base = -1;
+    g.term_pow.clear();
+    if (!g.narrow || g.term_eta.empty()) return;
+    for (double rs : g.term_rs)
+        if (rs != g.term_rs[0]) return;
+    g.common_shift = true;
+    const auto base = std::min_element(g.term_eta.begin(), g.term_eta.end());
+    if (!(*base > 0.0)) return;
+    std::vector<int> pow;
+    for (double eta : g.term_eta) {
+        const double ratio = eta / *base;
+        const double n = std::round(ratio);
+        if (n > kMaxEtaPower || std::abs(ratio - n) > 1e-9 * ratio) return;
+        pow.push_back(static_cast<int>(n));
+    }
+    g.pow_base = static_cast<int>(base - g.term_eta.begin());
+    g.term_pow = pow;
+}
+
 // members of an angular group sorted by exponential term (contiguous per term)
 void sort_group_members(ElementPlan& plan) {
     for (AngularGroup& g : plan.angular) {
@@ -309,6 +333,7 @@ void sort_group_members(ElementPlan& plan) {
         g.term_first.assign(g.term_eta.size() + 1, 0);
         for (int t : g.term) ++g.term_first[t + 1];
         for (size_t t = 0; t < g.term_eta.size(); ++t) g.term_first[t + 1] += g.term_first[t];
+        derive_term_powers(g);
     }
 }
 

@@ -186,7 +186,7 @@ KZ_HD void core_fdf(CoreKind kind, T x, T& f, T& df) {
 // fc(r) and dfc/dr; K known at compile time. Written with selects only, so that loops over
 // many distances vectorise.
 template <CutoffKind K, class T>
-KZ_HD void cutoff_fdf_t(const CutoffFunction& c, T r, T& f, T& df) {
+KZ_HD_INLINE void cutoff_fdf_t(const CutoffFunction& c, T r, T& f, T& df) {
     T g, dg;
     if (K == CutoffKind::hard) {
         g = T(1.0);

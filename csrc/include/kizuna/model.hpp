@@ -93,6 +93,13 @@ struct AngularGroup {
     std::vector<int> fac_izeta;              // integer zeta or -1
     std::vector<int> out, term, fac;         // members, sorted by term
     std::vector<int> term_first;             // members of term t: term_first[t] .. term_first[t+1]
+    // narrow groups whose terms all share one shift rs (n2p2's type 3 has rs = 0): the three
+    // Gaussians of a triplet are one, E_t = exp(-eta_t s), s = (r_j-rs)^2 + (r_k-rs)^2 + (r_jk-rs)^2.
+    // term_pow non-empty: every eta_t = term_pow[t] * eta of term pow_base (an integer 1 ..
+    // kMaxEtaPower), so one exponential per triplet gives all terms, E_t = E_base^term_pow[t].
+    bool common_shift = false;
+    int pow_base = -1;
+    std::vector<int> term_pow;
     // weighted groups (e1 = e2 = -1): the weight channels of the members (one group holds all
     // channels of one cutoff, so geometry, exponentials and angular factors are shared); member
     // m's triplet weight is w_c(Z_j) w_c(Z_k), c = channels[chan[m]]. Empty for plain groups.
@@ -115,6 +122,10 @@ struct AngularGroup {
 // 2^zeta a_j^2 for lambda = +1, so their relative round-off grows like 2^zeta / (off-diagonal
 // share): measured <= 2e-14 up to zeta = 4, 8e-14 at 6, 1e-11 at 16 (diamond Si, 5.5 Å).
 constexpr int kMaxMomentDegree = 4;
+
+// Largest power of one triplet exponential that stands for another term's (common_shift groups):
+// E_base^n carries ~n ulp of E_base's round-off plus log2(n) products (n = 32: ~4e-15 relative).
+constexpr int kMaxEtaPower = 32;
 
 // Per-centre choice (ElementModel::triplet_plan): a centre takes the triplet list when its
 // triplets over the moment groups, sum_g n1 n2 (n(n-1)/2 for one element), are at most

@@ -21,7 +21,7 @@ namespace kizuna {
 // ------------------------------------------------------------------------------ radial family
 // Gaussian factor E(r) = exp(-eta (r - rs)^2) (eta in 1/Å^2, rs in Å).
 template <class T>
-KZ_HD T gaussian(T eta, T rs, T r) {
+KZ_HD_INLINE T gaussian(T eta, T rs, T r) {
     const T d = r - rs;
     return kz_exp(-eta * d * d);
 }
