@@ -55,27 +55,21 @@ using simd8::V8;
 template <int K>
 void term_sums(const double* const* A, const double* __restrict E, const double* __restrict fc3,
                const double* const* W, bool weighted, int nT, double* out) {
-    double acc[K][8] = {};
+    // tile accumulators as vector values: register-resident (GCC kept arrays of lane sums on the
+    // stack, one store-to-load round trip per member and tile)
+    double acc[K][8];
+    V8 v[K];
+    for (int i = 0; i < K; ++i) v[i] = simd8::splat(0.0);
     if (weighted) {
         for (int q0 = 0; q0 < nT; q0 += 8)
-            for (int i = 0; i < K; ++i) {
-                const double* __restrict a = A[i] + q0;
-                const double* __restrict w = W[i] + q0;
-#pragma omp simd
-                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * E[q0 + l] * fc3[q0 + l] * w[l];
-            }
+            for (int i = 0; i < K; ++i) v[i] += ld(A[i] + q0) * ld(E + q0) * ld(fc3 + q0) * ld(W[i] + q0);
     } else {
         for (int q0 = 0; q0 < nT; q0 += 8) {
-            double ef[8];  // E fc3, once for the K members
-#pragma omp simd
-            for (int l = 0; l < 8; ++l) ef[l] = E[q0 + l] * fc3[q0 + l];
-            for (int i = 0; i < K; ++i) {
-                const double* __restrict a = A[i] + q0;
-#pragma omp simd
-                for (int l = 0; l < 8; ++l) acc[i][l] += a[l] * ef[l];
-            }
+            const V8 ef = ld(E + q0) * ld(fc3 + q0);  // E fc3, once for the K members
+            for (int i = 0; i < K; ++i) v[i] += ld(A[i] + q0) * ef;
         }
     }
+    for (int i = 0; i < K; ++i) st(acc[i], v[i]);
     for (int i = 0; i < K; ++i) {
         const double* v = acc[i];
         out[i] = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
@@ -1258,38 +1252,32 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
     const size_t* __restrict mo = moff_.data();
     constexpr int QB = 8;
     for (int q0 = 0; q0 < nT; q0 += QB) {
-        double S0[QB] = {}, P[QB] = {}, Sc[QB] = {};
+        // the sums as vector values (register-resident), then once through memory for the
+        // per-lane gathers below
+        V8 vS0 = simd8::splat(0.0), vP = vS0, vSc = vS0;
         for (int t = 0; t < nt; ++t) {
-            double W[QB] = {}, St[QB] = {};
+            V8 W = simd8::splat(0.0), St = W;
             for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
                 const double b = mb[m];
-                const double* __restrict Aa = A + mo[m] + q0;
-                const double* __restrict dAa = dA + mo[m] + q0;
                 if (nch) {
-                    const double* __restrict Wc = Wch + g.chan[m] * S + q0;
-#pragma omp simd
-                    for (int l = 0; l < QB; ++l) {
-                        W[l] += b * Aa[l] * Wc[l];
-                        St[l] += b * dAa[l] * Wc[l];
-                    }
+                    const V8 bw = b * ld(Wch + g.chan[m] * S + q0);
+                    W += ld(A + mo[m] + q0) * bw;
+                    St += ld(dA + mo[m] + q0) * bw;
                 } else {
-#pragma omp simd
-                    for (int l = 0; l < QB; ++l) {
-                        W[l] += b * Aa[l];
-                        St[l] += b * dAa[l];
-                    }
+                    W += b * ld(A + mo[m] + q0);
+                    St += b * ld(dA + mo[m] + q0);
                 }
             }
-            const double eta = g.term_eta[t];
-            const double* __restrict Et = E + t * S + q0;
-#pragma omp simd
-            for (int l = 0; l < QB; ++l) {
-                const double w = W[l] * Et[l];
-                S0[l] += w;
-                P[l] += eta * w;
-                Sc[l] += St[l] * Et[l];
-            }
+            const V8 Et = ld(E + t * S + q0);
+            const V8 w = W * Et;
+            vS0 += w;
+            vP += g.term_eta[t] * w;
+            vSc += St * Et;
         }
+        double S0[QB], P[QB], Sc[QB];
+        st(S0, vS0);
+        st(P, vP);
+        st(Sc, vSc);
 #pragma omp simd
         for (int l = 0; l < QB; ++l) {
             const int q = q0 + l;
