@@ -1094,48 +1094,44 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     auto tiles = [&](auto narrow_tag) {
     constexpr bool kNarrow = decltype(narrow_tag)::value;
     for (int q0 = 0; q0 < nT; q0 += QB) {
-        double S0[QB] = {}, Sj[QB] = {}, Sk[QB] = {}, Sjk[QB] = {}, Sc[QB] = {};
         double rj[QB], rk[QB];
 #pragma omp simd
         for (int l = 0; l < QB; ++l) {
             rj[l] = r[tj[q0 + l]];
             rk[l] = r[tk[q0 + l]];
         }
+        // the sums as vector values (register-resident: GCC spilled arrays of lane sums to the
+        // stack), stored once for the per-lane gathers below
+        const V8 vrj = ld(rj), vrk = ld(rk), vrjk = ld(trjk + q0);
+        V8 vS0 = simd8::splat(0.0), vSj = vS0, vSk = vS0, vSjk = vS0, vSc = vS0;
         for (int t = 0; t < nt; ++t) {
-            double W[QB] = {}, St[QB] = {};  // W_t = sum_s beta_s A_s [w_c], St = sum_s beta_s A'_s [w_c]
+            V8 W = simd8::splat(0.0), St = W;  // W_t = sum_s beta_s A_s [w_c], St = sum_s beta_s A'_s [w_c]
             for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
                 const double b = mb[m];
-                const double* __restrict Aa = A + mo[m] + q0;
-                const double* __restrict dAa = dA + mo[m] + q0;
                 if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
-                    const double* __restrict Wc = Wch + g.chan[m] * S + q0;
-#pragma omp simd
-                    for (int l = 0; l < QB; ++l) {
-                        W[l] += b * Aa[l] * Wc[l];
-                        St[l] += b * dAa[l] * Wc[l];
-                    }
+                    const V8 Wc = ld(Wch + g.chan[m] * S + q0);
+                    W += b * ld(A + mo[m] + q0) * Wc;
+                    St += b * ld(dA + mo[m] + q0) * Wc;
                 } else {
-#pragma omp simd
-                    for (int l = 0; l < QB; ++l) {
-                        W[l] += b * Aa[l];
-                        St[l] += b * dAa[l];
-                    }
+                    W += b * ld(A + mo[m] + q0);
+                    St += b * ld(dA + mo[m] + q0);
                 }
             }
             const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
-            const double* __restrict Et = E + t * S + q0;
-            const double* __restrict rjk = trjk + q0;
-#pragma omp simd
-            for (int l = 0; l < QB; ++l) {
-                const double e = Et[l];
-                const double w = W[l] * e;
-                S0[l] += w;
-                Sj[l] += w * two_eta * (rj[l] - rs);
-                Sk[l] += w * two_eta * (rk[l] - rs);
-                if constexpr (kNarrow) Sjk[l] += w * two_eta * (rjk[l] - rs);
-                Sc[l] += St[l] * e;
-            }
+            const V8 e = ld(E + t * S + q0);
+            const V8 w = W * e;
+            vS0 += w;
+            vSj += w * two_eta * (vrj - rs);
+            vSk += w * two_eta * (vrk - rs);
+            if constexpr (kNarrow) vSjk += w * two_eta * (vrjk - rs);
+            vSc += St * e;
         }
+        double S0[QB], Sj[QB], Sk[QB], Sjk[QB], Sc[QB];
+        st(S0, vS0);
+        st(Sj, vSj);
+        st(Sk, vSk);
+        st(Sjk, vSjk);
+        st(Sc, vSc);
         // per-triplet gradients -> force components
 #pragma omp simd
         for (int l = 0; l < QB; ++l) {
@@ -1260,9 +1256,9 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
             for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
                 const double b = mb[m];
                 if (nch) {
-                    const V8 bw = b * ld(Wch + g.chan[m] * S + q0);
-                    W += ld(A + mo[m] + q0) * bw;
-                    St += ld(dA + mo[m] + q0) * bw;
+                    const V8 Wc = ld(Wch + g.chan[m] * S + q0);
+                    W += b * ld(A + mo[m] + q0) * Wc;
+                    St += b * ld(dA + mo[m] + q0) * Wc;
                 } else {
                     W += b * ld(A + mo[m] + q0);
                     St += b * ld(dA + mo[m] + q0);
