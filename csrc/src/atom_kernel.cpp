@@ -926,9 +926,6 @@ void AtomKernel::adjoint(const double* beta, int channel) {
     out_y_ = gy_.data() + static_cast<size_t>(channel) * n_;
     out_z_ = gz_.data() + static_cast<size_t>(channel) * n_;
     const ElementPlan& plan = *plan_;
-    grow(acoef_, n_);
-    std::fill(acoef_.begin(), acoef_.begin() + n_, 0.0);
-    bool folded = false;  // any narrow_adjoint: acoef_ to fold in
     for (size_t r = 0; r < plan.radial.size(); ++r) radial_adjoint(plan.radial[r], static_cast<int>(r), beta);
     for (const CompactRadialGroup& g : plan.compact_radial) compact_radial_adjoint(g, beta);
     for (size_t gi = 0; gi < plan.angular.size(); ++gi) {
@@ -936,23 +933,10 @@ void AtomKernel::adjoint(const double* beta, int channel) {
             moment_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
         else if (plan.angular[gi].pairs)
             pair_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
-        else if (plan.angular[gi].narrow && plan.angular[gi].common_shift) {
+        else if (plan.angular[gi].narrow && plan.angular[gi].common_shift)
             narrow_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
-            folded = true;
-        } else
+        else
             angular_adjoint(plan.angular[gi], static_cast<int>(gi), beta);
-    }
-    if (folded) {  // grad_s += a_s r_s (narrow_adjoint's coefficients of the slots' own vectors)
-        const double* __restrict a = acoef_.data();
-        double* __restrict gx = out_x_;
-        double* __restrict gy = out_y_;
-        double* __restrict gz = out_z_;
-#pragma omp simd
-        for (int s = 0; s < n_; ++s) {
-            gx[s] += a[s] * x_[s];
-            gy[s] += a[s] * y_[s];
-            gz[s] += a[s] * z_[s];
-        }
     }
     for (const CompactAngularGroup& g : plan.compact_angular) {
         if (g.narrow)
@@ -1287,11 +1271,11 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
             cB[q] = sc * irj * irk - gjk;
         }
     }
-    // scatter: grad_j += B R_k (a_j += A), grad_k += B R_j (a_k += C), run by run of equal j
+    // scatter: grad_j += A R_j + B R_k, grad_k += B R_j + C R_k, run by run of equal j (the
+    // run's j sums in registers; its k are distinct)
     double* __restrict gx = out_x_;
     double* __restrict gy = out_y_;
     double* __restrict gz = out_z_;
-    double* __restrict a = acoef_.data();
     const double* __restrict x = x_.data();
     const double* __restrict y = y_.data();
     const double* __restrict z = z_.data();
@@ -1303,20 +1287,19 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
         double sa = 0.0, vx = 0.0, vy = 0.0, vz = 0.0;
         for (int p = q; p < qe; ++p) {
             const int k = tk[p];
-            const double b = cB[p];
+            const double b = cB[p], c = cC[p];
+            const double xk = x[k], yk = y[k], zk = z[k];
             sa += cA[p];
-            vx += b * x[k];
-            vy += b * y[k];
-            vz += b * z[k];
-            a[k] += cC[p];
-            gx[k] += b * xj;
-            gy[k] += b * yj;
-            gz[k] += b * zj;
+            vx += b * xk;
+            vy += b * yk;
+            vz += b * zk;
+            gx[k] += b * xj + c * xk;
+            gy[k] += b * yj + c * yk;
+            gz[k] += b * zj + c * zk;
         }
-        a[j] += sa;
-        gx[j] += vx;
-        gy[j] += vy;
-        gz[j] += vz;
+        gx[j] += vx + sa * xj;
+        gy[j] += vy + sa * yj;
+        gz[j] += vz + sa * zj;
         q = qe;
     }
 }

@@ -155,9 +155,7 @@ class AtomKernel {
     // narrow groups, per candidate: cos(theta_jik), fc(r_j) fc(r_k), (r_j-rs)^2 + (r_k-rs)^2 (+ (r_jk-rs)^2 later)
     std::vector<double> cand_c_, cand_f2_, cand_s_;
     std::vector<double> work_;           // adjoint temporaries (per triplet)
-    // adjoint of the narrow one-shift groups: dfc(r)/r per slot of the group's cutoff, and the
-    // coefficient a_s of every slot's own vector (grad_s += a_s r_s, folded in after all groups)
-    std::vector<double> hslot_, acoef_;
+    std::vector<double> hslot_;  // narrow_adjoint: fc'(r)/r per slot of the group's cutoff
     std::vector<double> mcoef_;          // adjoint: beta of every member of the group
     std::vector<size_t> moff_;           // adjoint: offset of every member's factor arrays
     std::vector<double> G_, beta_;
