@@ -292,17 +292,32 @@ void build_plan(ElementModel& em) {
     }
 }
 
+// KIZUNA_NARROW_EXPONENTIALS (read when a model is parsed; A/B runs and tests): how narrow
+// groups form a triplet's exponentials: "product" ex(r_j) ex(r_k) ex(r_jk) per term (the form
+// for groups whose terms have different shifts), "terms" exp(-eta_t s) per term, "powers" (or
+// unset) one exponential and its integer powers where the etas allow.
+enum class NarrowExponentials { product, terms, powers };
+NarrowExponentials narrow_exponentials() {
+    const char* env = std::getenv("KIZUNA_NARROW_EXPONENTIALS");
+    const std::string v = env ? env : "";
+    if (v.empty() || v == "powers") return NarrowExponentials::powers;
+    if (v == "terms") return NarrowExponentials::terms;
+    if (v == "product") return NarrowExponentials::product;
+    throw InputError("KIZUNA_NARROW_EXPONENTIALS must be 'powers', 'terms' or 'product' (or unset), got '" + v + "'");
+}
+
 // Narrow groups with one shift for all terms: E_t = exp(-eta_t s) per triplet (common_shift),
 // and, where every eta_t is an integer multiple n_t <= kMaxEtaPower of the smallest eta (to
 // 1e-9 relative; n2p2's water potentials: 1, 3, 7, 20 and 1, 30), E_t = E_base^n_t.
-void derive_term_powers(AngularGroup& g) {
+void derive_term_powers(AngularGroup& g, NarrowExponentials mode) {
     g.common_shift = false;
     g.pow_base = -1;
     g.term_pow.clear();
-    if (!g.narrow || g.term_eta.empty()) return;
+    if (!g.narrow || g.term_eta.empty() || mode == NarrowExponentials::product) return;
     for (double rs : g.term_rs)
         if (rs != g.term_rs[0]) return;
     g.common_shift = true;
+    if (mode == NarrowExponentials::terms) return;
     const auto base = std::min_element(g.term_eta.begin(), g.term_eta.end());
     if (!(*base > 0.0)) return;
     std::vector<int> pow;
@@ -318,6 +333,7 @@ void derive_term_powers(AngularGroup& g) {
 
 // members of an angular group sorted by exponential term (contiguous per term)
 void sort_group_members(ElementPlan& plan) {
+    const NarrowExponentials mode = narrow_exponentials();
     for (AngularGroup& g : plan.angular) {
         std::vector<size_t> idx(g.out.size());
         for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
@@ -333,7 +349,7 @@ void sort_group_members(ElementPlan& plan) {
         g.term_first.assign(g.term_eta.size() + 1, 0);
         for (int t : g.term) ++g.term_first[t + 1];
         for (size_t t = 0; t < g.term_eta.size(); ++t) g.term_first[t + 1] += g.term_first[t];
-        derive_term_powers(g);
+        derive_term_powers(g, mode);
     }
 }
 
