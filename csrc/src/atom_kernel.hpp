@@ -156,6 +156,7 @@ class AtomKernel {
     std::vector<double> cand_c_, cand_f2_, cand_s_;
     std::vector<double> work_;           // adjoint temporaries (per triplet)
     std::vector<double> hslot_;  // narrow_adjoint: fc'(r)/r per slot of the group's cutoff
+    std::vector<double> quad_;   // narrow_adjoint: slot positions and gradients as (x, y, z, 0)
     std::vector<double> mcoef_;          // adjoint: beta of every member of the group
     std::vector<size_t> moff_;           // adjoint: offset of every member's factor arrays
     std::vector<double> G_, beta_;
