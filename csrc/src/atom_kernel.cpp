@@ -1017,28 +1017,78 @@ void AtomKernel::compact_radial_adjoint(const CompactRadialGroup& g, const doubl
     }
 }
 
+AtomKernel::TripletArrays AtomKernel::triplet_arrays(const AngularGroup& g, int gi) const {
+    const Region& reg = regions_[gi];
+    TripletArrays a;
+    a.nT = static_cast<int>(reg.T);
+    a.nt = static_cast<int>(g.term_eta.size());
+    a.nf = static_cast<int>(g.fac_zeta.size());
+    a.nch = static_cast<int>(g.channels.size());
+    a.S = reg.stride;
+    a.j = tint_.data() + reg.ints;
+    a.k = a.j + a.S;
+    const double* base = tdbl_.data() + reg.doubles;
+    a.c = base + kC * a.S;
+    a.rjk = base + kRjk * a.S;
+    a.fcjk = base + kFcjk * a.S;
+    a.dfcjk = base + kDfcjk * a.S;
+    a.fc3 = base + kFc3 * a.S;
+    a.E = base + kFixed * a.S;
+    a.A = a.E + a.nt * a.S;
+    a.dA = a.A + a.nf * a.S;
+    a.W = a.dA + a.nf * a.S;
+    return a;
+}
+
+void AtomKernel::member_coefficients(const AngularGroup& g, size_t S, const double* beta) {
+    const int nm = static_cast<int>(g.out.size());
+    grow(mcoef_, nm);
+    grow(moff_, nm);
+    for (int m = 0; m < nm; ++m) {
+        mcoef_[m] = beta[g.out[m]];
+        moff_[m] = static_cast<size_t>(g.fac[m]) * S;
+    }
+}
+
+namespace {
+// W_t = sum_{s in term t} beta_s A_s [w_c] and St = sum_s beta_s A'_s [w_c] for the tile of 8
+// triplets at q0 (mb, mo: member_coefficients)
+template <class TripletArrays>  // AtomKernel::TripletArrays
+inline void term_weights(const AngularGroup& g, const TripletArrays& a, const double* __restrict mb,
+                         const size_t* __restrict mo, int t, int q0, V8& W, V8& St) {
+    W = simd8::splat(0.0);
+    St = W;
+    for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
+        const double b = mb[m];
+        if (a.nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
+            const V8 Wc = ld(a.W + g.chan[m] * a.S + q0);
+            W += b * ld(a.A + mo[m] + q0) * Wc;
+            St += b * ld(a.dA + mo[m] + q0) * Wc;
+        } else {
+            W += b * ld(a.A + mo[m] + q0);
+            St += b * ld(a.dA + mo[m] + q0);
+        }
+    }
+}
+}  // namespace
+
 // Per triplet, with W_t = sum_{s in term t} beta_s A_s, E_t = ex_t(r_j) ex_t(r_k) [ex_t(r_jk)]:
 //   g_j  = dE/dr_j  = -fc3 sum_t W_t E_t 2 eta_t (r_j - rs_t) + fc'(r_j) fc(r_k) fc(r_jk) sum_t W_t E_t
 //   g_jk = dE/dr_jk (narrow) likewise,  g_c = dE/dc = fc3 sum_t E_t sum_{s in t} beta_s A'_s
 // grad_j += g_j u_j + g_c (u_k - c u_j)/r_j - g_jk u_jk, grad_k += g_k u_k + g_c (u_j - c u_k)/r_k + g_jk u_jk.
 void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* beta) {
-    const Region& reg = regions_[gi];
-    const int nT = static_cast<int>(reg.T);
+    const TripletArrays ta = triplet_arrays(g, gi);
+    const int nT = ta.nT, nt = ta.nt;
     if (nT == 0) return;
-    const int nt = static_cast<int>(g.term_eta.size());
-    const int nf = static_cast<int>(g.fac_zeta.size());
-    const size_t S = reg.stride;
-    const int* __restrict tj = tint_.data() + reg.ints;
-    const int* __restrict tk = tj + S;
-    const double* __restrict base = tdbl_.data() + reg.doubles;
-    const double* __restrict tc = base + kC * S;
-    const double* __restrict trjk = base + kRjk * S;
-    const double* __restrict tfc = base + kFcjk * S;
-    const double* __restrict tdfc = base + kDfcjk * S;
-    const double* __restrict tfc3 = base + kFc3 * S;
-    const double* __restrict E = base + kFixed * S;
-    const double* __restrict A = E + nt * S;
-    const double* __restrict dA = A + nf * S;
+    const size_t S = ta.S;
+    const int* __restrict tj = ta.j;
+    const int* __restrict tk = ta.k;
+    const double* __restrict tc = ta.c;
+    const double* __restrict trjk = ta.rjk;
+    const double* __restrict tfc = ta.fcjk;
+    const double* __restrict tdfc = ta.dfcjk;
+    const double* __restrict tfc3 = ta.fc3;
+    const double* __restrict E = ta.E;
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict r = r_.data();
@@ -1050,8 +1100,6 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     const double* __restrict y = y_.data();
     const double* __restrict z = z_.data();
     const bool narrow = g.narrow;
-    const int nch = static_cast<int>(g.channels.size());
-    const double* __restrict Wch = dA + nf * S;
     // per-triplet force components, scattered to the slots below
     grow(work_, 6 * S);
     double* __restrict Fjx = work_.data();
@@ -1065,14 +1113,7 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
     // term sums W, St stay in registers over all terms and members instead of being streamed
     // through memory once per member. Every sum is accumulated in the same order as before.
     constexpr int QB = 8;
-    // per member, once per call: beta_s and the offset of its factor's arrays
-    const int nm = static_cast<int>(g.out.size());
-    grow(mcoef_, nm);
-    grow(moff_, nm);
-    for (int m = 0; m < nm; ++m) {
-        mcoef_[m] = beta[g.out[m]];
-        moff_[m] = static_cast<size_t>(g.fac[m]) * S;
-    }
+    member_coefficients(g, S, beta);  // once per call, not per tile
     const double* __restrict mb = mcoef_.data();
     const size_t* __restrict mo = moff_.data();
     // narrow as a compile-time flag: wide groups skip the r_jk sum and its division
@@ -1090,18 +1131,8 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
         const V8 vrj = ld(rj), vrk = ld(rk), vrjk = ld(trjk + q0);
         V8 vS0 = simd8::splat(0.0), vSj = vS0, vSk = vS0, vSjk = vS0, vSc = vS0;
         for (int t = 0; t < nt; ++t) {
-            V8 W = simd8::splat(0.0), St = W;  // W_t = sum_s beta_s A_s [w_c], St = sum_s beta_s A'_s [w_c]
-            for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
-                const double b = mb[m];
-                if (nch) {  // weighted: the triplet weight w_c(Z_j) w_c(Z_k) of the member's channel
-                    const V8 Wc = ld(Wch + g.chan[m] * S + q0);
-                    W += b * ld(A + mo[m] + q0) * Wc;
-                    St += b * ld(dA + mo[m] + q0) * Wc;
-                } else {
-                    W += b * ld(A + mo[m] + q0);
-                    St += b * ld(dA + mo[m] + q0);
-                }
-            }
+            V8 W, St;
+            term_weights(g, ta, mb, mo, t, q0, W, St);
             const double two_eta = 2.0 * g.term_eta[t], rs = g.term_rs[t];
             const V8 e = ld(E + t * S + q0);
             const V8 w = W * e;
@@ -1187,25 +1218,18 @@ void AtomKernel::angular_adjoint(const AngularGroup& g, int gi, const double* be
 //   B = fc3 Sc / (r_j r_k) - Gjk,      C = A with j and k exchanged.
 // Three numbers per triplet instead of six force components, six gathers per tile instead of 18.
 void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* beta) {
-    const Region& reg = regions_[gi];
-    const int nT = static_cast<int>(reg.T);
+    const TripletArrays ta = triplet_arrays(g, gi);
+    const int nT = ta.nT, nt = ta.nt;
     if (nT == 0) return;
-    const int nt = static_cast<int>(g.term_eta.size());
-    const int nf = static_cast<int>(g.fac_zeta.size());
-    const size_t S = reg.stride;
-    const int* __restrict tj = tint_.data() + reg.ints;
-    const int* __restrict tk = tj + S;
-    const double* __restrict base = tdbl_.data() + reg.doubles;
-    const double* __restrict tc = base + kC * S;
-    const double* __restrict trjk = base + kRjk * S;
-    const double* __restrict tfc = base + kFcjk * S;
-    const double* __restrict tdfc = base + kDfcjk * S;
-    const double* __restrict tfc3 = base + kFc3 * S;
-    const double* __restrict E = base + kFixed * S;
-    const double* __restrict A = E + nt * S;
-    const double* __restrict dA = A + nf * S;
-    const double* __restrict Wch = dA + nf * S;
-    const int nch = static_cast<int>(g.channels.size());
+    const size_t S = ta.S;
+    const int* __restrict tj = ta.j;
+    const int* __restrict tk = ta.k;
+    const double* __restrict tc = ta.c;
+    const double* __restrict trjk = ta.rjk;
+    const double* __restrict tfc = ta.fcjk;
+    const double* __restrict tdfc = ta.dfcjk;
+    const double* __restrict tfc3 = ta.fc3;
+    const double* __restrict E = ta.E;
     const double* __restrict fc = fc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict ir = ir_.data();
@@ -1222,13 +1246,7 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
     double* __restrict cA = work_.data();
     double* __restrict cB = cA + S;
     double* __restrict cC = cB + S;
-    const int nm = static_cast<int>(g.out.size());
-    grow(mcoef_, nm);
-    grow(moff_, nm);
-    for (int m = 0; m < nm; ++m) {
-        mcoef_[m] = beta[g.out[m]];
-        moff_[m] = static_cast<size_t>(g.fac[m]) * S;
-    }
+    member_coefficients(g, S, beta);
     const double* __restrict mb = mcoef_.data();
     const size_t* __restrict mo = moff_.data();
     constexpr int QB = 8;
@@ -1237,18 +1255,8 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
         // per-lane gathers below
         V8 vS0 = simd8::splat(0.0), vP = vS0, vSc = vS0;
         for (int t = 0; t < nt; ++t) {
-            V8 W = simd8::splat(0.0), St = W;
-            for (int m = g.term_first[t]; m < g.term_first[t + 1]; ++m) {
-                const double b = mb[m];
-                if (nch) {
-                    const V8 Wc = ld(Wch + g.chan[m] * S + q0);
-                    W += b * ld(A + mo[m] + q0) * Wc;
-                    St += b * ld(dA + mo[m] + q0) * Wc;
-                } else {
-                    W += b * ld(A + mo[m] + q0);
-                    St += b * ld(dA + mo[m] + q0);
-                }
-            }
+            V8 W, St;
+            term_weights(g, ta, mb, mo, t, q0, W, St);
             const V8 Et = ld(E + t * S + q0);
             const V8 w = W * Et;
             vS0 += w;

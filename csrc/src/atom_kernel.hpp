@@ -94,6 +94,16 @@ class AtomKernel {
     void weighted_moment_tangent(const AngularGroup& g, int gi, const double* dr, double* dG);
     size_t moment_storage(const AngularGroup& g) const;
     void place_region(int gi, size_t T);
+    // the stored per-triplet arrays of angular group gi (values()), as read by the adjoints
+    struct TripletArrays {
+        int nT, nt, nf, nch;
+        size_t S;  // stride of every array (a multiple of 8)
+        const int *j, *k;
+        const double *c, *rjk, *fcjk, *dfcjk, *fc3, *E, *A, *dA, *W;
+    };
+    TripletArrays triplet_arrays(const AngularGroup& g, int gi) const;
+    // beta of every member of g and the offset of its factor's arrays (mcoef_, moff_)
+    void member_coefficients(const AngularGroup& g, size_t S, const double* beta);
     // a_t and a_t' of both sides of a moment or pair group (side-local, zero padded)
     void side_terms(const AngularGroup& g, int gi);
     // plain wide groups of the other factors (AngularGroup::pairs): one fused loop over pairs
