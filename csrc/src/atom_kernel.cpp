@@ -1234,14 +1234,24 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
     const double* __restrict dfc = dfc_.data() + static_cast<size_t>(g.cutoff) * n_;
     const double* __restrict ir = ir_.data();
     const double rs = g.term_rs[0];
-    // fc'(r)/r of the slots of both blocks
+    // per slot of the group's blocks (one block when e1 = e2): fc'(r)/r, and for the scatter
+    // below the position and the gradient sum as (x, y, z, 0) quadruples, 32-byte aligned (no
+    // quadruple spans two cache lines)
+    typedef double quad __attribute__((vector_size(4 * sizeof(double)), aligned(8)));
     grow(hslot_, n_);
+    grow(quad_, 8 * static_cast<size_t>(n_) + 4);
     double* __restrict h = hslot_.data();
-    for (int pass = 0; pass < (g.e1 == g.e2 ? 1 : 2); ++pass) {
-        const int s0 = lo(pass == 0 ? g.e1 : g.e2), s1 = hi_in(pass == 0 ? g.e1 : g.e2, g.cutoff);
-#pragma omp simd
-        for (int s = s0; s < s1; ++s) h[s] = dfc[s] * ir[s];
-    }
+    const uintptr_t at = (reinterpret_cast<uintptr_t>(quad_.data()) + 31) & ~uintptr_t(31);
+    quad* __restrict pos = reinterpret_cast<quad*>(at);
+    quad* __restrict grad = pos + n_;
+    const int blocks = g.e1 == g.e2 ? 1 : 2;
+    const int b1s = lo(g.e1), b1e = hi_in(g.e1, g.cutoff), b2s = lo(g.e2), b2e = hi_in(g.e2, g.cutoff);
+    for (int block = 0; block < blocks; ++block)
+        for (int sl = block == 0 ? b1s : b2s; sl < (block == 0 ? b1e : b2e); ++sl) {
+            h[sl] = dfc[sl] * ir[sl];
+            pos[sl] = quad{x_[sl], y_[sl], z_[sl], 0.0};
+            grad[sl] = quad{0.0, 0.0, 0.0, 0.0};
+        }
     grow(work_, 3 * S);
     double* __restrict cA = work_.data();
     double* __restrict cB = cA + S;
@@ -1281,21 +1291,8 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
         }
     }
     // scatter: grad_j += A R_j + B R_k, grad_k += B R_j + C R_k, run by run of equal j (the
-    // run's j sums in registers; its k are distinct). Slots as (x, y, z, 0) quadruples: one
-    // 4-wide load and one 4-wide read-modify-write per triplet instead of three of each
-    typedef double quad __attribute__((vector_size(4 * sizeof(double)), aligned(8)));
-    grow(quad_, 8 * static_cast<size_t>(n_) + 4);
-    const uintptr_t at = (reinterpret_cast<uintptr_t>(quad_.data()) + 31) & ~uintptr_t(31);
-    quad* __restrict pos = reinterpret_cast<quad*>(at);  // 32-byte aligned: no quad spans two cache lines
-    quad* __restrict grad = pos + n_;
-    const int b1s = lo(g.e1), b1e = hi_in(g.e1, g.cutoff), b2s = lo(g.e2), b2e = hi_in(g.e2, g.cutoff);
-    for (int pass = 0; pass < 2; ++pass) {
-        const int s0 = pass == 0 ? b1s : b2s, s1 = pass == 0 ? b1e : b2e;
-        for (int sl = s0; sl < s1; ++sl) {
-            pos[sl] = quad{x_[sl], y_[sl], z_[sl], 0.0};
-            grad[sl] = quad{0.0, 0.0, 0.0, 0.0};
-        }
-    }
+    // run's j sums in registers; its k are distinct), through the slot quadruples: one 4-wide
+    // load and one 4-wide read-modify-write per triplet instead of three of each
     for (int q = 0; q < nT;) {
         const int j = tj[q];
         int qe = q + 1;
@@ -1317,14 +1314,12 @@ void AtomKernel::narrow_adjoint(const AngularGroup& g, int gi, const double* bet
     double* __restrict gx = out_x_;
     double* __restrict gy = out_y_;
     double* __restrict gz = out_z_;
-    for (int pass = 0; pass < (g.e1 == g.e2 ? 1 : 2); ++pass) {
-        const int s0 = pass == 0 ? b1s : b2s, s1 = pass == 0 ? b1e : b2e;
-        for (int sl = s0; sl < s1; ++sl) {
+    for (int block = 0; block < blocks; ++block)
+        for (int sl = block == 0 ? b1s : b2s; sl < (block == 0 ? b1e : b2e); ++sl) {
             gx[sl] += grad[sl][0];
             gy[sl] += grad[sl][1];
             gz[sl] += grad[sl][2];
         }
-    }
 }
 
 void AtomKernel::compact_angular_adjoint(const CompactAngularGroup& g, const double* beta) {
